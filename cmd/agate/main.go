@@ -1,0 +1,66 @@
+// Command agate runs ONNX models: it serves them over HTTP, checks them
+// against reference outputs and runs the ONNX backend conformance suite.
+//
+// Usage:
+//
+//	agate conformance [flags] DIR...   run ONNX backend test cases
+//	agate check [flags] DIR            run one model folder and print errors per output
+//	agate inspect MODEL.onnx           print a model's inputs, outputs and operators
+//	agate version                      print the version
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `agate: a pure-Go inference engine and server for ONNX models.
+
+Usage:
+  agate <command> [flags] [arguments]
+
+Commands:
+  conformance   run ONNX backend test cases (model.onnx + test_data_set_*) and report pass/fail
+  check         run one model folder against its stored reference outputs, with errors per output
+  inspect       describe a model: inputs, outputs, opsets and operators
+  version       print the version
+
+Run 'agate <command> --help' for a command's flags.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "conformance":
+		return cmdConformance(ctx, rest, stdout, stderr)
+	case "check":
+		return cmdCheck(ctx, rest, stdout, stderr)
+	case "inspect":
+		return cmdInspect(rest, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "agate", version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "agate: unknown command %q\n\n%s", cmd, usage)
+	return 2
+}

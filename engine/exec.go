@@ -1,0 +1,275 @@
+package engine
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/agate-ml/agate/ops"
+)
+
+// frame is one execution's slot storage and scratch slices, recycled
+// through the plan's pool so a steady-state run allocates nothing for them.
+type frame struct {
+	vals []ops.Value
+	tin  []*ops.Tensor
+	tout []*ops.Tensor
+	vin  []ops.Value
+	vout []ops.Value
+}
+
+type framePool struct {
+	p    *plan
+	pool sync.Pool
+}
+
+func (fp *framePool) get() *frame {
+	if f, ok := fp.pool.Get().(*frame); ok {
+		return f
+	}
+	p := fp.p
+	return &frame{
+		vals: make([]ops.Value, len(p.names)),
+		tin:  make([]*ops.Tensor, p.maxIn),
+		tout: make([]*ops.Tensor, p.maxOut),
+		vin:  make([]ops.Value, p.maxIn),
+		vout: make([]ops.Value, p.maxOut),
+	}
+}
+
+func (fp *framePool) put(f *frame) {
+	clear(f.vals)
+	clear(f.tin)
+	clear(f.tout)
+	clear(f.vin)
+	clear(f.vout)
+	fp.pool.Put(f)
+}
+
+// releaseValue returns an arena-owned tensor to the arena.
+func releaseValue(ec *ops.Context, v ops.Value) {
+	if t, ok := v.(*ops.Tensor); ok && t.Owned() {
+		ec.Release(t)
+	}
+}
+
+// run executes the plan. inputs follow p.inputs (nil means use the
+// initializer default); captures follow p.captures. The returned values are
+// owned by the caller (distinct from any input, capture or constant).
+func (p *plan) run(ec *ops.Context, inputs, captures []ops.Value, outs []ops.Value) error {
+	f := p.frames.get()
+	defer p.frames.put(f)
+	vals := f.vals
+	for s, c := range p.consts {
+		if c != nil {
+			vals[s] = c
+		}
+	}
+	for i, in := range p.inputs {
+		v := inputs[i]
+		if v == nil && in.def != nil {
+			v = in.def
+		}
+		vals[in.slot] = v
+	}
+	for i, s := range p.captureSlots {
+		vals[s] = captures[i]
+	}
+	for _, st := range p.steps {
+		if err := ec.Ctx.Err(); err != nil {
+			p.releaseAll(ec, f)
+			return err
+		}
+		if err := p.runStep(ec, f, st); err != nil {
+			p.releaseAll(ec, f)
+			return err
+		}
+	}
+	for i, s := range p.outputs {
+		v := vals[s]
+		if v == nil {
+			return fmt.Errorf("graph output %q was not computed", p.outNames[i])
+		}
+		outs[i] = v
+		vals[s] = nil
+	}
+	// An output may appear twice, or be an input, capture or constant: give
+	// the caller distinct values it can own and release.
+	for i, v := range outs[:len(p.outputs)] {
+		t, ok := v.(*ops.Tensor)
+		if !ok {
+			continue
+		}
+		owned := t.Owned() && p.isProduced(p.outputs[i])
+		for j := 0; j < i && owned; j++ {
+			owned = outs[j] != v
+		}
+		if !owned {
+			outs[i] = ec.View(t, t.Shape...)
+		}
+	}
+	return nil
+}
+
+func (p *plan) isProduced(slot int) bool {
+	if p.consts[slot] != nil {
+		return false
+	}
+	for _, in := range p.inputs {
+		if in.slot == slot {
+			return false
+		}
+	}
+	for _, s := range p.captureSlots {
+		if s == slot {
+			return false
+		}
+	}
+	return true
+}
+
+// releaseAll frees what a failed run still holds.
+func (p *plan) releaseAll(ec *ops.Context, f *frame) {
+	for _, st := range p.steps {
+		for _, s := range st.out {
+			if s >= 0 && f.vals[s] != nil {
+				releaseValue(ec, f.vals[s])
+				f.vals[s] = nil
+			}
+		}
+	}
+}
+
+func (p *plan) runStep(ec *ops.Context, f *frame, st *step) error {
+	vals := f.vals
+	if st.kernel != nil {
+		in := f.tin[:len(st.in)]
+		for i, s := range st.in {
+			if s < 0 {
+				in[i] = nil
+				continue
+			}
+			switch v := vals[s].(type) {
+			case *ops.Tensor:
+				in[i] = v
+			case nil:
+				return fmt.Errorf("%s: input %q has no value", st.node.Describe(), p.names[s])
+			case *ops.Optional:
+				t, ok := v.Elem.(*ops.Tensor)
+				if !ok {
+					return fmt.Errorf("%s: input %q is an optional without a tensor", st.node.Describe(), p.names[s])
+				}
+				in[i] = t
+			default:
+				return fmt.Errorf("%s: input %q is a %T, the op needs a tensor", st.node.Describe(), p.names[s], v)
+			}
+		}
+		out := f.tout[:len(st.out)]
+		clear(out)
+		if err := st.kernel.Run(ec, in, out); err != nil {
+			return fmt.Errorf("%s: %w", st.node.Describe(), err)
+		}
+		for i, t := range out {
+			if t == nil {
+				if st.out[i] >= 0 {
+					return fmt.Errorf("%s: kernel produced no output %d", st.node.Describe(), i)
+				}
+				continue
+			}
+			for _, x := range in {
+				if x == t {
+					t = ec.View(t, t.Shape...)
+					break
+				}
+			}
+			if s := st.out[i]; s >= 0 {
+				vals[s] = t
+			} else {
+				releaseValue(ec, t)
+			}
+		}
+	} else {
+		in := f.vin[:len(st.in)]
+		for i, s := range st.in {
+			if s < 0 {
+				in[i] = nil
+				continue
+			}
+			in[i] = vals[s]
+		}
+		out := f.vout[:len(st.out)]
+		clear(out)
+		kec := ec
+		if !st.inplace {
+			// Sequences, maps and optionals keep tensors beyond slot
+			// lifetimes: give such kernels heap copies and heap allocation.
+			for i, v := range in {
+				if t, ok := v.(*ops.Tensor); ok && t.Owned() {
+					in[i] = t.Clone()
+				}
+			}
+			kec = ops.NewContext(ec.Ctx, ec.Workers, nil)
+			kec.Scope = ec.Scope
+		}
+		if err := st.vkernel.RunValues(kec, in, out); err != nil {
+			return fmt.Errorf("%s: %w", st.node.Describe(), err)
+		}
+		for i, v := range out {
+			if v == nil {
+				if st.out[i] >= 0 {
+					return fmt.Errorf("%s: kernel produced no output %d", st.node.Describe(), i)
+				}
+				continue
+			}
+			if s := st.out[i]; s >= 0 {
+				vals[s] = v
+			} else {
+				releaseValue(ec, v)
+			}
+		}
+	}
+	for _, s := range st.release {
+		if v := vals[s]; v != nil {
+			releaseValue(ec, v)
+			vals[s] = nil
+		}
+	}
+	return nil
+}
+
+// subgraph is a compiled graph attribute, as control-flow kernels see it.
+// captures lists the enclosing-scope values the node receives after its
+// nin regular inputs; the subgraph's own captures are a subset of them.
+type subgraph struct {
+	plan     *plan
+	captures []string
+	nin      int
+	name     string
+	capIndex []int // plan.captures[i] is node capture capIndex[i]
+	once     sync.Once
+}
+
+// call runs the subgraph with the given inputs; nodeIn is the node's full
+// input list (regular inputs followed by captures).
+func (sg *subgraph) call(ec *ops.Context, inputs []ops.Value, nodeIn []ops.Value, outs []ops.Value) error {
+	sg.once.Do(func() {
+		sg.capIndex = make([]int, len(sg.plan.captures))
+		for i, name := range sg.plan.captures {
+			for j, c := range sg.captures {
+				if c == name {
+					sg.capIndex[i] = j
+				}
+			}
+		}
+	})
+	var caps []ops.Value
+	if len(sg.capIndex) > 0 {
+		caps = make([]ops.Value, len(sg.capIndex))
+		for i, j := range sg.capIndex {
+			caps[i] = nodeIn[sg.nin+j]
+		}
+	}
+	if len(inputs) != len(sg.plan.inputs) {
+		return fmt.Errorf("subgraph %q takes %d inputs, got %d", sg.name, len(sg.plan.inputs), len(inputs))
+	}
+	return sg.plan.run(ec, inputs, caps, outs)
+}

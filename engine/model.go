@@ -1,0 +1,439 @@
+// Package engine loads ONNX models, plans their graphs once and runs them.
+//
+// A Model is created by LoadFile, LoadBytes or LoadReader. Loading decodes
+// the ModelProto with agate's own protobuf types (every tensor type, external
+// data, opset imports per domain, symbolic dimensions, subgraphs and
+// model-local functions), checks that every operator is implemented (all
+// missing ones are listed in one error), sorts the graph topologically,
+// removes dead nodes, folds constants and builds one kernel per node.
+// Model.Run is safe for concurrent use.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/agate-ml/agate/engine/internal/onnxpb"
+	"github.com/agate-ml/agate/ops"
+)
+
+// Option configures loading.
+type Option func(*options)
+
+type options struct {
+	workers  int
+	pool     *ops.Pool
+	baseDir  string
+	registry *ops.Registry
+	noFold   bool
+}
+
+// WithWorkers sets the number of intra-op worker goroutines (default
+// GOMAXPROCS). 1 runs every kernel on the calling goroutine.
+func WithWorkers(n int) Option { return func(o *options) { o.workers = n } }
+
+// WithPool shares an existing worker pool between models. The model does not
+// close a shared pool.
+func WithPool(p *ops.Pool) Option { return func(o *options) { o.pool = p } }
+
+// WithBaseDir sets the directory external tensor data is read from (LoadFile
+// uses the model file's directory).
+func WithBaseDir(dir string) Option { return func(o *options) { o.baseDir = dir } }
+
+// WithRegistry replaces the kernel registry (the default holds every kernel
+// of package ops). Control-flow operators are always added.
+func WithRegistry(r *ops.Registry) Option { return func(o *options) { o.registry = r } }
+
+// WithoutConstantFolding keeps constant subgraphs as run-time steps.
+func WithoutConstantFolding() Option { return func(o *options) { o.noFold = true } }
+
+// IOInfo describes a model input or output.
+type IOInfo struct {
+	Name string
+	Type *ops.Type
+	// Optional is true for an input that has a default (an initializer of
+	// the same name) and may be omitted.
+	Optional bool
+}
+
+// Model is a loaded, planned ONNX model.
+type Model struct {
+	IRVersion       int64
+	ProducerName    string
+	ProducerVersion string
+	Opsets          map[string]int
+	Metadata        map[string]string
+
+	plan    *plan
+	pool    *ops.Pool
+	ownPool bool
+	arenas  sync.Pool
+	inputs  []IOInfo
+	outputs []IOInfo
+}
+
+// LoadFile loads a model from an .onnx file; external data is read relative
+// to its directory.
+func LoadFile(path string, opts ...Option) (*Model, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("loading model: %w", err)
+	}
+	opts = append([]Option{WithBaseDir(filepath.Dir(path))}, opts...)
+	m, err := LoadBytes(b, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("loading %s: %w", path, err)
+	}
+	return m, nil
+}
+
+// LoadReader loads a model from r.
+func LoadReader(r io.Reader, opts ...Option) (*Model, error) {
+	b, err := readAllLimited(r)
+	if err != nil {
+		return nil, fmt.Errorf("reading model: %w", err)
+	}
+	return LoadBytes(b, opts...)
+}
+
+// LoadBytes loads a model from its serialized ModelProto.
+func LoadBytes(b []byte, opts ...Option) (*Model, error) {
+	o := options{}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	mp, err := decodeModel(b)
+	if err != nil {
+		return nil, err
+	}
+	return build(mp, o)
+}
+
+func build(mp *onnxpb.ModelProto, o options) (m *Model, err error) {
+	defer func() {
+		// A kernel factory or decoder bug must not crash the caller.
+		if r := recover(); r != nil {
+			m, err = nil, fmt.Errorf("internal error while planning the model: %v", r)
+		}
+	}()
+	dec, err := newDecoder(mp, &externalLoader{dir: o.baseDir})
+	if err != nil {
+		return nil, err
+	}
+	g, err := dec.decodeGraph(mp.Graph)
+	if err != nil {
+		return nil, err
+	}
+	reg := o.registry
+	if reg == nil {
+		reg = ops.DefaultRegistry()
+	}
+	registerControlFlow(reg)
+	if missing := unsupportedOps(g, reg); len(missing) > 0 {
+		return nil, &UnsupportedError{Ops: missing}
+	}
+	c := &compiler{reg: reg, fold: !o.noFold}
+	p, err := c.compile(g, false)
+	if err != nil {
+		return nil, err
+	}
+	m = &Model{
+		IRVersion:       mp.GetIrVersion(),
+		ProducerName:    mp.GetProducerName(),
+		ProducerVersion: mp.GetProducerVersion(),
+		Opsets:          dec.opsets,
+		Metadata:        map[string]string{},
+		plan:            p,
+	}
+	for _, kv := range mp.MetadataProps {
+		m.Metadata[kv.GetKey()] = kv.GetValue()
+	}
+	for _, in := range p.inputs {
+		m.inputs = append(m.inputs, IOInfo{Name: in.name, Type: in.typ, Optional: in.def != nil})
+	}
+	for i, name := range p.outNames {
+		m.outputs = append(m.outputs, IOInfo{Name: name, Type: p.outTypes[i]})
+	}
+	m.pool = o.pool
+	if m.pool == nil {
+		m.pool = ops.NewPool(o.workers)
+		m.ownPool = true
+	}
+	return m, nil
+}
+
+// Inputs describes the model's inputs in graph order.
+func (m *Model) Inputs() []IOInfo { return append([]IOInfo(nil), m.inputs...) }
+
+// Outputs describes the model's outputs in graph order.
+func (m *Model) Outputs() []IOInfo { return append([]IOInfo(nil), m.outputs...) }
+
+// NumSteps returns how many kernels a run executes (after folding and
+// dead-code elimination).
+func (m *Model) NumSteps() int { return len(m.plan.steps) }
+
+// Close stops the model's worker pool (unless it was shared through WithPool).
+func (m *Model) Close() error {
+	if m.ownPool {
+		m.pool.Close()
+	}
+	return nil
+}
+
+// RunValues runs the model on inputs keyed by name and returns every output
+// keyed by name. Values are *ops.Tensor, *ops.Sequence, *ops.Map or
+// *ops.Optional. Returned tensors belong to the caller.
+func (m *Model) RunValues(ctx context.Context, inputs map[string]ops.Value) (map[string]ops.Value, error) {
+	list, err := m.orderInputs(inputs)
+	if err != nil {
+		return nil, err
+	}
+	outs := make([]ops.Value, len(m.outputs))
+	if err := m.runList(ctx, list, outs); err != nil {
+		return nil, err
+	}
+	res := make(map[string]ops.Value, len(outs))
+	for i, o := range m.outputs {
+		res[o.Name] = outs[i]
+	}
+	return res, nil
+}
+
+// RunList runs the model with inputs in Inputs() order (nil for an omitted
+// optional input) and stores the outputs, in Outputs() order, into outs.
+func (m *Model) RunList(ctx context.Context, inputs []ops.Value, outs []ops.Value) error {
+	if len(inputs) != len(m.inputs) {
+		return fmt.Errorf("model takes %d inputs, got %d", len(m.inputs), len(inputs))
+	}
+	if len(outs) < len(m.outputs) {
+		return fmt.Errorf("model has %d outputs, room for %d", len(m.outputs), len(outs))
+	}
+	for i, v := range inputs {
+		if err := m.checkInput(i, v); err != nil {
+			return err
+		}
+	}
+	if err := m.checkSymbolicDims(inputs); err != nil {
+		return err
+	}
+	return m.runList(ctx, inputs, outs)
+}
+
+func (m *Model) runList(ctx context.Context, inputs []ops.Value, outs []ops.Value) (err error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	arena, _ := m.arenas.Get().(*ops.Arena)
+	if arena == nil {
+		arena = ops.NewArena()
+	}
+	ec := ops.NewContext(ctx, m.pool, arena)
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error while running the model: %v", r)
+			arena = nil // its state is unknown: do not reuse it
+		}
+		if arena != nil {
+			m.arenas.Put(arena)
+		}
+	}()
+	if err := m.plan.run(ec, inputs, nil, outs); err != nil {
+		return err
+	}
+	for i, v := range outs[:len(m.outputs)] {
+		outs[i] = detach(arena, v)
+	}
+	return nil
+}
+
+// detach makes v independent of the arena: owned buffers are handed over,
+// shared ones copied.
+func detach(a *ops.Arena, v ops.Value) ops.Value {
+	t, ok := v.(*ops.Tensor)
+	if !ok {
+		return v
+	}
+	if t.Owned() && a.Detach(t) {
+		return &ops.Tensor{DType: t.DType, Shape: append([]int(nil), t.Shape...), Data: t.Data}
+	}
+	c := t.Clone()
+	if t.Owned() {
+		a.Release(t)
+	}
+	return c
+}
+
+func (m *Model) orderInputs(inputs map[string]ops.Value) ([]ops.Value, error) {
+	list := make([]ops.Value, len(m.inputs))
+	found := 0
+	for i, in := range m.inputs {
+		v, ok := inputs[in.Name]
+		if !ok {
+			if in.Optional {
+				continue
+			}
+			return nil, fmt.Errorf("missing input %q (%s)", in.Name, in.Type)
+		}
+		found++
+		if err := m.checkInput(i, v); err != nil {
+			return nil, err
+		}
+		list[i] = v
+	}
+	if found != len(inputs) {
+		var unknown []string
+		for name := range inputs {
+			known := false
+			for _, in := range m.inputs {
+				known = known || in.Name == name
+			}
+			if !known {
+				unknown = append(unknown, fmt.Sprintf("%q", name))
+			}
+		}
+		sort.Strings(unknown)
+		var names []string
+		for _, in := range m.inputs {
+			names = append(names, in.Name)
+		}
+		return nil, fmt.Errorf("unknown input %s (the model's inputs are %s)", strings.Join(unknown, ", "), strings.Join(names, ", "))
+	}
+	if err := m.checkSymbolicDims(list); err != nil {
+		return nil, err
+	}
+	return list, nil
+}
+
+// ErrInput is wrapped by every input validation error.
+var ErrInput = errors.New("invalid input")
+
+func (m *Model) checkInput(i int, v ops.Value) error {
+	in := m.inputs[i]
+	if v == nil {
+		if in.Optional {
+			return nil
+		}
+		return fmt.Errorf("%w: input %q is required", ErrInput, in.Name)
+	}
+	typ := in.Type
+	if typ == nil {
+		return nil
+	}
+	t, isTensor := v.(*ops.Tensor)
+	if typ.Kind != ops.KindTensor {
+		if isTensor {
+			return fmt.Errorf("%w: input %q must be a %s, got a tensor", ErrInput, in.Name, typ)
+		}
+		return nil
+	}
+	if !isTensor {
+		return fmt.Errorf("%w: input %q must be a %s, got %T", ErrInput, in.Name, typ, v)
+	}
+	if typ.DType.Valid() && t.DType != typ.DType {
+		return fmt.Errorf("%w: input %q must be %s, got %s", ErrInput, in.Name, typ.DType, t.DType)
+	}
+	if n := ops.SliceLen(t.Data); n != t.Len() {
+		return fmt.Errorf("%w: input %q has %d elements for shape %v", ErrInput, in.Name, n, t.Shape)
+	}
+	if !typ.HasShape {
+		return nil
+	}
+	if len(typ.Shape) != len(t.Shape) {
+		return fmt.Errorf("%w: input %q must have rank %d (%s), got shape %v", ErrInput, in.Name, len(typ.Shape), typ, t.Shape)
+	}
+	for d, dim := range typ.Shape {
+		if dim.Param == "" && dim.Value >= 0 && int64(t.Shape[d]) != dim.Value {
+			return fmt.Errorf("%w: input %q dimension %d must be %d (%s), got shape %v", ErrInput, in.Name, d, dim.Value, typ, t.Shape)
+		}
+	}
+	return nil
+}
+
+// checkSymbolicDims verifies that a symbolic dimension (say "batch") has the
+// same size in every input that declares it.
+func (m *Model) checkSymbolicDims(list []ops.Value) error {
+	type seen struct {
+		size  int
+		input string
+	}
+	var dims map[string]seen
+	for i, v := range list {
+		t, ok := v.(*ops.Tensor)
+		typ := m.inputs[i].Type
+		if !ok || typ == nil || !typ.HasShape || len(typ.Shape) != len(t.Shape) {
+			continue
+		}
+		for d, dim := range typ.Shape {
+			if dim.Param == "" {
+				continue
+			}
+			if dims == nil {
+				dims = map[string]seen{}
+			}
+			if prev, ok := dims[dim.Param]; ok && prev.size != t.Shape[d] {
+				return fmt.Errorf("%w: dimension %q is %d in input %q but %d in input %q", ErrInput, dim.Param, prev.size, prev.input, t.Shape[d], m.inputs[i].Name)
+			}
+			dims[dim.Param] = seen{t.Shape[d], m.inputs[i].Name}
+		}
+	}
+	return nil
+}
+
+// ModelInfo is a model's identity and interface, read without planning it.
+type ModelInfo struct {
+	IRVersion int64
+	Producer  string
+	Opsets    map[string]int
+	Inputs    []IOInfo
+	Outputs   []IOInfo
+	OpTypes   map[string]int // "domain:Op" -> node count, subgraphs included
+}
+
+// Inspect decodes a model and describes it without building kernels, so it
+// works even for models with unsupported operators.
+func Inspect(b []byte) (*ModelInfo, error) {
+	mp, err := decodeModel(b)
+	if err != nil {
+		return nil, err
+	}
+	dec, err := newDecoder(mp, nil)
+	if err != nil {
+		return nil, err
+	}
+	info := &ModelInfo{IRVersion: mp.GetIrVersion(), Producer: strings.TrimSpace(mp.GetProducerName() + " " + mp.GetProducerVersion()),
+		Opsets: dec.opsets, OpTypes: map[string]int{}}
+	for _, vi := range mp.Graph.Input {
+		t, _ := decodeType(vi.Type)
+		info.Inputs = append(info.Inputs, IOInfo{Name: vi.GetName(), Type: t})
+	}
+	for _, vi := range mp.Graph.Output {
+		t, _ := decodeType(vi.Type)
+		info.Outputs = append(info.Outputs, IOInfo{Name: vi.GetName(), Type: t})
+	}
+	var walk func(gp *onnxpb.GraphProto)
+	walk = func(gp *onnxpb.GraphProto) {
+		for _, n := range gp.Node {
+			info.OpTypes[ops.CanonicalDomain(n.GetDomain())+":"+n.GetOpType()]++
+			for _, a := range n.Attribute {
+				if a.G != nil {
+					walk(a.G)
+				}
+				for _, g := range a.Graphs {
+					walk(g)
+				}
+			}
+		}
+	}
+	walk(mp.Graph)
+	return info, nil
+}

@@ -1,0 +1,416 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/agate-ml/agate/ops"
+)
+
+// plan is a graph compiled for execution: values live in numbered slots,
+// steps run in topological order, and each step lists the slots whose last
+// use it is, so their buffers return to the arena right away.
+type plan struct {
+	names    []string    // slot -> value name
+	consts   []ops.Value // slot -> constant (initializer or folded), nil if dynamic
+	inputs   []planInput
+	outputs  []int
+	outNames []string
+	outTypes []*ops.Type
+	steps    []*step
+
+	captures     []string // enclosing-scope names this graph reads
+	captureSlots []int
+
+	maxIn, maxOut int
+	frames        framePool
+}
+
+type planInput struct {
+	name string
+	slot int
+	typ  *ops.Type
+	def  *ops.Tensor // initializer default for an overridable input
+}
+
+type step struct {
+	node    *ops.Node
+	kernel  ops.Kernel
+	vkernel ops.ValueKernel
+	inplace bool // control flow: runs on the caller's arena
+	in      []int
+	out     []int
+	release []int
+}
+
+// nonDeterministic ops are never constant-folded.
+var nonDeterministic = map[string]bool{
+	"RandomNormal": true, "RandomUniform": true, "RandomNormalLike": true,
+	"RandomUniformLike": true, "Bernoulli": true, "Multinomial": true,
+}
+
+// compiler holds what compiling a graph (and its subgraphs) needs.
+type compiler struct {
+	reg  *ops.Registry
+	fold bool
+}
+
+// compile plans g. Names g reads but does not define become captures when
+// sub is true and are an error otherwise.
+func (c *compiler) compile(g *graph, sub bool) (*plan, error) {
+	p := &plan{}
+	slotOf := map[string]int{}
+	newSlot := func(name string) int {
+		s := len(p.names)
+		p.names = append(p.names, name)
+		p.consts = append(p.consts, nil)
+		slotOf[name] = s
+		return s
+	}
+	for _, in := range g.inputs {
+		if _, dup := slotOf[in.Name]; dup {
+			return nil, fmt.Errorf("graph input %q declared twice", in.Name)
+		}
+		s := newSlot(in.Name)
+		p.inputs = append(p.inputs, planInput{name: in.Name, slot: s, typ: in.Type, def: g.inits[in.Name]})
+	}
+	for _, name := range g.initList {
+		if _, isInput := slotOf[name]; isInput {
+			continue
+		}
+		s := newSlot(name)
+		p.consts[s] = g.inits[name]
+	}
+
+	// Compile subgraphs first: their captures become extra inputs of the node.
+	type nodeInfo struct {
+		n        *gnode
+		subplans map[string]*plan
+		extra    []string
+	}
+	infos := make([]*nodeInfo, len(g.nodes))
+	producer := map[string]int{}
+	for i, n := range g.nodes {
+		info := &nodeInfo{n: n}
+		if len(n.subgraphs) > 0 {
+			info.subplans = map[string]*plan{}
+			seen := map[string]bool{}
+			keys := make([]string, 0, len(n.subgraphs))
+			for k := range n.subgraphs {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				sp, err := c.compile(n.subgraphs[k], true)
+				if err != nil {
+					return nil, fmt.Errorf("%s: subgraph %q: %w", n.describe(), k, err)
+				}
+				info.subplans[k] = sp
+				for _, cap := range sp.captures {
+					if !seen[cap] {
+						seen[cap] = true
+						info.extra = append(info.extra, cap)
+					}
+				}
+			}
+		}
+		infos[i] = info
+		for _, o := range n.outputs {
+			if o == "" {
+				continue
+			}
+			if _, ok := slotOf[o]; ok {
+				return nil, fmt.Errorf("%s: output %q redefines a graph input or initializer", n.describe(), o)
+			}
+			if j, ok := producer[o]; ok {
+				return nil, fmt.Errorf("%s: output %q is also produced by %s", n.describe(), o, g.nodes[j].describe())
+			}
+			producer[o] = i
+		}
+	}
+
+	// Resolve every input name: graph input, initializer, node output, or capture.
+	resolve := func(name string, who string) error {
+		if _, ok := slotOf[name]; ok {
+			return nil
+		}
+		if _, ok := producer[name]; ok {
+			return nil
+		}
+		if sub {
+			s := newSlot(name)
+			p.captures = append(p.captures, name)
+			p.captureSlots = append(p.captureSlots, s)
+			return nil
+		}
+		return fmt.Errorf("%s reads %q, which no node produces and is neither a graph input nor an initializer", who, name)
+	}
+	for _, info := range infos {
+		for _, in := range append(append([]string(nil), info.n.inputs...), info.extra...) {
+			if in == "" {
+				continue
+			}
+			if err := resolve(in, info.n.describe()); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, out := range g.outputs {
+		if err := resolve(out.Name, fmt.Sprintf("graph output %q", out.Name)); err != nil {
+			return nil, err
+		}
+	}
+
+	// Dead-code elimination: keep only nodes that feed an output.
+	needed := make([]bool, len(g.nodes))
+	var stack []string
+	for _, out := range g.outputs {
+		stack = append(stack, out.Name)
+	}
+	for len(stack) > 0 {
+		name := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		i, ok := producer[name]
+		if !ok || needed[i] {
+			continue
+		}
+		needed[i] = true
+		for _, in := range infos[i].n.inputs {
+			if in != "" {
+				stack = append(stack, in)
+			}
+		}
+		stack = append(stack, infos[i].extra...)
+	}
+
+	// Topological order (Kahn), stable with respect to file order.
+	indeg := make([]int, len(g.nodes))
+	users := make([][]int, len(g.nodes))
+	for i, info := range infos {
+		if !needed[i] {
+			continue
+		}
+		for _, in := range append(append([]string(nil), info.n.inputs...), info.extra...) {
+			if j, ok := producer[in]; ok && in != "" {
+				if j == i {
+					return nil, fmt.Errorf("%s reads its own output %q (cycle)", info.n.describe(), in)
+				}
+				indeg[i]++
+				users[j] = append(users[j], i)
+			}
+		}
+	}
+	var ready []int
+	for i := range g.nodes {
+		if needed[i] && indeg[i] == 0 {
+			ready = append(ready, i)
+		}
+	}
+	var order []int
+	for len(ready) > 0 {
+		sort.Ints(ready)
+		i := ready[0]
+		ready = ready[1:]
+		order = append(order, i)
+		for _, u := range users[i] {
+			indeg[u]--
+			if indeg[u] == 0 {
+				ready = append(ready, u)
+			}
+		}
+	}
+	count := 0
+	for _, nd := range needed {
+		if nd {
+			count++
+		}
+	}
+	if len(order) != count {
+		for i := range g.nodes {
+			if needed[i] && indeg[i] > 0 {
+				return nil, fmt.Errorf("graph has a cycle through %s", infos[i].n.describe())
+			}
+		}
+	}
+
+	// Build kernels in order, folding constants as we go.
+	for _, i := range order {
+		info := infos[i]
+		n := info.n
+		for _, o := range n.outputs {
+			if o != "" {
+				newSlot(o)
+			}
+		}
+		node := &ops.Node{Name: n.name, OpType: n.opType, Domain: n.domain, Version: n.version,
+			Inputs: n.inputs, Outputs: n.outputs}
+		attrs := make([]*ops.Attr, len(n.attrs))
+		for k, a := range n.attrs {
+			cp := *a
+			if g, ok := a.G.(*graph); ok {
+				cp.G = &subgraph{plan: info.subplans[a.Name], captures: info.extra, nin: len(n.inputs), name: a.Name}
+				_ = g
+			}
+			if len(a.Graphs) > 0 {
+				cp.Graphs = make([]any, len(a.Graphs))
+				for j := range a.Graphs {
+					cp.Graphs[j] = &subgraph{plan: info.subplans[fmt.Sprintf("%s#%d", a.Name, j)], captures: info.extra, nin: len(n.inputs)}
+				}
+			}
+			attrs[k] = &cp
+		}
+		node.Attrs = ops.NewAttrs(attrs...)
+		st := &step{node: node}
+		allConst := true
+		node.ConstInputs = make([]*ops.Tensor, len(n.inputs))
+		node.InputTypes = make([]*ops.Type, len(n.inputs))
+		for k, in := range n.inputs {
+			if in == "" {
+				st.in = append(st.in, -1)
+				continue
+			}
+			s := slotOf[in]
+			st.in = append(st.in, s)
+			if t, ok := p.consts[s].(*ops.Tensor); ok {
+				node.ConstInputs[k] = t
+				node.InputTypes[k] = ops.TypeOfValue(t)
+			} else {
+				allConst = allConst && p.consts[s] != nil
+				node.InputTypes[k] = g.types[in]
+			}
+		}
+		for _, in := range info.extra {
+			s := slotOf[in]
+			st.in = append(st.in, s)
+			allConst = allConst && p.consts[s] != nil
+		}
+		for _, o := range n.outputs {
+			if o == "" {
+				st.out = append(st.out, -1)
+			} else {
+				st.out = append(st.out, slotOf[o])
+			}
+		}
+		k, err := c.reg.Build(node)
+		if err != nil {
+			return nil, err
+		}
+		switch k := k.(type) {
+		case ops.ValueKernel:
+			st.vkernel = k
+			_, st.inplace = k.(arenaSafe)
+		case ops.Kernel:
+			st.kernel = k
+		}
+		if c.fold && allConst && !nonDeterministic[n.opType] {
+			vals, err := c.foldStep(p, st)
+			if err != nil {
+				return nil, fmt.Errorf("%s: constant folding: %w", n.describe(), err)
+			}
+			for j, s := range st.out {
+				if s >= 0 {
+					p.consts[s] = vals[j]
+				}
+			}
+			continue
+		}
+		p.steps = append(p.steps, st)
+		if len(st.in) > p.maxIn {
+			p.maxIn = len(st.in)
+		}
+		if len(st.out) > p.maxOut {
+			p.maxOut = len(st.out)
+		}
+	}
+	for _, out := range g.outputs {
+		p.outputs = append(p.outputs, slotOf[out.Name])
+		p.outNames = append(p.outNames, out.Name)
+		p.outTypes = append(p.outTypes, out.Type)
+	}
+	p.computeLiveness()
+	p.frames.p = p
+	return p, nil
+}
+
+// foldStep runs a step whose inputs are all constants, on the heap.
+func (c *compiler) foldStep(p *plan, st *step) ([]ops.Value, error) {
+	ec := ops.NewContext(context.Background(), nil, nil)
+	vals := make([]ops.Value, len(st.out))
+	if st.kernel != nil {
+		in := make([]*ops.Tensor, len(st.in))
+		for i, s := range st.in {
+			if s >= 0 {
+				t, ok := p.consts[s].(*ops.Tensor)
+				if !ok {
+					return nil, fmt.Errorf("input %d is not a tensor", i)
+				}
+				in[i] = t
+			}
+		}
+		out := make([]*ops.Tensor, len(st.out))
+		if err := st.kernel.Run(ec, in, out); err != nil {
+			return nil, err
+		}
+		for i, t := range out {
+			if t == nil && st.out[i] >= 0 {
+				return nil, fmt.Errorf("kernel produced no output %d", i)
+			}
+			if t != nil {
+				vals[i] = t
+			}
+		}
+		return vals, nil
+	}
+	in := make([]ops.Value, len(st.in))
+	for i, s := range st.in {
+		if s >= 0 {
+			in[i] = p.consts[s]
+		}
+	}
+	if err := st.vkernel.RunValues(ec, in, vals); err != nil {
+		return nil, err
+	}
+	return vals, nil
+}
+
+// computeLiveness records, for each step, the slots it reads for the last
+// time. Graph outputs are never released.
+func (p *plan) computeLiveness() {
+	last := make([]int, len(p.names))
+	for i := range last {
+		last[i] = -1
+	}
+	for i, st := range p.steps {
+		for _, s := range st.in {
+			if s >= 0 {
+				last[s] = i
+			}
+		}
+		for _, s := range st.out {
+			if s >= 0 && last[s] < i {
+				last[s] = i // produced but never read: release right away
+			}
+		}
+	}
+	for _, s := range p.outputs {
+		last[s] = len(p.steps)
+	}
+	owned := make([]bool, len(p.names))
+	for _, st := range p.steps {
+		for _, s := range st.out {
+			if s >= 0 {
+				owned[s] = true
+			}
+		}
+	}
+	for s, i := range last {
+		if owned[s] && i >= 0 && i < len(p.steps) {
+			p.steps[i].release = append(p.steps[i].release, s)
+		}
+	}
+}
+
+// arenaSafe marks value kernels (control flow) that manage arena-owned
+// tensors correctly and so run on the caller's arena.
+type arenaSafe interface{ arenaSafe() }

@@ -1,0 +1,190 @@
+package ops
+
+import (
+	"context"
+	"math/bits"
+)
+
+// Context is handed to kernels for one node execution: the caller's
+// context.Context, the worker pool for intra-op parallelism and the run's
+// buffer arena.
+type Context struct {
+	Ctx     context.Context
+	Workers *Pool
+	arena   *Arena
+
+	// Scope is private to the engine (control-flow kernels reach enclosing
+	// graph values through it).
+	Scope any
+}
+
+// NewContext returns a kernel context whose tensors are heap-allocated
+// (arena may be nil) and whose Parallel runs on pool (which may be nil).
+func NewContext(ctx context.Context, pool *Pool, arena *Arena) *Context {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return &Context{Ctx: ctx, Workers: pool, arena: arena}
+}
+
+// Arena returns the run's arena (nil for heap allocation).
+func (c *Context) Arena() *Arena { return c.arena }
+
+// New returns a zeroed tensor of the given type and shape.
+func (c *Context) New(dt DType, shape ...int) *Tensor {
+	t := c.Empty(dt, shape...)
+	if c.arena != nil && t.buf != nil && t.buf.reused {
+		ClearSlice(t.Data)
+	}
+	return t
+}
+
+// Empty returns a tensor whose contents are unspecified; the kernel must
+// write every element.
+func (c *Context) Empty(dt DType, shape ...int) *Tensor {
+	if c.arena == nil {
+		return &Tensor{DType: dt, Shape: append(make([]int, 0, len(shape)), shape...), Data: MakeSlice(dt, NumElements(shape))}
+	}
+	return c.arena.alloc(dt, shape)
+}
+
+// View returns a tensor sharing t's data with a new shape (same element
+// count; the caller checks). Use it for Reshape-like ops and to pass an
+// input through unchanged.
+func (c *Context) View(t *Tensor, shape ...int) *Tensor {
+	if c.arena == nil {
+		return &Tensor{DType: t.DType, Shape: append(make([]int, 0, len(shape)), shape...), Data: t.Data}
+	}
+	return c.arena.view(t, shape)
+}
+
+// Parallel calls fn over [0, n) split into contiguous chunks of at least
+// grain items, on the worker pool. It runs inline when the pool is absent,
+// has one worker, or the work is smaller than two grains.
+func (c *Context) Parallel(n, grain int, fn func(lo, hi int)) {
+	c.Workers.Parallel(n, grain, fn)
+}
+
+// Err reports the context's cancellation error.
+func (c *Context) Err() error { return c.Ctx.Err() }
+
+// buffer is an arena-owned backing slice shared by a tensor and its views.
+type buffer struct {
+	data   any
+	dt     DType
+	cap    int
+	refs   int
+	reused bool
+}
+
+// Arena recycles tensor buffers within and across runs of one plan. It is
+// not safe for concurrent use: each Run owns one arena at a time.
+type Arena struct {
+	free    map[arenaKey][]*buffer
+	tensors []*Tensor
+}
+
+type arenaKey struct {
+	dt  DType
+	cap int
+}
+
+// NewArena returns an empty arena.
+func NewArena() *Arena { return &Arena{free: map[arenaKey][]*buffer{}} }
+
+// sizeClass rounds n up so that buffers of similar sizes are shared: exact
+// below 64 elements, then to a quarter-power-of-two step.
+func sizeClass(n int) int {
+	if n <= 64 {
+		return n
+	}
+	shift := bits.Len(uint(n)) - 3
+	step := 1 << shift
+	return (n + step - 1) &^ (step - 1)
+}
+
+func (a *Arena) newTensor() *Tensor {
+	if k := len(a.tensors); k > 0 {
+		t := a.tensors[k-1]
+		a.tensors = a.tensors[:k-1]
+		return t
+	}
+	return &Tensor{Shape: make([]int, 0, 6)}
+}
+
+func (a *Arena) alloc(dt DType, shape []int) *Tensor {
+	n := NumElements(shape)
+	c := sizeClass(n)
+	k := arenaKey{dt, c}
+	var b *buffer
+	if list := a.free[k]; len(list) > 0 {
+		b = list[len(list)-1]
+		a.free[k] = list[:len(list)-1]
+		b.reused = true
+	} else {
+		b = &buffer{data: MakeSlice(dt, c), dt: dt, cap: c}
+	}
+	b.refs = 1
+	t := a.newTensor()
+	t.DType = dt
+	t.Shape = append(t.Shape[:0], shape...)
+	t.Data = Subslice(b.data, 0, n)
+	t.buf = b
+	return t
+}
+
+func (a *Arena) view(src *Tensor, shape []int) *Tensor {
+	t := a.newTensor()
+	t.DType = src.DType
+	t.Shape = append(t.Shape[:0], shape...)
+	t.Data = src.Data
+	t.buf = src.buf
+	if t.buf != nil {
+		t.buf.refs++
+	}
+	return t
+}
+
+// Release returns t (and its buffer, once no view uses it) to the arena.
+// It must be called once per tensor the arena produced, after its last use.
+func (a *Arena) Release(t *Tensor) {
+	if b := t.buf; b != nil {
+		b.refs--
+		if b.refs == 0 {
+			if b.dt == String {
+				ClearSlice(b.data) // let the strings be collected
+			}
+			k := arenaKey{b.dt, b.cap}
+			a.free[k] = append(a.free[k], b)
+		}
+	}
+	t.buf = nil
+	t.Data = nil
+	a.tensors = append(a.tensors, t)
+}
+
+// Detach hands t's data to the caller for good: the arena forgets t and will
+// not recycle its buffer. It reports false when the buffer is shared with a
+// live view (the caller should copy instead).
+func (a *Arena) Detach(t *Tensor) bool {
+	b := t.buf
+	if b == nil {
+		return false
+	}
+	if b.refs != 1 {
+		return false
+	}
+	t.buf = nil
+	return true
+}
+
+// Owns reports whether t was produced by an arena (and so must be released).
+func (t *Tensor) Owned() bool { return t.buf != nil }
+
+// Release gives back a temporary tensor a kernel allocated with New or Empty
+// and does not output. Outputs are released by the engine, never by kernels.
+func (c *Context) Release(t *Tensor) {
+	if c.arena != nil && t != nil {
+		c.arena.Release(t)
+	}
+}

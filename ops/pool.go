@@ -1,0 +1,89 @@
+package ops
+
+import (
+	"runtime"
+	"sync"
+)
+
+// Pool is a bounded set of worker goroutines for intra-op parallelism.
+// A nil *Pool runs everything inline.
+type Pool struct {
+	workers int
+	tasks   chan task
+	once    sync.Once
+}
+
+type task struct {
+	fn     func(lo, hi int)
+	lo, hi int
+	wg     *sync.WaitGroup
+}
+
+// NewPool starts a pool of n workers (n <= 0 means GOMAXPROCS). The calling
+// goroutine counts as one worker, so n-1 goroutines are started.
+func NewPool(n int) *Pool {
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	p := &Pool{workers: n, tasks: make(chan task, 4*n)}
+	for i := 1; i < n; i++ {
+		go p.loop()
+	}
+	return p
+}
+
+func (p *Pool) loop() {
+	for t := range p.tasks {
+		t.fn(t.lo, t.hi)
+		t.wg.Done()
+	}
+}
+
+// Workers returns the number of workers (1 for a nil pool).
+func (p *Pool) Workers() int {
+	if p == nil {
+		return 1
+	}
+	return p.workers
+}
+
+// Close stops the worker goroutines. Parallel must not be called afterwards.
+func (p *Pool) Close() {
+	if p == nil {
+		return
+	}
+	p.once.Do(func() { close(p.tasks) })
+}
+
+// Parallel calls fn over [0, n) split into at most Workers() contiguous
+// chunks of at least grain items each, and waits for all of them.
+func (p *Pool) Parallel(n, grain int, fn func(lo, hi int)) {
+	if n <= 0 {
+		return
+	}
+	if grain < 1 {
+		grain = 1
+	}
+	chunks := p.Workers()
+	if max := n / grain; max < chunks {
+		chunks = max
+	}
+	if chunks <= 1 {
+		fn(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	wg.Add(chunks - 1)
+	size := (n + chunks - 1) / chunks
+	lo := size
+	for i := 1; i < chunks; i++ {
+		hi := lo + size
+		if hi > n {
+			hi = n
+		}
+		p.tasks <- task{fn: fn, lo: lo, hi: hi, wg: &wg}
+		lo = hi
+	}
+	fn(0, size)
+	wg.Wait()
+}
