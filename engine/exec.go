@@ -90,7 +90,6 @@ func (p *plan) run(ec *ops.Context, inputs, captures []ops.Value, outs []ops.Val
 			return fmt.Errorf("graph output %q was not computed", p.outNames[i])
 		}
 		outs[i] = v
-		vals[s] = nil
 	}
 	// An output may appear twice, or be an input, capture or constant: give
 	// the caller distinct values it can own and release.

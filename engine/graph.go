@@ -7,6 +7,7 @@ import (
 
 	"github.com/agate-ml/agate/engine/internal/onnxpb"
 	"github.com/agate-ml/agate/ops"
+	"google.golang.org/protobuf/proto"
 )
 
 // valueInfo is a declared graph input or output.
@@ -165,9 +166,7 @@ func (d *decoder) decodeNode(np *onnxpb.NodeProto, callerAttrs map[string]*onnxp
 			if !ok {
 				continue // unset optional attribute of the function
 			}
-			cp := *ref
-			cp.Name = ap.Name
-			ap = &cp
+			ap = renamedAttr(ref, ap.GetName())
 		}
 		a, err := d.decodeAttr(ap)
 		if err != nil {
@@ -217,9 +216,7 @@ func (d *decoder) inline(call *onnxpb.NodeProto, f *onnxpb.FunctionProto, caller
 	for _, a := range call.Attribute {
 		if a.GetRefAttrName() != "" {
 			if ref, ok := callerAttrs[a.GetRefAttrName()]; ok {
-				cp := *ref
-				cp.Name = a.Name
-				a = &cp
+				a = renamedAttr(ref, a.GetName())
 			} else {
 				continue
 			}
@@ -408,3 +405,11 @@ func (e *UnsupportedError) Error() string {
 
 // Unwrap lets errors.Is(err, ops.ErrUnsupported) match.
 func (e *UnsupportedError) Unwrap() error { return ops.ErrUnsupported }
+
+// renamedAttr copies an attribute under another name (a function body's
+// reference to its caller's attribute).
+func renamedAttr(a *onnxpb.AttributeProto, name string) *onnxpb.AttributeProto {
+	cp := proto.Clone(a).(*onnxpb.AttributeProto)
+	cp.Name = &name
+	return cp
+}
