@@ -12,6 +12,69 @@ func registerControlFlow(r *ops.Registry) {
 	r.Add("", "If", 1, newIf)
 	r.Add("", "Loop", 1, newLoop)
 	r.Add("", "Scan", 9, newScan)
+	r.Add("", "SequenceMap", 17, newSequenceMap)
+}
+
+// sequenceMapKernel applies its body to every element of the input
+// sequence; further inputs are sequences (iterated in step) or tensors
+// (passed unchanged to each iteration).
+type sequenceMapKernel struct{ body *subgraph }
+
+func newSequenceMap(n *ops.Node) (any, error) {
+	body, err := graphAttr(n, "body")
+	if err != nil {
+		return nil, err
+	}
+	if len(body.plan.inputs) != len(n.Inputs) {
+		return nil, fmt.Errorf("body takes %d inputs, node has %d", len(body.plan.inputs), len(n.Inputs))
+	}
+	if len(body.plan.outputs) != len(n.Outputs) {
+		return nil, fmt.Errorf("body has %d outputs, node has %d", len(body.plan.outputs), len(n.Outputs))
+	}
+	return &sequenceMapKernel{body: body}, nil
+}
+
+func (k *sequenceMapKernel) RunValues(ec *ops.Context, in, out []ops.Value) error {
+	nin := k.body.nin
+	first, ok := in[0].(*ops.Sequence)
+	if !ok {
+		return fmt.Errorf("input_sequence must be a sequence, got %T", in[0])
+	}
+	count := len(first.Values)
+	for i := 1; i < nin; i++ {
+		if s, ok := in[i].(*ops.Sequence); ok && len(s.Values) != count {
+			return fmt.Errorf("input %d has %d elements, input_sequence %d", i, len(s.Values), count)
+		}
+	}
+	results := make([]*ops.Sequence, len(out))
+	for j := range results {
+		results[j] = &ops.Sequence{ElemType: k.body.plan.outTypes[j]}
+	}
+	bodyIn := make([]ops.Value, nin)
+	bodyOut := make([]ops.Value, len(out))
+	for it := 0; it < count; it++ {
+		for i := 0; i < nin; i++ {
+			if s, ok := in[i].(*ops.Sequence); ok {
+				bodyIn[i] = s.Values[it]
+			} else {
+				bodyIn[i] = in[i]
+			}
+		}
+		clear(bodyOut)
+		if err := k.body.call(ec, bodyIn, in, bodyOut); err != nil {
+			return fmt.Errorf("element %d: %w", it, err)
+		}
+		for j, v := range bodyOut {
+			results[j].Values = append(results[j].Values, v)
+		}
+	}
+	for j := range out {
+		if len(results[j].Values) > 0 {
+			results[j].ElemType = ops.TypeOfValue(results[j].Values[0])
+		}
+		out[j] = results[j]
+	}
+	return nil
 }
 
 func graphAttr(n *ops.Node, name string) (*subgraph, error) {

@@ -140,7 +140,7 @@ func (p *plan) releaseAll(ec *ops.Context, f *frame) {
 
 func (p *plan) runStep(ec *ops.Context, f *frame, st *step) error {
 	vals := f.vals
-	if st.kernel != nil {
+	if st.kernel != nil && (st.vkernel == nil || allTensors(vals, st.in)) {
 		in := f.tin[:len(st.in)]
 		for i, s := range st.in {
 			if s < 0 {

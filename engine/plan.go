@@ -296,12 +296,14 @@ func (c *compiler) compile(g *graph, sub bool) (*plan, error) {
 		if err != nil {
 			return nil, err
 		}
-		switch k := k.(type) {
-		case ops.ValueKernel:
-			st.vkernel = k
+		// A kernel may implement both interfaces (Identity): the tensor
+		// path runs when every input is a tensor.
+		if vk, ok := k.(ops.ValueKernel); ok {
+			st.vkernel = vk
 			_, st.inplace = k.(arenaSafe)
-		case ops.Kernel:
-			st.kernel = k
+		}
+		if tk, ok := k.(ops.Kernel); ok {
+			st.kernel = tk
 		}
 		if c.fold && allConst && !nonDeterministic[n.opType] {
 			vals, err := c.foldStep(p, st)
@@ -337,7 +339,7 @@ func (c *compiler) compile(g *graph, sub bool) (*plan, error) {
 func (c *compiler) foldStep(p *plan, st *step) ([]ops.Value, error) {
 	ec := ops.NewContext(context.Background(), nil, nil)
 	vals := make([]ops.Value, len(st.out))
-	if st.kernel != nil {
+	if st.kernel != nil && (st.vkernel == nil || allTensors(p.consts, st.in)) {
 		in := make([]*ops.Tensor, len(st.in))
 		for i, s := range st.in {
 			if s >= 0 {
@@ -414,3 +416,15 @@ func (p *plan) computeLiveness() {
 // arenaSafe marks value kernels (control flow) that manage arena-owned
 // tensors correctly and so run on the caller's arena.
 type arenaSafe interface{ arenaSafe() }
+
+func allTensors(vals []ops.Value, slots []int) bool {
+	for _, s := range slots {
+		if s < 0 {
+			continue
+		}
+		if _, ok := vals[s].(*ops.Tensor); !ok {
+			return false
+		}
+	}
+	return true
+}

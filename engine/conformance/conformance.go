@@ -317,6 +317,9 @@ func CompareValues(got, want ops.Value, tol Tolerance, e *OutputError) error {
 
 // CompareTensors checks dtype, shape and values.
 func CompareTensors(got, want *ops.Tensor, tol Tolerance, e *OutputError) error {
+	if e == nil {
+		e = &OutputError{}
+	}
 	if got.DType != want.DType {
 		return fmt.Errorf("dtype %s, want %s", got.DType, want.DType)
 	}

@@ -1,0 +1,284 @@
+package ops
+
+import (
+	"fmt"
+	"unsafe"
+)
+
+// This file implements MatMul (numpy matmul semantics: batch broadcasting and
+// one-dimensional operands) on top of sgemm, plus the helpers the other
+// matrix kernels share.
+
+func registerMatMul(r *Registry) {
+	r.Add("", "MatMul", 1, newMatMul)
+	r.Add("", "Gemm", 1, newGemm)
+	r.Add("", "Det", 11, func(*Node) (any, error) { return detKernel{}, nil })
+}
+
+// matmulKernel multiplies two tensors; when the right operand is a constant
+// float32 matrix it is packed once at plan time.
+type matmulKernel struct {
+	constB  *Tensor
+	packedB *packedB
+}
+
+func newMatMul(n *Node) (any, error) {
+	k := &matmulKernel{}
+	if len(n.ConstInputs) > 1 {
+		if b := n.ConstInputs[1]; b != nil && b.DType == Float && len(b.Shape) == 2 {
+			kk, nn := b.Shape[0], b.Shape[1]
+			buf := make([]float32, packedBLen(kk, nn))
+			pb := packB(buf, false, kk, nn, b.Float32s(), nn)
+			k.constB, k.packedB = b, &pb
+		}
+	}
+	return k, nil
+}
+
+// sameData reports whether two tensors share their backing array and shape,
+// which identifies a run-time input as the constant seen at plan time.
+func sameData(a, b *Tensor) bool {
+	if a == nil || b == nil || a.DType != b.DType || !EqualShapes(a.Shape, b.Shape) {
+		return false
+	}
+	x, ok1 := a.Data.([]float32)
+	y, ok2 := b.Data.([]float32)
+	if !ok1 || !ok2 || len(x) != len(y) {
+		return false
+	}
+	return len(x) == 0 || unsafe.SliceData(x) == unsafe.SliceData(y)
+}
+
+// matmulDims describes a (possibly batched) matrix product.
+type matmulDims struct {
+	m, k, n  int
+	out      []int // output shape
+	batch    []int // broadcast batch shape
+	aBatch   []int // a's batch dims, left-padded with 1 to len(batch)
+	bBatch   []int
+	nBatches int
+}
+
+// matmulShape applies numpy matmul shape rules to a and b.
+func matmulShape(a, b []int) (*matmulDims, error) {
+	if len(a) == 0 || len(b) == 0 {
+		return nil, fmt.Errorf("MatMul operands must not be scalars, got shapes %s and %s", ShapeString(a), ShapeString(b))
+	}
+	aa, bb := a, b
+	if len(a) == 1 {
+		aa = []int{1, a[0]}
+	}
+	if len(b) == 1 {
+		bb = []int{b[0], 1}
+	}
+	d := &matmulDims{m: aa[len(aa)-2], k: aa[len(aa)-1], n: bb[len(bb)-1]}
+	if bb[len(bb)-2] != d.k {
+		return nil, fmt.Errorf("MatMul inner dimensions differ: shapes %s and %s", ShapeString(a), ShapeString(b))
+	}
+	batch, err := BroadcastShapes(aa[:len(aa)-2], bb[:len(bb)-2])
+	if err != nil {
+		return nil, fmt.Errorf("MatMul batch dimensions: %w", err)
+	}
+	d.batch = batch
+	d.aBatch = padLeft(aa[:len(aa)-2], len(batch))
+	d.bBatch = padLeft(bb[:len(bb)-2], len(batch))
+	d.nBatches = NumElements(batch)
+	d.out = append([]int{}, batch...)
+	if len(a) > 1 {
+		d.out = append(d.out, d.m)
+	}
+	if len(b) > 1 {
+		d.out = append(d.out, d.n)
+	}
+	return d, nil
+}
+
+func padLeft(s []int, n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = 1
+	}
+	copy(out[n-len(s):], s)
+	return out
+}
+
+// offsets returns the element offsets of the a and b matrices of batch t.
+func (d *matmulDims) offsets(t int) (int, int) {
+	offA, offB := 0, 0
+	strideA, strideB := d.m*d.k, d.k*d.n
+	for i := len(d.batch) - 1; i >= 0; i-- {
+		idx := t % d.batch[i]
+		t /= d.batch[i]
+		if d.aBatch[i] != 1 {
+			offA += idx * strideA
+		}
+		if d.bBatch[i] != 1 {
+			offB += idx * strideB
+		}
+		strideA *= d.aBatch[i]
+		strideB *= d.bBatch[i]
+	}
+	return offA, offB
+}
+
+// bIs2D reports whether b has no batch dimensions, so the batches of a can
+// be stacked into one tall matrix.
+func (d *matmulDims) bIs2D() bool {
+	for _, x := range d.bBatch {
+		if x != 1 {
+			return false
+		}
+	}
+	return true
+}
+
+func (k *matmulKernel) Run(ec *Context, in, out []*Tensor) error {
+	if len(in) < 2 || in[0] == nil || in[1] == nil {
+		return fmt.Errorf("MatMul needs two inputs")
+	}
+	a, b := in[0], in[1]
+	if a.DType != b.DType {
+		return fmt.Errorf("MatMul operand types differ: %s and %s", a.DType, b.DType)
+	}
+	d, err := matmulShape(a.Shape, b.Shape)
+	if err != nil {
+		return err
+	}
+	y := ec.Empty(a.DType, d.out...)
+	out[0] = y
+	var pb *packedB
+	if k.packedB != nil && sameData(b, k.constB) {
+		pb = k.packedB
+	}
+	return matmulAny(ec, d, a, b, y, pb)
+}
+
+// matmulAny computes y = a @ b for any supported element type.
+func matmulAny(ec *Context, d *matmulDims, a, b, y *Tensor, pb *packedB) error {
+	switch a.DType {
+	case Float:
+		matmulF32(ec, d, a.Float32s(), b.Float32s(), y.Float32s(), pb)
+	case Float16, BFloat16:
+		af, bf := ec.Empty(Float, a.Shape...), ec.Empty(Float, b.Shape...)
+		yf := ec.Empty(Float, y.Shape...)
+		toF32(af.Float32s(), a)
+		toF32(bf.Float32s(), b)
+		matmulF32(ec, d, af.Float32s(), bf.Float32s(), yf.Float32s(), nil)
+		fromF32(y, yf.Float32s())
+		ec.Release(af)
+		ec.Release(bf)
+		ec.Release(yf)
+	case Double:
+		matmulGeneric(ec, d, a.Float64s(), b.Float64s(), y.Float64s())
+	case Int32:
+		matmulGeneric(ec, d, a.Int32s(), b.Int32s(), y.Int32s())
+	case Int64:
+		matmulGeneric(ec, d, a.Int64s(), b.Int64s(), y.Int64s())
+	case Uint32:
+		matmulGeneric(ec, d, a.Data.([]uint32), b.Data.([]uint32), y.Data.([]uint32))
+	case Uint64:
+		matmulGeneric(ec, d, a.Data.([]uint64), b.Data.([]uint64), y.Data.([]uint64))
+	default:
+		return fmt.Errorf("MatMul does not support %s", a.DType)
+	}
+	return nil
+}
+
+// matmulF32 runs the batched float32 product.
+func matmulF32(ec *Context, d *matmulDims, a, b, y []float32, pb *packedB) {
+	m, kk, n := d.m, d.k, d.n
+	if d.bIs2D() {
+		// Stack a's batches into one tall matrix (a's batch dims may be
+		// broadcast against nothing, so a is contiguous).
+		rows := d.nBatches * m
+		if NumElements(d.aBatch) != d.nBatches {
+			// a is broadcast over batch dims b lacks: cannot happen when
+			// b has no batch dims, but keep the general path safe.
+			rows = 0
+		}
+		if rows > 0 {
+			if pb != nil {
+				sgemmPacked(false, rows, 1, a, kk, pb, 0, y, n, ec.Parallel)
+			} else {
+				sgemm(false, false, rows, n, kk, 1, a, kk, b, n, 0, y, n, ec.Parallel)
+			}
+			return
+		}
+	}
+	per := m * n * kk
+	workers := ec.Workers.Workers()
+	if d.nBatches >= workers && workers > 1 && per < 1<<21 {
+		ec.Parallel(d.nBatches, 1, func(lo, hi int) {
+			for t := lo; t < hi; t++ {
+				offA, offB := d.offsets(t)
+				sgemm(false, false, m, n, kk, 1, a[offA:], kk, b[offB:], n, 0, y[t*m*n:], n, nil)
+			}
+		})
+		return
+	}
+	for t := 0; t < d.nBatches; t++ {
+		offA, offB := d.offsets(t)
+		sgemm(false, false, m, n, kk, 1, a[offA:], kk, b[offB:], n, 0, y[t*m*n:], n, ec.Parallel)
+	}
+}
+
+// matmulGeneric is the straightforward batched product for element types
+// without a dedicated kernel.
+func matmulGeneric[T Number](ec *Context, d *matmulDims, a, b, y []T) {
+	m, kk, n := d.m, d.k, d.n
+	ec.Parallel(d.nBatches*m, max(1, 32768/max(1, kk*n)), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			t, i := r/m, r%m
+			offA, offB := d.offsets(t)
+			row := y[t*m*n+i*n : t*m*n+i*n+n]
+			clear(row)
+			ar := a[offA+i*kk : offA+i*kk+kk]
+			for p, av := range ar {
+				br := b[offB+p*n : offB+p*n+n]
+				for j, bv := range br {
+					row[j] += av * bv
+				}
+			}
+		}
+	})
+}
+
+// toF32 converts a float16 or bfloat16 (or float32) tensor into dst.
+func toF32(dst []float32, t *Tensor) {
+	switch s := t.Data.(type) {
+	case []float32:
+		copy(dst, s)
+	case []F16:
+		for i, v := range s {
+			dst[i] = v.Float32()
+		}
+	case []BF16:
+		for i, v := range s {
+			dst[i] = v.Float32()
+		}
+	case []float64:
+		for i, v := range s {
+			dst[i] = float32(v)
+		}
+	}
+}
+
+// fromF32 stores src into t, converting to t's float type.
+func fromF32(t *Tensor, src []float32) {
+	switch d := t.Data.(type) {
+	case []float32:
+		copy(d, src)
+	case []F16:
+		for i, v := range src {
+			d[i] = F16From(v)
+		}
+	case []BF16:
+		for i, v := range src {
+			d[i] = BF16From(v)
+		}
+	case []float64:
+		for i, v := range src {
+			d[i] = float64(v)
+		}
+	}
+}

@@ -1,0 +1,226 @@
+package ops
+
+import (
+	"fmt"
+	"math"
+)
+
+// This file implements the quantized matrix products: MatMulInteger and
+// QLinearMatMul (and, for com.microsoft, MatMulIntegerToFloat and
+// DynamicQuantizeMatMul in attention_contrib.go).
+
+// int8Values returns a uint8 or int8 tensor's elements widened to int32 in
+// a temporary tensor the caller releases.
+func int8Values(ec *Context, t *Tensor) (*Tensor, error) {
+	tmp := ec.Empty(Int32, t.Shape...)
+	d := tmp.Int32s()
+	switch s := t.Data.(type) {
+	case []uint8:
+		if t.DType != Uint8 {
+			ec.Release(tmp)
+			return nil, fmt.Errorf("expected an 8-bit integer tensor, got %s", t.DType)
+		}
+		for i, v := range s {
+			d[i] = int32(v)
+		}
+	case []int8:
+		if t.DType != Int8 {
+			ec.Release(tmp)
+			return nil, fmt.Errorf("expected an 8-bit integer tensor, got %s", t.DType)
+		}
+		for i, v := range s {
+			d[i] = int32(v)
+		}
+	default:
+		ec.Release(tmp)
+		return nil, fmt.Errorf("expected an 8-bit integer tensor, got %s", t.DType)
+	}
+	return tmp, nil
+}
+
+// zeroPointValues reads an optional 8-bit zero point as int32s.
+func zeroPointValues(ec *Context, zp *Tensor, want DType) ([]int32, *Tensor, error) {
+	if zp == nil {
+		return nil, nil, nil
+	}
+	if zp.DType != want {
+		return nil, nil, fmt.Errorf("zero point type %s differs from its input's %s", zp.DType, want)
+	}
+	t, err := int8Values(ec, zp)
+	if err != nil {
+		return nil, nil, err
+	}
+	return t.Int32s(), t, nil
+}
+
+// subtractZeroPoints subtracts per-tensor or per-row/column zero points
+// from the widened matrix data in place. rows and cols are the matrix
+// dimensions; perRow selects whether a vector zero point runs along rows
+// (A's M axis) or columns (B's N axis).
+func subtractZeroPoints(v []int32, zp []int32, rows, cols int, perRow bool) error {
+	if len(zp) == 0 {
+		return nil
+	}
+	if len(zp) == 1 {
+		z := zp[0]
+		for i := range v {
+			v[i] -= z
+		}
+		return nil
+	}
+	mat := rows * cols
+	n := cols
+	if perRow {
+		n = rows
+	}
+	if len(zp)%n != 0 || (len(zp) != n && len(zp)*mat/n != len(v)) {
+		return fmt.Errorf("zero point of %d elements does not match a %dx%d matrix", len(zp), rows, cols)
+	}
+	for i := range v {
+		r := (i % mat) / cols
+		c := i % cols
+		b := (i / mat) % (len(zp) / n)
+		if perRow {
+			v[i] -= zp[b*n+r]
+		} else {
+			v[i] -= zp[b*n+c]
+		}
+	}
+	return nil
+}
+
+// matmulInt32 computes the int32 product of widened operands.
+func matmulInt32(ec *Context, a, b *Tensor, aShape, bShape []int, azp, bzp *Tensor) (*Tensor, *matmulDims, error) {
+	d, err := matmulShape(aShape, bShape)
+	if err != nil {
+		return nil, nil, err
+	}
+	at, err := int8Values(ec, a)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer ec.Release(at)
+	bt, err := int8Values(ec, b)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer ec.Release(bt)
+	za, zat, err := zeroPointValues(ec, azp, a.DType)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer ec.Release(zat)
+	zb, zbt, err := zeroPointValues(ec, bzp, b.DType)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer ec.Release(zbt)
+	if err := subtractZeroPoints(at.Int32s(), za, d.m, d.k, true); err != nil {
+		return nil, nil, fmt.Errorf("a_zero_point: %w", err)
+	}
+	if err := subtractZeroPoints(bt.Int32s(), zb, d.k, d.n, false); err != nil {
+		return nil, nil, fmt.Errorf("b_zero_point: %w", err)
+	}
+	y := ec.Empty(Int32, d.out...)
+	matmulGeneric(ec, d, at.Int32s(), bt.Int32s(), y.Int32s())
+	return y, d, nil
+}
+
+// matmulIntegerKernel implements MatMulInteger.
+type matmulIntegerKernel struct{}
+
+func (matmulIntegerKernel) Run(ec *Context, in, out []*Tensor) error {
+	if len(in) < 2 || in[0] == nil || in[1] == nil {
+		return fmt.Errorf("MatMulInteger needs A and B")
+	}
+	var azp, bzp *Tensor
+	if len(in) > 2 {
+		azp = in[2]
+	}
+	if len(in) > 3 {
+		bzp = in[3]
+	}
+	y, _, err := matmulInt32(ec, in[0], in[1], in[0].Shape, in[1].Shape, azp, bzp)
+	if err != nil {
+		return err
+	}
+	out[0] = y
+	return nil
+}
+
+// qlinearMatMulKernel implements QLinearMatMul.
+type qlinearMatMulKernel struct{}
+
+func (qlinearMatMulKernel) Run(ec *Context, in, out []*Tensor) error {
+	if len(in) < 8 {
+		return fmt.Errorf("QLinearMatMul needs 8 inputs, got %d", len(in))
+	}
+	for i, name := range []string{"a", "a_scale", "", "b", "b_scale", "", "y_scale"} {
+		if name != "" && in[i] == nil {
+			return fmt.Errorf("QLinearMatMul input %s is missing", name)
+		}
+	}
+	a, as, azp, b, bs, bzp, ys, yzp := in[0], in[1], in[2], in[3], in[4], in[5], in[6], in[7]
+	c, d, err := matmulInt32(ec, a, b, a.Shape, b.Shape, azp, bzp)
+	if err != nil {
+		return err
+	}
+	defer ec.Release(c)
+	outType := a.DType
+	if yzp != nil {
+		outType = yzp.DType
+	}
+	lo, hi, ok := quantRange(outType)
+	if !ok {
+		return fmt.Errorf("QLinearMatMul cannot produce %s", outType)
+	}
+	asv, at, err := floatValues(ec, as)
+	if err != nil {
+		return err
+	}
+	defer ec.Release(at)
+	bsv, bt, err := floatValues(ec, bs)
+	if err != nil {
+		return err
+	}
+	defer ec.Release(bt)
+	ysv, yt, err := floatValues(ec, ys)
+	if err != nil {
+		return err
+	}
+	defer ec.Release(yt)
+	var yz float64
+	if yzp != nil {
+		zv, zt, err := floatValues(ec, yzp)
+		if err != nil {
+			return err
+		}
+		yz = float64(zv[0])
+		ec.Release(zt)
+	}
+	if len(asv) != 1 && len(asv) != d.m || len(bsv) != 1 && len(bsv) != d.n || len(ysv) != 1 {
+		return fmt.Errorf("QLinearMatMul scales must be scalars or per-row (a) / per-column (b) vectors")
+	}
+	sdt := as.DType
+	cv := c.Int32s()
+	q := ec.Empty(Float, c.Shape...)
+	defer ec.Release(q)
+	qv := q.Float32s()
+	m, n := d.m, d.n
+	for i, v := range cv {
+		ai, bi := 0, 0
+		if len(asv) > 1 {
+			ai = (i / n) % m
+		}
+		if len(bsv) > 1 {
+			bi = i % n
+		}
+		mult := roundToType(roundToType(asv[ai]*bsv[bi], sdt)/ysv[0], sdt)
+		r := math.RoundToEven(float64(v)*float64(mult) + yz)
+		qv[i] = float32(max(lo, min(hi, r)))
+	}
+	y := ec.Empty(outType, c.Shape...)
+	storeInts(y, qv)
+	out[0] = y
+	return nil
+}

@@ -1,0 +1,521 @@
+package ops
+
+import (
+	"fmt"
+	"math"
+	"sort"
+)
+
+// treeFloat is the threshold (and accumulation) type of a compiled forest:
+// float32 for float and integer inputs, float64 for double inputs, as in
+// onnxruntime.
+type treeFloat interface{ ~float32 | ~float64 }
+
+// treeNode is one node of a compiled forest. The nodes of a tree are laid
+// out in pre-order with the false branch first, so a split's false child is
+// always the next node and only the true child's offset is stored. A leaf
+// reads feature 0 and has a zero offset, so that stepping from a leaf stays
+// on it: several traversals can then advance in lockstep without branches.
+type treeNode[T treeFloat] struct {
+	thr     T     // split threshold; for a leaf, its first (single-target) value
+	feature int32 // split feature; 0 for a leaf
+	jump    int32 // offset from this node to its true child; 0 for a leaf
+	info    int32 // split: mode | missingTrue<<4 | set index<<8; leaf: -1-(leaf index)
+}
+
+const (
+	infoMissingTrue = 1 << 4
+	infoSetShift    = 8
+)
+
+// isLeaf reports whether nd is a leaf.
+func (nd *treeNode[T]) isLeaf() bool { return nd.info < 0 }
+
+// step returns the offset to the next node: the true child's if cond holds,
+// else 1 (the false child); 0 for a leaf. It compiles without branches.
+func (nd *treeNode[T]) step(cond bool) int32 {
+	jf := int32(uint32(^nd.info) >> 31) // 1 for a split, 0 for a leaf
+	return jf + (nd.jump-jf)&-b2i32(cond)
+}
+
+func b2i32(b bool) int32 {
+	var i int32
+	if b {
+		i = 1
+	}
+	return i
+}
+
+// treeForest is a compiled ensemble over thresholds of type T.
+type treeForest[T treeFloat] struct {
+	nodes      []treeNode[T]
+	roots      []int32
+	leafStart  []int32 // leaf L's votes are leafTarget/leafWeight[leafStart[L]:leafStart[L+1]]
+	leafTarget []int32
+	leafWeight []T
+	sets       [][]T // sorted members of BRANCH_MEMBER nodes
+	mode       uint8 // the mode every split uses (LT and GT folded into LEQ and GTE), or modeMixed
+	nTargets   int
+	maxFeature int // largest feature index read, -1 if none
+	depthSum   int // sum over trees of the maximum depth (work estimate)
+
+	// aggregation
+	agg     aggFunc
+	post    postTransform
+	base    []T
+	origin  T // base[0] when there is exactly one base value
+	useBase bool
+	nTrees  T
+}
+
+// maxCompiledNodes bounds the expansion of shared false-branch subtrees.
+const maxCompiledNodes = 1 << 28
+
+// nextDown returns the largest T below v (v itself for NaN; NaN for -Inf,
+// so that "x < -Inf", which never holds, becomes "x <= NaN").
+func nextDown[T treeFloat](v T) T {
+	if math.IsInf(float64(v), -1) {
+		return T(math.NaN())
+	}
+	if _, ok := any(v).(float32); ok {
+		return T(math.Nextafter32(float32(v), float32(math.Inf(-1))))
+	}
+	return T(math.Nextafter(float64(v), math.Inf(-1)))
+}
+
+// nextUp returns the smallest T above v (NaN for +Inf).
+func nextUp[T treeFloat](v T) T {
+	if math.IsInf(float64(v), 1) {
+		return T(math.NaN())
+	}
+	if _, ok := any(v).(float32); ok {
+		return T(math.Nextafter32(float32(v), float32(math.Inf(1))))
+	}
+	return T(math.Nextafter(float64(v), math.Inf(1)))
+}
+
+// compileForest lays out def for thresholds of type T.
+func compileForest[T treeFloat](def *treeDef) (*treeForest[T], error) {
+	f := &treeForest[T]{
+		nTargets:   def.nTargets,
+		maxFeature: -1,
+		agg:        def.agg,
+		post:       def.post,
+		nTrees:     T(len(def.roots)),
+	}
+	for _, b := range def.base {
+		f.base = append(f.base, T(b))
+	}
+	if len(f.base) == 1 {
+		f.origin = f.base[0]
+	}
+	f.useBase = len(f.base) == def.nTargets
+
+	limit := 4*len(def.nodes) + 1<<20
+	if limit > maxCompiledNodes {
+		limit = maxCompiledNodes
+	}
+	pos := make([]int32, len(def.nodes)) // compiled position + 1, 0 if not placed
+	setIndex := map[int]int32{}
+	first := true
+	var place func(d int, reuse bool, depth int) (int32, int, error)
+	place = func(d int, reuse bool, depth int) (int32, int, error) {
+		if reuse && pos[d] != 0 {
+			return pos[d] - 1, 0, nil
+		}
+		if len(f.nodes) >= limit {
+			return 0, 0, fmt.Errorf("the trees expand to more than %d nodes (too many shared subtrees)", limit)
+		}
+		nd := &def.nodes[d]
+		p := int32(len(f.nodes))
+		if nd.mode == modeLeaf {
+			leaf := treeNode[T]{info: -1 - int32(len(f.leafStart)), thr: T(nd.value)}
+			if len(nd.weights) > 0 {
+				leaf.thr = T(nd.weights[0].value)
+			}
+			f.leafStart = append(f.leafStart, int32(len(f.leafWeight)))
+			for _, w := range nd.weights {
+				f.leafTarget = append(f.leafTarget, int32(w.target))
+				f.leafWeight = append(f.leafWeight, T(w.value))
+			}
+			f.nodes = append(f.nodes, leaf)
+			if pos[d] == 0 {
+				pos[d] = p + 1
+			}
+			return p, depth, nil
+		}
+		mode, thr := nd.mode, T(nd.value)
+		switch mode {
+		case modeLT: // x < t  <=>  x <= the float below t
+			mode, thr = modeLEQ, nextDown(thr)
+		case modeGT:
+			mode, thr = modeGTE, nextUp(thr)
+		}
+		info := int32(mode)
+		if nd.missingTrue {
+			info |= infoMissingTrue
+		}
+		if mode == modeMember {
+			si, ok := setIndex[d]
+			if !ok {
+				si = int32(len(f.sets))
+				setIndex[d] = si
+				set := make([]T, len(nd.set))
+				for i, v := range nd.set {
+					set[i] = T(v)
+				}
+				sort.Slice(set, func(i, j int) bool { return set[i] < set[j] })
+				f.sets = append(f.sets, set)
+			}
+			info |= si << infoSetShift
+		}
+		switch {
+		case nd.missingTrue || mode == modeMember:
+			f.mode = modeMixed
+		case first:
+			f.mode = mode
+		case f.mode != mode:
+			f.mode = modeMixed
+		}
+		first = false
+		if nd.feature > f.maxFeature {
+			f.maxFeature = nd.feature
+		}
+		f.nodes = append(f.nodes, treeNode[T]{thr: thr, feature: int32(nd.feature), info: info})
+		if pos[d] == 0 {
+			pos[d] = p + 1
+		}
+		// The false child must be the next node: place (or copy) it now.
+		_, df, err := place(nd.falseChild, false, depth+1)
+		if err != nil {
+			return 0, 0, err
+		}
+		t, dt, err := place(nd.trueChild, true, depth+1)
+		if err != nil {
+			return 0, 0, err
+		}
+		f.nodes[p].jump = t - p
+		return p, max(df, dt), nil
+	}
+	for _, r := range def.roots {
+		// Each tree gets its own copy of its root so that trees sharing
+		// nodes (possible in opset 5) are still laid out in pre-order.
+		p, depth, err := place(r, false, 1)
+		if err != nil {
+			return nil, err
+		}
+		f.roots = append(f.roots, p)
+		f.depthSum += depth
+	}
+	f.leafStart = append(f.leafStart, int32(len(f.leafWeight)))
+	if first {
+		f.mode = modeLEQ // no splits at all: any specialised loop will do
+	}
+	return f, nil
+}
+
+// leafVotes returns the targets and weights of the leaf node nd.
+func (f *treeForest[T]) leafVotes(nd *treeNode[T]) ([]int32, []T) {
+	l := -1 - nd.info
+	s, e := f.leafStart[l], f.leafStart[l+1]
+	return f.leafTarget[s:e], f.leafWeight[s:e]
+}
+
+// leafOf returns the index of the leaf that row x reaches from root i.
+func (f *treeForest[T]) leafOf(i int32, x []T) int32 {
+	nodes := f.nodes
+	switch f.mode {
+	case modeLEQ:
+		for {
+			nd := &nodes[i]
+			if nd.isLeaf() {
+				return i
+			}
+			i += 1 + (nd.jump-1)&-b2i32(x[nd.feature] <= nd.thr)
+		}
+	case modeGTE:
+		for {
+			nd := &nodes[i]
+			if nd.isLeaf() {
+				return i
+			}
+			i += 1 + (nd.jump-1)&-b2i32(x[nd.feature] >= nd.thr)
+		}
+	case modeEQ:
+		for {
+			nd := &nodes[i]
+			if nd.isLeaf() {
+				return i
+			}
+			i += 1 + (nd.jump-1)&-b2i32(x[nd.feature] == nd.thr)
+		}
+	case modeNEQ:
+		for {
+			nd := &nodes[i]
+			if nd.isLeaf() {
+				return i
+			}
+			i += 1 + (nd.jump-1)&-b2i32(x[nd.feature] != nd.thr)
+		}
+	}
+	return f.leafOfMixed(i, x)
+}
+
+// leaves4LEQ runs four BRANCH_LEQ traversals in lockstep (from roots r0-r3
+// over rows x0-x3) and returns the four leaves. Interleaving independent
+// traversals hides the latency of each step's dependent loads. Every row
+// must have at least one feature (leaves read feature 0).
+func leaves4LEQ[T treeFloat](nodes []treeNode[T], r0, r1, r2, r3 int32, x0, x1, x2, x3 []T) (int32, int32, int32, int32) {
+	n0, n1, n2, n3 := &nodes[r0], &nodes[r1], &nodes[r2], &nodes[r3]
+	for n0.info&n1.info&n2.info&n3.info >= 0 {
+		r0 += n0.step(x0[n0.feature] <= n0.thr)
+		r1 += n1.step(x1[n1.feature] <= n1.thr)
+		r2 += n2.step(x2[n2.feature] <= n2.thr)
+		r3 += n3.step(x3[n3.feature] <= n3.thr)
+		n0, n1, n2, n3 = &nodes[r0], &nodes[r1], &nodes[r2], &nodes[r3]
+	}
+	return r0, r1, r2, r3
+}
+
+// leafOfMixed is the general traversal: per-node modes, NaN tracking and
+// set membership.
+func (f *treeForest[T]) leafOfMixed(i int32, x []T) int32 {
+	nodes := f.nodes
+	for {
+		nd := &nodes[i]
+		if nd.isLeaf() {
+			return i
+		}
+		v := x[nd.feature]
+		var c bool
+		switch uint8(nd.info & 15) {
+		case modeLEQ:
+			c = v <= nd.thr
+		case modeGTE:
+			c = v >= nd.thr
+		case modeEQ:
+			c = v == nd.thr
+		case modeNEQ:
+			c = v != nd.thr
+		case modeMember:
+			c = setContains(f.sets[nd.info>>infoSetShift], v)
+		}
+		if !c && nd.info&infoMissingTrue != 0 && v != v {
+			c = true
+		}
+		if c {
+			i += nd.jump
+		} else {
+			i++
+		}
+	}
+}
+
+func setContains[T treeFloat](set []T, v T) bool {
+	if len(set) <= 16 {
+		for _, s := range set {
+			if s == v {
+				return true
+			}
+		}
+		return false
+	}
+	lo, hi := 0, len(set)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if set[m] < v {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo < len(set) && set[lo] == v
+}
+
+// leafFinder visits, for a block of rows, the leaf every tree reaches,
+// calling fn(row, leaf) in tree order for each row.
+func (f *treeForest[T]) forLeaves(x []T, c, lo, hi int, fn func(row int, leaf *treeNode[T])) {
+	nodes := f.nodes
+	roots := f.roots
+	lanes := f.mode == modeLEQ && c > 0
+	if lanes && hi-lo >= 4 {
+		// Four rows at a time through each tree.
+		for _, r := range roots {
+			i := lo
+			for ; i+4 <= hi; i += 4 {
+				l0, l1, l2, l3 := leaves4LEQ(nodes, r, r, r, r,
+					x[i*c:i*c+c], x[(i+1)*c:(i+1)*c+c], x[(i+2)*c:(i+2)*c+c], x[(i+3)*c:(i+3)*c+c])
+				fn(i, &nodes[l0])
+				fn(i+1, &nodes[l1])
+				fn(i+2, &nodes[l2])
+				fn(i+3, &nodes[l3])
+			}
+			for ; i < hi; i++ {
+				fn(i, &nodes[f.leafOf(r, x[i*c:i*c+c])])
+			}
+		}
+		return
+	}
+	for i := lo; i < hi; i++ {
+		row := x[i*c : i*c+c]
+		t := 0
+		if lanes {
+			// Four trees at a time for one row.
+			for ; t+4 <= len(roots); t += 4 {
+				l0, l1, l2, l3 := leaves4LEQ(nodes, roots[t], roots[t+1], roots[t+2], roots[t+3], row, row, row, row)
+				fn(i, &nodes[l0])
+				fn(i, &nodes[l1])
+				fn(i, &nodes[l2])
+				fn(i, &nodes[l3])
+			}
+		}
+		for ; t < len(roots); t++ {
+			fn(i, &nodes[f.leafOf(roots[t], row)])
+		}
+	}
+}
+
+// treeRowBlock is the number of rows evaluated together: each tree is run
+// over the whole block before the next, which keeps the tree in cache.
+const treeRowBlock = 64
+
+// accumulate1 runs every tree over rows [lo, hi) of x (row stride c) for a
+// single-target ensemble, combining the leaves' first values into sc (and
+// has, for MIN and MAX). sc and has are indexed by row-lo and start zeroed.
+func (f *treeForest[T]) accumulate1(x []T, c, lo, hi int, sc []T, has []bool) {
+	switch f.agg {
+	case aggSum, aggAverage:
+		f.forLeaves(x, c, lo, hi, func(i int, leaf *treeNode[T]) { sc[i-lo] += leaf.thr })
+	case aggMin:
+		f.forLeaves(x, c, lo, hi, func(i int, leaf *treeNode[T]) {
+			if k := i - lo; !has[k] || leaf.thr < sc[k] {
+				sc[k], has[k] = leaf.thr, true
+			}
+		})
+	case aggMax:
+		f.forLeaves(x, c, lo, hi, func(i int, leaf *treeNode[T]) {
+			if k := i - lo; !has[k] || leaf.thr > sc[k] {
+				sc[k], has[k] = leaf.thr, true
+			}
+		})
+	}
+}
+
+// accumulateN is accumulate1 for ensembles with several targets: sc and has
+// hold nTargets entries per row.
+func (f *treeForest[T]) accumulateN(x []T, c, lo, hi int, sc []T, has []bool) {
+	nt := f.nTargets
+	agg := f.agg
+	f.forLeaves(x, c, lo, hi, func(i int, leaf *treeNode[T]) {
+		row := (i - lo) * nt
+		targets, weights := f.leafVotes(leaf)
+		for k, t := range targets {
+			j := row + int(t)
+			w := weights[k]
+			switch agg {
+			case aggSum, aggAverage:
+				sc[j] += w
+			case aggMin:
+				if !has[j] || w < sc[j] {
+					sc[j] = w
+				}
+			case aggMax:
+				if !has[j] || w > sc[j] {
+					sc[j] = w
+				}
+			}
+			has[j] = true
+		}
+	})
+}
+
+// finalize1 turns a single-target accumulation into the regression value.
+func (f *treeForest[T]) finalize1(s T, has bool) T {
+	switch f.agg {
+	case aggSum:
+		s += f.origin
+	case aggAverage:
+		s = s/f.nTrees + f.origin
+	default:
+		if has {
+			s += f.origin
+		} else {
+			s = f.origin
+		}
+	}
+	if f.post == postProbit {
+		s = T(probit32(float32(s)))
+	}
+	return s
+}
+
+// finalizeN turns one row of a multi-target accumulation into regression
+// values, written to out (nTargets entries). tmp is float32 scratch of the
+// same length.
+func (f *treeForest[T]) finalizeN(sc []T, has []bool, out []T, tmp []float32) {
+	for j := range sc {
+		s := sc[j]
+		switch f.agg {
+		case aggSum:
+			if f.useBase {
+				s += f.base[j]
+			}
+		case aggAverage:
+			s /= f.nTrees
+			if f.useBase {
+				s += f.base[j]
+			}
+		default:
+			v := T(0)
+			if f.useBase {
+				v = f.base[j]
+			}
+			if has[j] {
+				v += s
+			}
+			s = v
+		}
+		// onnxruntime reads a target no tree voted for as 0 here.
+		if !has[j] {
+			s = 0
+		}
+		out[j] = s
+	}
+	if f.post == postNone {
+		return
+	}
+	for j, v := range out {
+		tmp[j] = float32(v)
+	}
+	applyPost(f.post, tmp)
+	for j, v := range tmp {
+		out[j] = T(v)
+	}
+}
+
+// rowsWork estimates the node visits per row, to size parallel chunks.
+func (f *treeForest[T]) rowsWork() int {
+	w := f.depthSum
+	if w < 1 {
+		w = 1
+	}
+	return w
+}
+
+// checkFeatures verifies that rows of c features cover every feature read.
+func (f *treeForest[T]) checkFeatures(c int) error {
+	if f.maxFeature >= c {
+		return fmt.Errorf("the trees read feature %d but the input has only %d features", f.maxFeature, c)
+	}
+	return nil
+}
+
+// treeParallelGrain returns the number of rows per parallel chunk so that a
+// chunk performs at least ~64k node visits.
+func treeParallelGrain(work int) int {
+	g := (1 << 16) / work
+	if g < 1 {
+		g = 1
+	}
+	return g
+}
