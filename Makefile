@@ -5,7 +5,7 @@ CONFORMANCE ?= $(SHARED)/conformance/onnx-1.23
 BIN         := bin/agate
 export AGATE_SHARED ?= $(SHARED)
 
-.PHONY: all build test test-purego lint fmt vet conformance bench run clean proto
+.PHONY: all build test test-purego lint fmt vet conformance bench bench-ort ort run clean proto
 
 all: build
 
@@ -39,6 +39,16 @@ conformance: build
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./engine/ ./ops/
+
+## ort: install onnxruntime 1.30 (the reference engine) from npm under bench/node_modules
+ORT_LIB := bench/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1
+ort: $(ORT_LIB)
+$(ORT_LIB):
+	cd bench && npm install --no-save --ignore-scripts --no-audit --no-fund onnxruntime-node@1.30.0
+
+## bench-ort: agate and onnxruntime side by side (cgo, build tag ort)
+bench-ort: ort
+	$(GO) test -tags ort -run '^$$' -bench 'VsORT' -benchtime 2s ./bench/
 
 proto:
 	protoc --go_out=. --go_opt=paths=source_relative engine/internal/onnxpb/onnx.proto

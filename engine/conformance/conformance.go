@@ -233,6 +233,18 @@ func runSet(ctx context.Context, m *engine.Model, set string, opt Options, res *
 		return nil, fmt.Errorf("run: %w", err)
 	}
 	nOut := countFiles(set, "output")
+	if nOut == 0 {
+		// No onnxruntime outputs: compare with scikit-learn's own (sklearn.json).
+		ref, err := loadSklearn(filepath.Dir(set))
+		if err != nil {
+			return nil, fmt.Errorf("no output files and no usable sklearn.json: %w", err)
+		}
+		errs := make([]OutputError, len(outs))
+		for i, o := range outs {
+			errs[i].Name = o.Name + " (vs scikit-learn)"
+		}
+		return errs, compareSklearn(ref, got, errs)
+	}
 	if nOut != len(outs) {
 		return nil, fmt.Errorf("%d output files for %d model outputs", nOut, len(outs))
 	}
