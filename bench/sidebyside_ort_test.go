@@ -107,3 +107,19 @@ func TestParityWithORT(t *testing.T) {
 		s.Destroy()
 	}
 }
+
+func BenchmarkTransformersVsORT(b *testing.B) {
+	for _, name := range TextModels {
+		dir := shared.Path(b, "models", "transformers", name)
+		for _, s := range TextShapes {
+			w, err := TextWorkload(dir, s.Batch, s.Seq)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, th := range []int{1, 2} {
+				b.Run(fmt.Sprintf("%s/threads=%d/agate", w.Name, th), w.BenchAgate(th))
+				b.Run(fmt.Sprintf("%s/threads=%d/ort", w.Name, th), w.BenchORT(th))
+			}
+		}
+	}
+}

@@ -33,6 +33,7 @@ type options struct {
 	baseDir  string
 	registry *ops.Registry
 	noFold   bool
+	noFuse   bool
 }
 
 // WithWorkers sets the number of intra-op worker goroutines (default
@@ -53,6 +54,10 @@ func WithRegistry(r *ops.Registry) Option { return func(o *options) { o.registry
 
 // WithoutConstantFolding keeps constant subgraphs as run-time steps.
 func WithoutConstantFolding() Option { return func(o *options) { o.noFold = true } }
+
+// WithoutFusion disables the graph optimizer that fuses transformer blocks
+// (LayerNorm, GELU, attention, MatMul+bias) into single kernels.
+func WithoutFusion() Option { return func(o *options) { o.noFuse = true } }
 
 // IOInfo describes a model input or output.
 type IOInfo struct {
@@ -138,6 +143,9 @@ func build(mp *onnxpb.ModelProto, o options) (m *Model, err error) {
 	registerControlFlow(reg)
 	if missing := unsupportedOps(g, reg); len(missing) > 0 {
 		return nil, &UnsupportedError{Ops: missing}
+	}
+	if !o.noFuse {
+		optimize(g)
 	}
 	c := &compiler{reg: reg, fold: !o.noFold}
 	p, err := c.compile(g, false)

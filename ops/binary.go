@@ -110,6 +110,10 @@ type ewBinaryKernel struct {
 func ewBinaryFactory(op ewBinOp) Factory {
 	return func(n *Node) (any, error) {
 		k := &ewBinaryKernel{op: op}
+		if n.Version < 7 && op == ewPRelu {
+			// PRelu-6 applies a 1-D slope along the channel axis.
+			k.legacy, k.legacyBcast, k.legacyAxis, k.legacyAxisOK = true, true, 1, true
+		}
 		if n.Version < 7 && op != ewPRelu {
 			k.legacy = true
 			k.legacyBcast = n.Attrs.Int("broadcast", 0) != 0
@@ -191,37 +195,52 @@ func ewIsSuffix(small, big []int) bool {
 type ewRun2[A, B, O any] func(dst []O, a []A, sa int, b []B, sb int)
 
 // ewBroadcast2 evaluates run over the broadcast of a and b into out, whose
-// shape is outShape, in parallel for large outputs.
+// shape is outShape, in parallel for large outputs. Small outputs run
+// inline without allocating.
 func ewBroadcast2[A, B, O any](ec *Context, out []O, outShape []int, a []A, aShape []int, b []B, bShape []int, run ewRun2[A, B, O]) error {
 	n := len(out)
 	if n == 0 {
 		return nil
 	}
+	par := n >= ewParMin
 	switch {
 	case len(a) == n && len(b) == n:
-		ewChunks(ec, n, func(lo, hi int) { run(out[lo:hi], a[lo:hi], 1, b[lo:hi], 1) })
+		if !par {
+			run(out, a, 1, b, 1)
+		} else {
+			ec.Parallel(n, ewGrain, func(lo, hi int) { run(out[lo:hi], a[lo:hi], 1, b[lo:hi], 1) })
+		}
 		return nil
 	case len(a) == n && len(b) == 1:
-		ewChunks(ec, n, func(lo, hi int) { run(out[lo:hi], a[lo:hi], 1, b, 0) })
+		if !par {
+			run(out, a, 1, b, 0)
+		} else {
+			ec.Parallel(n, ewGrain, func(lo, hi int) { run(out[lo:hi], a[lo:hi], 1, b, 0) })
+		}
 		return nil
 	case len(a) == 1 && len(b) == n:
-		ewChunks(ec, n, func(lo, hi int) { run(out[lo:hi], a, 0, b[lo:hi], 1) })
+		if !par {
+			run(out, a, 0, b, 1)
+		} else {
+			ec.Parallel(n, ewGrain, func(lo, hi int) { run(out[lo:hi], a, 0, b[lo:hi], 1) })
+		}
 		return nil
 	case len(a) == n && len(b) > 0 && ewIsSuffix(bShape, outShape):
 		m := len(b)
-		ewRows(ec, n/m, m, func(lo, hi int) {
-			for r := lo; r < hi; r++ {
-				run(out[r*m:(r+1)*m], a[r*m:(r+1)*m], 1, b, 1)
-			}
-		})
+		if !par {
+			ewBiasRows(out, a, b, 0, n/m, run)
+		} else {
+			ewRows(ec, n/m, m, func(lo, hi int) { ewBiasRows(out, a, b, lo, hi, run) })
+		}
 		return nil
 	case len(b) == n && len(a) > 0 && ewIsSuffix(aShape, outShape):
 		m := len(a)
-		ewRows(ec, n/m, m, func(lo, hi int) {
-			for r := lo; r < hi; r++ {
-				run(out[r*m:(r+1)*m], a, 1, b[r*m:(r+1)*m], 1)
-			}
-		})
+		run := func(dst []O, x []B, sx int, y []A, sy int) { run(dst, y, sy, x, sx) }
+		if !par {
+			ewBiasRows(out, b, a, 0, n/m, run)
+		} else {
+			ewRows(ec, n/m, m, func(lo, hi int) { ewBiasRows(out, b, a, lo, hi, run) })
+		}
 		return nil
 	}
 	var w walker
@@ -230,24 +249,45 @@ func ewBroadcast2[A, B, O any](ec *Context, out []O, outShape []int, a []A, aSha
 	}
 	inner := w.shape[w.rank-1]
 	rows := n / inner
+	if !par || rows < 2 {
+		ewWalk2(&w, out, a, b, 0, rows, run)
+		return nil
+	}
+	w0 := w
 	ewRows(ec, rows, inner, func(lo, hi int) {
-		w := w // each chunk walks its own copy
-		ewSeek(&w, lo, 2)
-		sa, sb := w.strides[0][w.rank-1], w.strides[1][w.rank-1]
-		la, lb := inner, inner
-		if sa == 0 {
-			la = 1
-		}
-		if sb == 0 {
-			lb = 1
-		}
-		for r := lo; r < hi; r++ {
-			ia, ib := w.off[0], w.off[1]
-			run(out[r*inner:(r+1)*inner], a[ia:ia+la], sa, b[ib:ib+lb], sb)
-			w.next(2)
-		}
+		w := w0 // each chunk walks its own copy
+		ewWalk2(&w, out, a, b, lo, hi, run)
 	})
 	return nil
+}
+
+// ewBiasRows computes rows [lo, hi) of a broadcast where the small operand
+// s repeats along every row of the full operand f.
+func ewBiasRows[F, S, O any](out []O, f []F, s []S, lo, hi int, run ewRun2[F, S, O]) {
+	m := len(s)
+	for r := lo; r < hi; r++ {
+		run(out[r*m:(r+1)*m], f[r*m:(r+1)*m], 1, s, 1)
+	}
+}
+
+// ewWalk2 computes output rows [lo, hi) (all dimensions but the innermost)
+// of a general two-input broadcast.
+func ewWalk2[A, B, O any](w *walker, out []O, a []A, b []B, lo, hi int, run ewRun2[A, B, O]) {
+	inner := w.shape[w.rank-1]
+	ewSeek(w, lo, 2)
+	sa, sb := w.strides[0][w.rank-1], w.strides[1][w.rank-1]
+	la, lb := inner, inner
+	if sa == 0 {
+		la = 1
+	}
+	if sb == 0 {
+		lb = 1
+	}
+	for r := lo; r < hi; r++ {
+		ia, ib := w.off[0], w.off[1]
+		run(out[r*inner:(r+1)*inner], a[ia:ia+la], sa, b[ib:ib+lb], sb)
+		w.next(2)
+	}
 }
 
 // ewRun3 computes one contiguous run of a ternary operator (see ewRun2).
@@ -259,8 +299,13 @@ func ewBroadcast3[A, B, C, O any](ec *Context, out []O, outShape []int, a []A, a
 	if n == 0 {
 		return nil
 	}
+	par := n >= ewParMin
 	if len(a) == n && len(b) == n && len(c) == n {
-		ewChunks(ec, n, func(lo, hi int) { run(out[lo:hi], a[lo:hi], 1, b[lo:hi], 1, c[lo:hi], 1) })
+		if !par {
+			run(out, a, 1, b, 1, c, 1)
+		} else {
+			ec.Parallel(n, ewGrain, func(lo, hi int) { run(out[lo:hi], a[lo:hi], 1, b[lo:hi], 1, c[lo:hi], 1) })
+		}
 		return nil
 	}
 	var w walker
@@ -269,27 +314,37 @@ func ewBroadcast3[A, B, C, O any](ec *Context, out []O, outShape []int, a []A, a
 	}
 	inner := w.shape[w.rank-1]
 	rows := n / inner
+	if !par || rows < 2 {
+		ewWalk3(&w, out, a, b, c, 0, rows, run)
+		return nil
+	}
+	w0 := w
 	ewRows(ec, rows, inner, func(lo, hi int) {
-		w := w
-		ewSeek(&w, lo, 3)
-		sa, sb, sc := w.strides[0][w.rank-1], w.strides[1][w.rank-1], w.strides[2][w.rank-1]
-		la, lb, lc := inner, inner, inner
-		if sa == 0 {
-			la = 1
-		}
-		if sb == 0 {
-			lb = 1
-		}
-		if sc == 0 {
-			lc = 1
-		}
-		for r := lo; r < hi; r++ {
-			ia, ib, ic := w.off[0], w.off[1], w.off[2]
-			run(out[r*inner:(r+1)*inner], a[ia:ia+la], sa, b[ib:ib+lb], sb, c[ic:ic+lc], sc)
-			w.next(3)
-		}
+		w := w0
+		ewWalk3(&w, out, a, b, c, lo, hi, run)
 	})
 	return nil
+}
+
+func ewWalk3[A, B, C, O any](w *walker, out []O, a []A, b []B, c []C, lo, hi int, run ewRun3[A, B, C, O]) {
+	inner := w.shape[w.rank-1]
+	ewSeek(w, lo, 3)
+	sa, sb, sc := w.strides[0][w.rank-1], w.strides[1][w.rank-1], w.strides[2][w.rank-1]
+	la, lb, lc := inner, inner, inner
+	if sa == 0 {
+		la = 1
+	}
+	if sb == 0 {
+		lb = 1
+	}
+	if sc == 0 {
+		lc = 1
+	}
+	for r := lo; r < hi; r++ {
+		ia, ib, ic := w.off[0], w.off[1], w.off[2]
+		run(out[r*inner:(r+1)*inner], a[ia:ia+la], sa, b[ib:ib+lb], sb, c[ic:ic+lc], sc)
+		w.next(3)
+	}
 }
 
 // ewSeek positions a fresh walker at outer row (all but the innermost
@@ -558,25 +613,25 @@ func ewBinaryTyped(ec *Context, op ewBinOp, y *Tensor, shape []int, a, b *Tensor
 	}
 	switch av := a.Data.(type) {
 	case []float32:
-		return ewNumeric(ec, op, y, shape, av, a.Shape, b.Data.([]float32), bShape, true)
+		return ewNumeric(ec, op, y, shape, av, a.Shape, b.Data.([]float32), bShape, ewRunsF32)
 	case []float64:
-		return ewNumeric(ec, op, y, shape, av, a.Shape, b.Data.([]float64), bShape, true)
+		return ewNumeric(ec, op, y, shape, av, a.Shape, b.Data.([]float64), bShape, ewRunsF64)
 	case []int8:
-		return ewNumeric(ec, op, y, shape, av, a.Shape, b.Data.([]int8), bShape, false)
+		return ewNumeric(ec, op, y, shape, av, a.Shape, b.Data.([]int8), bShape, ewRunsI8)
 	case []int16:
-		return ewNumeric(ec, op, y, shape, av, a.Shape, b.Data.([]int16), bShape, false)
+		return ewNumeric(ec, op, y, shape, av, a.Shape, b.Data.([]int16), bShape, ewRunsI16)
 	case []int32:
-		return ewNumeric(ec, op, y, shape, av, a.Shape, b.Data.([]int32), bShape, false)
+		return ewNumeric(ec, op, y, shape, av, a.Shape, b.Data.([]int32), bShape, ewRunsI32)
 	case []int64:
-		return ewNumeric(ec, op, y, shape, av, a.Shape, b.Data.([]int64), bShape, false)
+		return ewNumeric(ec, op, y, shape, av, a.Shape, b.Data.([]int64), bShape, ewRunsI64)
 	case []uint8:
-		return ewNumeric(ec, op, y, shape, av, a.Shape, b.Data.([]uint8), bShape, false)
+		return ewNumeric(ec, op, y, shape, av, a.Shape, b.Data.([]uint8), bShape, ewRunsU8)
 	case []uint16:
-		return ewNumeric(ec, op, y, shape, av, a.Shape, b.Data.([]uint16), bShape, false)
+		return ewNumeric(ec, op, y, shape, av, a.Shape, b.Data.([]uint16), bShape, ewRunsU16)
 	case []uint32:
-		return ewNumeric(ec, op, y, shape, av, a.Shape, b.Data.([]uint32), bShape, false)
+		return ewNumeric(ec, op, y, shape, av, a.Shape, b.Data.([]uint32), bShape, ewRunsU32)
 	case []uint64:
-		return ewNumeric(ec, op, y, shape, av, a.Shape, b.Data.([]uint64), bShape, false)
+		return ewNumeric(ec, op, y, shape, av, a.Shape, b.Data.([]uint64), bShape, ewRunsU64)
 	case []bool:
 		return ewBoolBinary(ec, op, y, shape, av, a.Shape, b.Data.([]bool), bShape)
 	case []string:
@@ -614,36 +669,84 @@ func ewBoolBinary(ec *Context, op ewBinOp, y *Tensor, shape []int, a []bool, aSh
 	return ewBroadcast2(ec, y.Bools(), shape, a, aShape, b, bShape, ewApply(f))
 }
 
-// ewNumeric runs a numeric binary operator on native slices.
-func ewNumeric[T Number](ec *Context, op ewBinOp, y *Tensor, shape []int, a []T, aShape []int, b []T, bShape []int, isFloat bool) error {
-	var run ewRun2[T, T, T]
-	switch op {
-	case ewAdd:
-		run = ewAddRun[T]
-	case ewSub:
-		run = ewSubRun[T]
-	case ewMul:
-		run = ewMulRun[T]
-	case ewDiv:
-		if !isFloat && ewHasZero(b) {
-			return fmt.Errorf("integer division by zero")
-		}
-		run = ewDivRun[T]
-	case ewMax:
-		run = ewMaxRun[T]
-	case ewMin:
-		run = ewMinRun[T]
-	case ewPRelu:
-		run = ewApply(func(x, s T) T {
+// ewRuns holds the runs of the numeric operators for one element type,
+// built once so that kernels pass them around without allocating.
+type ewRuns[T Number] struct {
+	isFloat                      bool
+	add, sub, mul, div, max, min ewRun2[T, T, T]
+	prelu                        ewRun2[T, T, T]
+	eq, lt, gt, le, ge           ewRun2[T, T, bool]
+}
+
+func ewMakeRuns[T Number](isFloat bool) *ewRuns[T] {
+	return &ewRuns[T]{
+		isFloat: isFloat,
+		add:     ewAddRun[T], sub: ewSubRun[T], mul: ewMulRun[T], div: ewDivRun[T],
+		max: ewMaxRun[T], min: ewMinRun[T],
+		prelu: ewApply(func(x, s T) T {
 			if x < 0 {
 				return x * s
 			}
 			return x
-		})
-	case ewEqual, ewLess, ewGreater, ewLessEq, ewGreaterEq:
-		return ewBroadcast2(ec, y.Bools(), shape, a, aShape, b, bShape, ewCompareRun[T](op))
+		}),
+		eq: ewApply(func(x, y T) bool { return x == y }),
+		lt: ewApply(func(x, y T) bool { return x < y }),
+		gt: ewApply(func(x, y T) bool { return x > y }),
+		le: ewApply(func(x, y T) bool { return x <= y }),
+		ge: ewApply(func(x, y T) bool { return x >= y }),
+	}
+}
+
+var (
+	ewRunsF32 = ewMakeRuns[float32](true)
+	ewRunsF64 = ewMakeRuns[float64](true)
+	ewRunsI8  = ewMakeRuns[int8](false)
+	ewRunsI16 = ewMakeRuns[int16](false)
+	ewRunsI32 = ewMakeRuns[int32](false)
+	ewRunsI64 = ewMakeRuns[int64](false)
+	ewRunsU8  = ewMakeRuns[uint8](false)
+	ewRunsU16 = ewMakeRuns[uint16](false)
+	ewRunsU32 = ewMakeRuns[uint32](false)
+	ewRunsU64 = ewMakeRuns[uint64](false)
+)
+
+// ewNumeric runs a numeric binary operator on native slices.
+func ewNumeric[T Number](ec *Context, op ewBinOp, y *Tensor, shape []int, a []T, aShape []int, b []T, bShape []int, runs *ewRuns[T]) error {
+	var run ewRun2[T, T, T]
+	var cmp ewRun2[T, T, bool]
+	switch op {
+	case ewAdd:
+		run = runs.add
+	case ewSub:
+		run = runs.sub
+	case ewMul:
+		run = runs.mul
+	case ewDiv:
+		if !runs.isFloat && ewHasZero(b) {
+			return fmt.Errorf("integer division by zero")
+		}
+		run = runs.div
+	case ewMax:
+		run = runs.max
+	case ewMin:
+		run = runs.min
+	case ewPRelu:
+		run = runs.prelu
+	case ewEqual:
+		cmp = runs.eq
+	case ewLess:
+		cmp = runs.lt
+	case ewGreater:
+		cmp = runs.gt
+	case ewLessEq:
+		cmp = runs.le
+	case ewGreaterEq:
+		cmp = runs.ge
 	default:
 		return fmt.Errorf("%s does not support %s inputs", op, y.DType)
+	}
+	if cmp != nil {
+		return ewBroadcast2(ec, y.Bools(), shape, a, aShape, b, bShape, cmp)
 	}
 	return ewBroadcast2(ec, y.Data.([]T), shape, a, aShape, b, bShape, run)
 }
@@ -655,18 +758,4 @@ func ewHasZero[T Number](b []T) bool {
 		}
 	}
 	return false
-}
-
-func ewCompareRun[T Number](op ewBinOp) ewRun2[T, T, bool] {
-	switch op {
-	case ewEqual:
-		return ewApply(func(x, y T) bool { return x == y })
-	case ewLess:
-		return ewApply(func(x, y T) bool { return x < y })
-	case ewGreater:
-		return ewApply(func(x, y T) bool { return x > y })
-	case ewLessEq:
-		return ewApply(func(x, y T) bool { return x <= y })
-	}
-	return ewApply(func(x, y T) bool { return x >= y })
 }

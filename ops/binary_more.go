@@ -318,44 +318,46 @@ func (k *ewVariadicKernel) Run(ec *Context, in, out []*Tensor) error {
 func (k *ewVariadicKernel) compute(ec *Context, y *Tensor, shape []int, in []*Tensor) error {
 	switch d := y.Data.(type) {
 	case []float32:
-		return ewVariadic(ec, k, d, shape, in)
+		return ewVariadic(ec, k, d, shape, in, ewRunsF32)
 	case []float64:
-		return ewVariadic(ec, k, d, shape, in)
+		return ewVariadic(ec, k, d, shape, in, ewRunsF64)
 	case []int8:
-		return ewVariadic(ec, k, d, shape, in)
+		return ewVariadic(ec, k, d, shape, in, ewRunsI8)
 	case []int16:
-		return ewVariadic(ec, k, d, shape, in)
+		return ewVariadic(ec, k, d, shape, in, ewRunsI16)
 	case []int32:
-		return ewVariadic(ec, k, d, shape, in)
+		return ewVariadic(ec, k, d, shape, in, ewRunsI32)
 	case []int64:
-		return ewVariadic(ec, k, d, shape, in)
+		return ewVariadic(ec, k, d, shape, in, ewRunsI64)
 	case []uint8:
-		return ewVariadic(ec, k, d, shape, in)
+		return ewVariadic(ec, k, d, shape, in, ewRunsU8)
 	case []uint16:
-		return ewVariadic(ec, k, d, shape, in)
+		return ewVariadic(ec, k, d, shape, in, ewRunsU16)
 	case []uint32:
-		return ewVariadic(ec, k, d, shape, in)
+		return ewVariadic(ec, k, d, shape, in, ewRunsU32)
 	case []uint64:
-		return ewVariadic(ec, k, d, shape, in)
+		return ewVariadic(ec, k, d, shape, in, ewRunsU64)
 	}
 	return fmt.Errorf("%s does not support %s inputs", k.name, y.DType)
 }
 
-func ewVariadic[T Number](ec *Context, k *ewVariadicKernel, y []T, shape []int, in []*Tensor) error {
-	var run ewRun2[T, T, T]
+func ewVariadic[T Number](ec *Context, k *ewVariadicKernel, y []T, shape []int, in []*Tensor, runs *ewRuns[T]) error {
+	run := runs.min
 	switch k.op {
 	case ewAdd:
-		run = ewAddRun[T]
+		run = runs.add
 	case ewMax:
-		run = ewMaxRun[T]
-	default:
-		run = ewMinRun[T]
+		run = runs.max
 	}
 	if err := BroadcastTo(y, shape, in[0].Data.([]T), in[0].Shape); err != nil {
 		return err
 	}
 	for _, t := range in[1:] {
-		if err := ewBroadcast2(ec, y, shape, y, shape, t.Data.([]T), t.Shape, run); err != nil {
+		b, ok := t.Data.([]T)
+		if !ok {
+			return fmt.Errorf("%s: input types differ (%s and %s)", k.name, in[0].DType, t.DType)
+		}
+		if err := ewBroadcast2(ec, y, shape, y, shape, b, t.Shape, run); err != nil {
 			return err
 		}
 	}
@@ -393,37 +395,37 @@ func ewWhere(ec *Context, in, out []*Tensor) error {
 	cs := c.Bools()
 	switch xv := x.Data.(type) {
 	case []float32:
-		err = ewWhereT(ec, o.Data.([]float32), shape, cs, c.Shape, xv, x.Shape, y.Data.([]float32), y.Shape)
+		err = ewBroadcast3(ec, o.Data.([]float32), shape, cs, c.Shape, xv, x.Shape, y.Data.([]float32), y.Shape, ewWhereRun[float32])
 	case []float64:
-		err = ewWhereT(ec, o.Data.([]float64), shape, cs, c.Shape, xv, x.Shape, y.Data.([]float64), y.Shape)
+		err = ewBroadcast3(ec, o.Data.([]float64), shape, cs, c.Shape, xv, x.Shape, y.Data.([]float64), y.Shape, ewWhereRun[float64])
 	case []F16:
-		err = ewWhereT(ec, o.Data.([]F16), shape, cs, c.Shape, xv, x.Shape, y.Data.([]F16), y.Shape)
+		err = ewBroadcast3(ec, o.Data.([]F16), shape, cs, c.Shape, xv, x.Shape, y.Data.([]F16), y.Shape, ewWhereRun[F16])
 	case []BF16:
-		err = ewWhereT(ec, o.Data.([]BF16), shape, cs, c.Shape, xv, x.Shape, y.Data.([]BF16), y.Shape)
+		err = ewBroadcast3(ec, o.Data.([]BF16), shape, cs, c.Shape, xv, x.Shape, y.Data.([]BF16), y.Shape, ewWhereRun[BF16])
 	case []int8:
-		err = ewWhereT(ec, o.Data.([]int8), shape, cs, c.Shape, xv, x.Shape, y.Data.([]int8), y.Shape)
+		err = ewBroadcast3(ec, o.Data.([]int8), shape, cs, c.Shape, xv, x.Shape, y.Data.([]int8), y.Shape, ewWhereRun[int8])
 	case []int16:
-		err = ewWhereT(ec, o.Data.([]int16), shape, cs, c.Shape, xv, x.Shape, y.Data.([]int16), y.Shape)
+		err = ewBroadcast3(ec, o.Data.([]int16), shape, cs, c.Shape, xv, x.Shape, y.Data.([]int16), y.Shape, ewWhereRun[int16])
 	case []int32:
-		err = ewWhereT(ec, o.Data.([]int32), shape, cs, c.Shape, xv, x.Shape, y.Data.([]int32), y.Shape)
+		err = ewBroadcast3(ec, o.Data.([]int32), shape, cs, c.Shape, xv, x.Shape, y.Data.([]int32), y.Shape, ewWhereRun[int32])
 	case []int64:
-		err = ewWhereT(ec, o.Data.([]int64), shape, cs, c.Shape, xv, x.Shape, y.Data.([]int64), y.Shape)
+		err = ewBroadcast3(ec, o.Data.([]int64), shape, cs, c.Shape, xv, x.Shape, y.Data.([]int64), y.Shape, ewWhereRun[int64])
 	case []uint8:
-		err = ewWhereT(ec, o.Data.([]uint8), shape, cs, c.Shape, xv, x.Shape, y.Data.([]uint8), y.Shape)
+		err = ewBroadcast3(ec, o.Data.([]uint8), shape, cs, c.Shape, xv, x.Shape, y.Data.([]uint8), y.Shape, ewWhereRun[uint8])
 	case []uint16:
-		err = ewWhereT(ec, o.Data.([]uint16), shape, cs, c.Shape, xv, x.Shape, y.Data.([]uint16), y.Shape)
+		err = ewBroadcast3(ec, o.Data.([]uint16), shape, cs, c.Shape, xv, x.Shape, y.Data.([]uint16), y.Shape, ewWhereRun[uint16])
 	case []uint32:
-		err = ewWhereT(ec, o.Data.([]uint32), shape, cs, c.Shape, xv, x.Shape, y.Data.([]uint32), y.Shape)
+		err = ewBroadcast3(ec, o.Data.([]uint32), shape, cs, c.Shape, xv, x.Shape, y.Data.([]uint32), y.Shape, ewWhereRun[uint32])
 	case []uint64:
-		err = ewWhereT(ec, o.Data.([]uint64), shape, cs, c.Shape, xv, x.Shape, y.Data.([]uint64), y.Shape)
+		err = ewBroadcast3(ec, o.Data.([]uint64), shape, cs, c.Shape, xv, x.Shape, y.Data.([]uint64), y.Shape, ewWhereRun[uint64])
 	case []bool:
-		err = ewWhereT(ec, o.Data.([]bool), shape, cs, c.Shape, xv, x.Shape, y.Data.([]bool), y.Shape)
+		err = ewBroadcast3(ec, o.Data.([]bool), shape, cs, c.Shape, xv, x.Shape, y.Data.([]bool), y.Shape, ewWhereRun[bool])
 	case []string:
-		err = ewWhereT(ec, o.Data.([]string), shape, cs, c.Shape, xv, x.Shape, y.Data.([]string), y.Shape)
+		err = ewBroadcast3(ec, o.Data.([]string), shape, cs, c.Shape, xv, x.Shape, y.Data.([]string), y.Shape, ewWhereRun[string])
 	case []complex64:
-		err = ewWhereT(ec, o.Data.([]complex64), shape, cs, c.Shape, xv, x.Shape, y.Data.([]complex64), y.Shape)
+		err = ewBroadcast3(ec, o.Data.([]complex64), shape, cs, c.Shape, xv, x.Shape, y.Data.([]complex64), y.Shape, ewWhereRun[complex64])
 	case []complex128:
-		err = ewWhereT(ec, o.Data.([]complex128), shape, cs, c.Shape, xv, x.Shape, y.Data.([]complex128), y.Shape)
+		err = ewBroadcast3(ec, o.Data.([]complex128), shape, cs, c.Shape, xv, x.Shape, y.Data.([]complex128), y.Shape, ewWhereRun[complex128])
 	default:
 		err = fmt.Errorf("Where does not support %s inputs", x.DType)
 	}
@@ -433,10 +435,6 @@ func ewWhere(ec *Context, in, out []*Tensor) error {
 	}
 	out[0] = o
 	return nil
-}
-
-func ewWhereT[T any](ec *Context, out []T, shape []int, c []bool, cShape []int, x []T, xShape []int, y []T, yShape []int) error {
-	return ewBroadcast3(ec, out, shape, c, cShape, x, xShape, y, yShape, ewWhereRun[T])
 }
 
 func ewWhereRun[T any](dst []T, c []bool, sc int, x []T, sx int, y []T, sy int) {

@@ -75,6 +75,11 @@ type buffer struct {
 	cap    int
 	refs   int
 	reused bool
+
+	// view caches the boxed data[:viewLen], so that a steady-state run,
+	// which asks for the same sizes again, allocates nothing.
+	view    any
+	viewLen int
 }
 
 // Arena recycles tensor buffers within and across runs of one plan. It is
@@ -128,7 +133,10 @@ func (a *Arena) alloc(dt DType, shape []int) *Tensor {
 	t := a.newTensor()
 	t.DType = dt
 	t.Shape = append(t.Shape[:0], shape...)
-	t.Data = Subslice(b.data, 0, n)
+	if b.view == nil || b.viewLen != n {
+		b.view, b.viewLen = Subslice(b.data, 0, n), n
+	}
+	t.Data = b.view
 	t.buf = b
 	return t
 }

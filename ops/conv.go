@@ -12,6 +12,8 @@ func registerConv(r *Registry) {
 	r.Add("", "ConvTranspose", 1, newConvTranspose)
 	r.Add("", "DeformConv", 19, newDeformConv)
 	r.Add("", "ConvInteger", 10, newConvInt)
+	r.Add("", "QLinearConv", 10, newConvQLinear)
+	r.Add("", "CausalConvWithState", 27, newCausalConv)
 }
 
 // convMaxSpatial is the largest number of spatial dimensions the
@@ -28,9 +30,9 @@ func (g *conv3) inSize() int     { return g.in[0] * g.in[1] * g.in[2] }
 func (g *conv3) outSize() int    { return g.out[0] * g.out[1] * g.out[2] }
 func (g *conv3) kernelSize() int { return g.k[0] * g.k[1] * g.k[2] }
 
-// lift3 builds a conv3 from a resolved window geometry of 1 to 3 spatial
+// convLift3 builds a conv3 from a resolved window geometry of 1 to 3 spatial
 // dimensions.
-func lift3(w windowGeom) conv3 {
+func convLift3(w convWindowGeom) conv3 {
 	var g conv3
 	off := 3 - len(w.in)
 	for i := 0; i < 3; i++ {
@@ -48,12 +50,12 @@ func lift3(w windowGeom) conv3 {
 }
 
 type convKernel struct {
-	win   windowAttrs
+	win   convWindow
 	group int
 }
 
 func newConv(n *Node) (any, error) {
-	win, err := readWindowAttrs(n)
+	win, err := readConvWindow(n)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +97,7 @@ func checkConvInputs(x, w, b *Tensor) error {
 
 // convKernelShape returns the kernel shape taken from W, checked against the
 // kernel_shape attribute when present.
-func convKernelShape(win *windowAttrs, w *Tensor) ([]int, error) {
+func convKernelShape(win *convWindow, w *Tensor) ([]int, error) {
 	k := w.Shape[2:]
 	if win.kernel != nil && !EqualShapes(win.kernel, k) {
 		return nil, fmt.Errorf("kernel_shape %v does not match W shape %v", win.kernel, w.Shape)
@@ -132,7 +134,7 @@ func (k *convKernel) Run(ec *Context, in, out []*Tensor) error {
 	}
 	y := ec.Empty(x.DType, append([]int{N, M}, geom.out...)...)
 	out[0] = y
-	p := convParams{n: N, c: C, m: M, group: k.group, g: lift3(geom)}
+	p := convParams{n: N, c: C, m: M, group: k.group, g: convLift3(geom)}
 	if y.Len() == 0 {
 		return nil
 	}
@@ -174,7 +176,7 @@ func convHalf(ec *Context, ins []*Tensor, y *Tensor, f func(a, b, c, y []float32
 		if t == nil {
 			continue
 		}
-		d, tmp, err := floatWork32(ec, t)
+		d, tmp, err := convWork32(ec, t)
 		if err != nil {
 			return err
 		}
@@ -186,7 +188,7 @@ func convHalf(ec *Context, ins []*Tensor, y *Tensor, f func(a, b, c, y []float32
 	yt := ec.Empty(Float, y.Shape...)
 	tmps = append(tmps, yt)
 	f(bufs[0], bufs[1], bufs[2], yt.Float32s())
-	storeFloat32(y, yt.Float32s())
+	convStore32(y, yt.Float32s())
 	return nil
 }
 
@@ -209,6 +211,10 @@ func convTile(k, positions int) int {
 func convRun[T convFloat](ec *Context, p convParams, x, w, bias, y []T) {
 	g := p.g
 	cg, mg := p.c/p.group, p.m/p.group
+	if cg == 1 && p.group > 1 {
+		convDepthwise(ec, p, x, w, bias, y)
+		return
+	}
 	K := cg * g.kernelSize()
 	P := g.outSize()
 	inP := g.inSize()
@@ -226,7 +232,9 @@ func convRun[T convFloat](ec *Context, p convParams, x, w, bias, y []T) {
 	mb = (mg + mBlock - 1) / mBlock
 	pointwise := g.kernelSize() == 1 && g.s == [3]int{1, 1, 1} && g.pad == [3]int{} && g.in == g.out
 	ec.Parallel(items*mb, 1, func(lo, hi int) {
-		col := make([]T, tile*K)
+		buf := convGetScratch[T](tile * K)
+		defer convPutScratch(buf)
+		col := *buf
 		last := -1
 		for it := lo; it < hi; it++ {
 			mi := it % mb
@@ -240,7 +248,7 @@ func convRun[T convFloat](ec *Context, p convParams, x, w, bias, y []T) {
 			if it/mb != last {
 				xs := x[(b*p.c+gi*cg)*inP : (b*p.c+(gi+1)*cg)*inP]
 				if pointwise {
-					transposeInto(col, K, xs[j0:], inP, cg, j1-j0)
+					convTransposeMat(col, K, xs[j0:], inP, cg, j1-j0)
 				} else {
 					im2colTile(col, K, xs, &g, cg, j0, j1)
 				}
@@ -255,7 +263,83 @@ func convRun[T convFloat](ec *Context, p convParams, x, w, bias, y []T) {
 			if bias != nil {
 				bs = bias[gi*mg+m0 : gi*mg+m1]
 			}
-			gemmNT(m1-m0, j1-j0, K, w[(gi*mg+m0)*K:], K, col, K, y[(b*p.m+gi*mg+m0)*P+j0:], P, bs, false)
+			convGemmNT(m1-m0, j1-j0, K, w[(gi*mg+m0)*K:], K, col, K, y[(b*p.m+gi*mg+m0)*P+j0:], P, bs, false)
+		}
+	})
+}
+
+// convOutRange returns the output indices [lo, hi) whose input index
+// o*s + off lies in [0, in).
+func convOutRange(off, s, in, out int) (int, int) {
+	lo := 0
+	if off < 0 {
+		lo = (-off + s - 1) / s
+	}
+	hi := 0
+	if in-1-off >= 0 {
+		hi = (in-1-off)/s + 1
+	}
+	return lo, max(lo, min(hi, out))
+}
+
+// convDepthwise computes a convolution whose groups have one input channel
+// each (depthwise, possibly with a channel multiplier) directly: every
+// kernel tap adds a scaled, shifted input row to the output row.
+func convDepthwise[T convFloat](ec *Context, p convParams, x, w, bias, y []T) {
+	g := p.g
+	mg := p.m / p.group
+	kp := g.kernelSize()
+	inP, outP := g.inSize(), g.outSize()
+	ec.Parallel(p.n*p.m, max(1, 16384/max(outP*kp, 1)), func(lo, hi int) {
+		for it := lo; it < hi; it++ {
+			b, m := it/p.m, it%p.m
+			c := m / mg
+			xs := x[(b*p.c+c)*inP : (b*p.c+c+1)*inP]
+			ys := y[it*outP : (it+1)*outP]
+			ws := w[m*kp : (m+1)*kp]
+			var z T
+			if bias != nil {
+				z = bias[m]
+			}
+			for i := range ys {
+				ys[i] = z
+			}
+			q := 0
+			for kz := 0; kz < g.k[0]; kz++ {
+				z0, z1 := convOutRange(kz*g.d[0]-g.pad[0], g.s[0], g.in[0], g.out[0])
+				for ky := 0; ky < g.k[1]; ky++ {
+					y0, y1 := convOutRange(ky*g.d[1]-g.pad[1], g.s[1], g.in[1], g.out[1])
+					for kx := 0; kx < g.k[2]; kx++ {
+						wv := ws[q]
+						q++
+						offX := kx*g.d[2] - g.pad[2]
+						x0, x1 := convOutRange(offX, g.s[2], g.in[2], g.out[2])
+						if wv == 0 || x0 >= x1 {
+							continue
+						}
+						for oz := z0; oz < z1; oz++ {
+							iz := oz*g.s[0] + kz*g.d[0] - g.pad[0]
+							for oy := y0; oy < y1; oy++ {
+								iy := oy*g.s[1] + ky*g.d[1] - g.pad[1]
+								yr := ys[(oz*g.out[1]+oy)*g.out[2]:][x0:x1]
+								xr := xs[(iz*g.in[1]+iy)*g.in[2]:]
+								ix := x0*g.s[2] + offX
+								if g.s[2] == 1 {
+									xr = xr[ix : ix+len(yr)]
+									for i := range yr {
+										yr[i] += wv * xr[i]
+									}
+									continue
+								}
+								for i := range yr {
+									yr[i] += wv * xr[ix]
+									ix += g.s[2]
+								}
+							}
+						}
+					}
+				}
+			}
 		}
 	})
 }
@@ -308,14 +392,14 @@ func im2colTile[T convFloat](col []T, K int, x []T, g *conv3, cg, j0, j1 int) {
 }
 
 type convTransposeKernel struct {
-	win           windowAttrs
+	win           convWindow
 	group         int
 	outputPadding []int
 	outputShape   []int
 }
 
 func newConvTranspose(n *Node) (any, error) {
-	win, err := readWindowAttrs(n)
+	win, err := readConvWindow(n)
 	if err != nil {
 		return nil, err
 	}
@@ -481,7 +565,7 @@ func convTransposeRun[T convFloat](ec *Context, p convParams, x, w, bias, y []T)
 	defer ec.Release(wtT)
 	wt := wtT.Data.([]T)
 	for gi := 0; gi < p.group; gi++ {
-		transposeInto(wt[gi*Q*cg:], cg, w[gi*cg*Q:], Q, cg, Q)
+		convTransposeMat(wt[gi*Q*cg:], cg, w[gi*cg*Q:], Q, cg, Q)
 	}
 	// xt[b, g] is inP×cg.
 	xtT := ec.Empty(DTypeOf[T](), p.n*p.c*inP)
@@ -490,13 +574,15 @@ func convTransposeRun[T convFloat](ec *Context, p convParams, x, w, bias, y []T)
 	for b := 0; b < p.n; b++ {
 		for gi := 0; gi < p.group; gi++ {
 			off := (b*p.c + gi*cg) * inP
-			transposeInto(xt[off:], cg, x[off:], inP, cg, inP)
+			convTransposeMat(xt[off:], cg, x[off:], inP, cg, inP)
 		}
 	}
 	items := p.n * p.group * mg
 	ec.Parallel(items, max(1, items/(4*ec.Workers.Workers())), func(lo, hi int) {
 		jt := max(1, min(inP, 65536/max(kp, 1)))
-		col := make([]T, kp*jt)
+		buf := convGetScratch[T](kp * jt)
+		defer convPutScratch(buf)
+		col := *buf
 		for it := lo; it < hi; it++ {
 			m := it % mg
 			gi := (it / mg) % p.group
@@ -513,7 +599,7 @@ func convTransposeRun[T convFloat](ec *Context, p convParams, x, w, bias, y []T)
 			ws := wt[(gi*Q+m*kp)*cg:]
 			for j0 := 0; j0 < inP; j0 += jt {
 				j1 := min(j0+jt, inP)
-				gemmNT(kp, j1-j0, cg, ws, cg, xs[j0*cg:], cg, col, j1-j0, nil, false)
+				convGemmNT(kp, j1-j0, cg, ws, cg, xs[j0*cg:], cg, col, j1-j0, nil, false)
 				col2imTile(ys, col, j1-j0, &g, j0, j1)
 			}
 		}
@@ -546,13 +632,13 @@ func col2imTile[T convFloat](y, col []T, ld int, g *conv3, j0, j1 int) {
 }
 
 type deformConvKernel struct {
-	win         windowAttrs
+	win         convWindow
 	group       int
 	offsetGroup int
 }
 
 func newDeformConv(n *Node) (any, error) {
-	win, err := readWindowAttrs(n)
+	win, err := readConvWindow(n)
 	if err != nil {
 		return nil, err
 	}
@@ -619,7 +705,7 @@ func (k *deformConvKernel) Run(ec *Context, in, out []*Tensor) error {
 	if y.Len() == 0 {
 		return nil
 	}
-	p := deformParams{convParams: convParams{n: N, c: C, m: M, group: k.group, g: lift3(geom)}, offsetGroup: k.offsetGroup}
+	p := deformParams{convParams: convParams{n: N, c: C, m: M, group: k.group, g: convLift3(geom)}, offsetGroup: k.offsetGroup}
 	var tmps []*Tensor
 	defer func() {
 		for _, t := range tmps {
@@ -642,7 +728,7 @@ func (k *deformConvKernel) Run(ec *Context, in, out []*Tensor) error {
 		if t == nil {
 			continue
 		}
-		d, tmp, err := floatWork32(ec, t)
+		d, tmp, err := convWork32(ec, t)
 		if err != nil {
 			return err
 		}
@@ -658,7 +744,7 @@ func (k *deformConvKernel) Run(ec *Context, in, out []*Tensor) error {
 		ys = yt.Float32s()
 	}
 	deformConvRun(ec, p, bufs[0], bufs[1], bufs[2], bufs[3], bufs[4], ys)
-	storeFloat32(y, ys)
+	convStore32(y, ys)
 	return nil
 }
 
@@ -682,7 +768,9 @@ func deformConvRun[T convFloat](ec *Context, p deformParams, x, w, offset, mask,
 	cPerOG := p.c / p.offsetGroup
 	H, W := g.in[1], g.in[2]
 	ec.Parallel(items, 1, func(lo, hi int) {
-		col := make([]T, tile*K)
+		buf := convGetScratch[T](tile * K)
+		defer convPutScratch(buf)
+		col := *buf
 		for it := lo; it < hi; it++ {
 			t := it % tiles
 			gi := (it / tiles) % p.group
@@ -704,7 +792,7 @@ func deformConvRun[T convFloat](ec *Context, p deformParams, x, w, offset, mask,
 							dx := offset[(offC+1)*P+j]
 							py := float64(oy*g.s[1]-g.pad[1]+ky*g.d[1]) + float64(dy)
 							px := float64(ox*g.s[2]-g.pad[2]+kx*g.d[2]) + float64(dx)
-							v := bilinearZero(xc, H, W, py, px)
+							v := deformBilinear(xc, H, W, py, px)
 							if mask != nil {
 								v *= float64(mask[((b*p.offsetGroup+og)*kp+kk)*P+j])
 							}
@@ -717,14 +805,14 @@ func deformConvRun[T convFloat](ec *Context, p deformParams, x, w, offset, mask,
 			if bias != nil {
 				bs = bias[gi*mg : (gi+1)*mg]
 			}
-			gemmNT(mg, j1-j0, K, w[gi*mg*K:], K, col, K, y[(b*p.m+gi*mg)*P+j0:], P, bs, false)
+			convGemmNT(mg, j1-j0, K, w[gi*mg*K:], K, col, K, y[(b*p.m+gi*mg)*P+j0:], P, bs, false)
 		}
 	})
 }
 
-// bilinearZero samples the H×W plane x at (py, px) with bilinear
+// deformBilinear samples the H×W plane x at (py, px) with bilinear
 // interpolation, treating points outside the plane as zero.
-func bilinearZero[T convFloat](x []T, H, W int, py, px float64) float64 {
+func deformBilinear[T convFloat](x []T, H, W int, py, px float64) float64 {
 	if py <= -1 || py >= float64(H) || px <= -1 || px >= float64(W) {
 		return 0
 	}
@@ -776,43 +864,56 @@ func (k *convIntKernel) Run(ec *Context, in, out []*Tensor) error {
 	if len(in) < 2 || in[0] == nil || in[1] == nil {
 		return fmt.Errorf("inputs x and w are required")
 	}
-	x, w := in[0], in[1]
+	opt := func(i int) *Tensor {
+		if i < len(in) {
+			return in[i]
+		}
+		return nil
+	}
+	acc, shape, err := k.conv.integerConv(ec, in[0], in[1], opt(2), opt(3))
+	if err != nil {
+		return err
+	}
+	defer ec.Release(acc)
+	y := ec.Empty(Int32, shape...)
+	convStore64(y, acc.Float64s())
+	out[0] = y
+	return nil
+}
+
+// integerConv convolves 8-bit x and w after removing their zero points.
+// It returns the exact sums as a float64 temporary (released by the
+// caller) and the output shape.
+func (k *convKernel) integerConv(ec *Context, x, w, xzT, wzT *Tensor) (*Tensor, []int, error) {
 	for _, t := range []*Tensor{x, w} {
 		if t.DType != Uint8 && t.DType != Int8 {
-			return fmt.Errorf("unsupported input type %s", t.DType)
+			return nil, nil, fmt.Errorf("unsupported input type %s", t.DType)
 		}
 	}
 	if len(x.Shape) < 3 || len(w.Shape) != len(x.Shape) || len(x.Shape)-2 > convMaxSpatial {
-		return fmt.Errorf("x shape %v and w shape %v are not a supported convolution", x.Shape, w.Shape)
-	}
-	var xzT, wzT *Tensor
-	if len(in) > 2 {
-		xzT = in[2]
-	}
-	if len(in) > 3 {
-		wzT = in[3]
+		return nil, nil, fmt.Errorf("x shape %v and w shape %v are not a supported convolution", x.Shape, w.Shape)
 	}
 	M := w.Shape[0]
 	xz, err := convIntZeroPoints(xzT, x.DType, 0, "x_zero_point")
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	wz, err := convIntZeroPoints(wzT, w.DType, M, "w_zero_point")
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	N, C := x.Shape[0], x.Shape[1]
-	g := k.conv.group
+	g := k.group
 	if C != w.Shape[1]*g || M%g != 0 {
-		return fmt.Errorf("x shape %v and w shape %v do not agree with group %d", x.Shape, w.Shape, g)
+		return nil, nil, fmt.Errorf("x shape %v and w shape %v do not agree with group %d", x.Shape, w.Shape, g)
 	}
-	ks, err := convKernelShape(&k.conv.win, w)
+	ks, err := convKernelShape(&k.win, w)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	geom, err := k.conv.win.resolve(x.Shape[2:], ks, false)
+	geom, err := k.win.resolve(x.Shape[2:], ks, false)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	// Work on zero-point-free float64 copies: every product and sum of
 	// 8-bit values is exact there.
@@ -833,14 +934,220 @@ func (k *convIntKernel) Run(ec *Context, in, out []*Tensor) error {
 		}
 		ws[i] = v - z
 	}
-	y := ec.Empty(Int32, append([]int{N, M}, geom.out...)...)
-	out[0] = y
-	if y.Len() == 0 {
-		return nil
+	shape := append([]int{N, M}, geom.out...)
+	acc := ec.Empty(Double, shape...)
+	if acc.Len() > 0 {
+		convRun(ec, convParams{n: N, c: C, m: M, group: g, g: convLift3(geom)}, xs, ws, nil, acc.Float64s())
 	}
-	yt := ec.Empty(Double, y.Shape...)
-	defer ec.Release(yt)
-	convRun(ec, convParams{n: N, c: C, m: M, group: g, g: lift3(geom)}, xs, ws, nil, yt.Float64s())
-	storeFloat64(y, yt.Float64s())
+	return acc, shape, nil
+}
+
+type qlinearConvKernel struct {
+	conv convKernel
+}
+
+func newConvQLinear(n *Node) (any, error) {
+	k, err := newConv(n)
+	if err != nil {
+		return nil, err
+	}
+	return &qlinearConvKernel{conv: *k.(*convKernel)}, nil
+}
+
+// Run computes QLinearConv: the integer convolution of the de-zeroed
+// inputs, plus the int32 bias, rescaled by x_scale·w_scale/y_scale and
+// requantized (round half to even, saturating) around y_zero_point.
+func (k *qlinearConvKernel) Run(ec *Context, in, out []*Tensor) error {
+	if len(in) < 8 {
+		return fmt.Errorf("8 or 9 inputs are required, got %d", len(in))
+	}
+	for i, name := range []string{"x", "x_scale", "x_zero_point", "w", "w_scale", "w_zero_point", "y_scale"} {
+		if in[i] == nil {
+			return fmt.Errorf("input %s is required", name)
+		}
+	}
+	x, w := in[0], in[3]
+	M := 0
+	if len(w.Shape) > 0 {
+		M = w.Shape[0]
+	}
+	xScale, err := in[1].AsFloat64s()
+	if err != nil || len(xScale) != 1 {
+		return fmt.Errorf("x_scale must be a float scalar")
+	}
+	wScale, err := in[4].AsFloat64s()
+	if err != nil || (len(wScale) != 1 && len(wScale) != M) {
+		return fmt.Errorf("w_scale must be a float scalar or have %d values", M)
+	}
+	yScale, err := in[6].AsFloat64s()
+	if err != nil || len(yScale) != 1 || yScale[0] == 0 {
+		return fmt.Errorf("y_scale must be a non-zero float scalar")
+	}
+	outType := x.DType
+	yz := []float64{0}
+	if in[7] != nil {
+		outType = in[7].DType
+		if yz, err = in[7].AsFloat64s(); err != nil || len(yz) != 1 {
+			return fmt.Errorf("y_zero_point must be a scalar")
+		}
+	}
+	if outType != Uint8 && outType != Int8 {
+		return fmt.Errorf("unsupported output type %s", outType)
+	}
+	var bias []float64
+	if len(in) > 8 && in[8] != nil {
+		if in[8].DType != Int32 || !EqualShapes(in[8].Shape, []int{M}) {
+			return fmt.Errorf("B must be int32[%d], got %s", M, in[8])
+		}
+		bias, _ = in[8].AsFloat64s()
+	}
+	acc, shape, err := k.conv.integerConv(ec, x, w, in[2], in[5])
+	if err != nil {
+		return err
+	}
+	defer ec.Release(acc)
+	a := acc.Float64s()
+	plane := NumElements(shape[2:])
+	for i := range a {
+		m := (i / plane) % M
+		v := a[i]
+		if bias != nil {
+			v += bias[m]
+		}
+		ws := wScale[0]
+		if len(wScale) > 1 {
+			ws = wScale[m]
+		}
+		a[i] = math.RoundToEven(v*xScale[0]*ws/yScale[0]) + yz[0]
+	}
+	y := ec.Empty(outType, shape...)
+	convStore64(y, a)
+	out[0] = y
+	return nil
+}
+
+type causalConvKernel struct {
+	silu bool
+}
+
+func newCausalConv(n *Node) (any, error) {
+	switch a := n.Attrs.String("activation", "none"); a {
+	case "none":
+		return &causalConvKernel{}, nil
+	case "silu", "swish":
+		return &causalConvKernel{silu: true}, nil
+	default:
+		return nil, fmt.Errorf("unknown activation %q", a)
+	}
+}
+
+// Run computes a stateful causal depthwise 1-D convolution: each channel's
+// input, prefixed with its carried state (or zeros), is convolved with its
+// own kernel, and the last k-1 samples become the new state.
+func (k *causalConvKernel) Run(ec *Context, in, out []*Tensor) error {
+	if len(in) < 2 || in[0] == nil || in[1] == nil {
+		return fmt.Errorf("inputs input and weight are required")
+	}
+	x, w := in[0], in[1]
+	var b, past *Tensor
+	if len(in) > 2 {
+		b = in[2]
+	}
+	if len(in) > 3 {
+		past = in[3]
+	}
+	switch x.DType {
+	case Float, Double, Float16, BFloat16:
+	default:
+		return fmt.Errorf("unsupported input type %s", x.DType)
+	}
+	if len(x.Shape) != 3 {
+		return fmt.Errorf("input must be 3-D (batch, channels, length), got shape %v", x.Shape)
+	}
+	B, C, L := x.Shape[0], x.Shape[1], x.Shape[2]
+	if w.DType != x.DType || len(w.Shape) != 3 || w.Shape[0] != C || w.Shape[1] != 1 || w.Shape[2] < 1 {
+		return fmt.Errorf("weight must be %s[%d 1 k], got %s", x.DType, C, w)
+	}
+	K := w.Shape[2]
+	if b != nil && (b.DType != x.DType || !EqualShapes(b.Shape, []int{C})) {
+		return fmt.Errorf("bias must be %s[%d], got %s", x.DType, C, b)
+	}
+	if past != nil && (past.DType != x.DType || !EqualShapes(past.Shape, []int{B, C, K - 1})) {
+		return fmt.Errorf("past_state must be %s[%d %d %d], got %s", x.DType, B, C, K-1, past)
+	}
+	var tmps []*Tensor
+	defer func() {
+		for _, t := range tmps {
+			ec.Release(t)
+		}
+	}()
+	load := func(t *Tensor) ([]float64, error) {
+		if t == nil {
+			return nil, nil
+		}
+		d, tmp, err := convWork64(ec, t)
+		if tmp != nil {
+			tmps = append(tmps, tmp)
+		}
+		return d, err
+	}
+	xs, err := load(x)
+	if err != nil {
+		return err
+	}
+	ws, _ := load(w)
+	bs, _ := load(b)
+	ps, _ := load(past)
+	yt := ec.Empty(Double, B, C, L)
+	st := ec.Empty(Double, B, C, K-1)
+	tmps = append(tmps, yt, st)
+	ys, ss := yt.Float64s(), st.Float64s()
+	ec.Parallel(B*C, max(1, 4096/max(L*K, 1)), func(lo, hi int) {
+		for bc := lo; bc < hi; bc++ {
+			c := bc % C
+			xr := xs[bc*L : (bc+1)*L]
+			wr := ws[c*K : (c+1)*K]
+			var pr []float64
+			if ps != nil {
+				pr = ps[bc*(K-1) : (bc+1)*(K-1)]
+			}
+			// seq(j) is the j-th sample of the state-prefixed sequence.
+			seq := func(j int) float64 {
+				if j >= K-1 {
+					return xr[j-(K-1)]
+				}
+				if pr != nil {
+					return pr[j]
+				}
+				return 0
+			}
+			yr := ys[bc*L : (bc+1)*L]
+			for t := 0; t < L; t++ {
+				var v float64
+				if bs != nil {
+					v = bs[c]
+				}
+				for j, wv := range wr {
+					v += wv * seq(t+j)
+				}
+				if k.silu {
+					v = v / (1 + math.Exp(-v))
+				}
+				yr[t] = v
+			}
+			sr := ss[bc*(K-1) : (bc+1)*(K-1)]
+			for j := range sr {
+				sr[j] = seq(L + j)
+			}
+		}
+	})
+	y := ec.Empty(x.DType, B, C, L)
+	convStore64(y, ys)
+	out[0] = y
+	if len(out) > 1 {
+		ps := ec.Empty(x.DType, B, C, K-1)
+		convStore64(ps, ss)
+		out[1] = ps
+	}
 	return nil
 }

@@ -3,6 +3,7 @@ package ops
 import (
 	"fmt"
 	"math"
+	"sync"
 )
 
 // This file holds helpers shared by the convolution, pooling, resize, image,
@@ -14,11 +15,11 @@ type convFloat interface {
 	float32 | float64
 }
 
-// floatWork returns t's elements as float32 when t is a float32, float16 or
+// convWork32 returns t's elements as float32 when t is a float32, float16 or
 // bfloat16 tensor. For float32 input the data is returned as is (it must not
 // be modified); otherwise a converted temporary is returned in tmp, which
 // the caller releases.
-func floatWork32(ec *Context, t *Tensor) (data []float32, tmp *Tensor, err error) {
+func convWork32(ec *Context, t *Tensor) (data []float32, tmp *Tensor, err error) {
 	switch d := t.Data.(type) {
 	case []float32:
 		return d, nil, nil
@@ -40,10 +41,10 @@ func floatWork32(ec *Context, t *Tensor) (data []float32, tmp *Tensor, err error
 	return nil, nil, fmt.Errorf("expected a float32, float16 or bfloat16 tensor, got %s", t.DType)
 }
 
-// floatWork64 returns t's elements as float64, converting any numeric type
+// convWork64 returns t's elements as float64, converting any numeric type
 // into a temporary (returned in tmp, for the caller to release) unless t is
 // already float64.
-func floatWork64(ec *Context, t *Tensor) (data []float64, tmp *Tensor, err error) {
+func convWork64(ec *Context, t *Tensor) (data []float64, tmp *Tensor, err error) {
 	if d, ok := t.Data.([]float64); ok {
 		return d, nil, nil
 	}
@@ -91,9 +92,9 @@ func convCopyNum[S Number](dst []float64, src []S) {
 	}
 }
 
-// storeFloat32 writes src into dst, a float32, float16 or bfloat16 tensor of
+// convStore32 writes src into dst, a float32, float16 or bfloat16 tensor of
 // the same element count (a no-op when dst already holds src).
-func storeFloat32(dst *Tensor, src []float32) {
+func convStore32(dst *Tensor, src []float32) {
 	switch d := dst.Data.(type) {
 	case []float32:
 		if len(d) > 0 && len(src) > 0 && &d[0] == &src[0] {
@@ -111,9 +112,9 @@ func storeFloat32(dst *Tensor, src []float32) {
 	}
 }
 
-// storeFloat64 writes src into dst, a numeric tensor of the same element
+// convStore64 writes src into dst, a numeric tensor of the same element
 // count. Integer destinations are rounded half to even and saturated.
-func storeFloat64(dst *Tensor, src []float64) {
+func convStore64(dst *Tensor, src []float64) {
 	switch d := dst.Data.(type) {
 	case []float64:
 		if len(d) > 0 && len(src) > 0 && &d[0] == &src[0] {
@@ -166,12 +167,9 @@ func convStoreInt[D Number](dst []D, src []float64, lo, hi float64) {
 	}
 }
 
-// isHalfFloat reports whether dt is computed through float32 working buffers.
-func isHalfFloat(dt DType) bool { return dt == Float16 || dt == BFloat16 }
-
-// windowAttrs holds the geometry attributes shared by Conv, ConvTranspose
+// convWindow holds the geometry attributes shared by Conv, ConvTranspose
 // and the pooling operators.
-type windowAttrs struct {
+type convWindow struct {
 	autoPad   string
 	kernel    []int // kernel_shape (nil when absent)
 	strides   []int // nil when absent
@@ -179,10 +177,10 @@ type windowAttrs struct {
 	pads      []int // [begin..., end...]; nil when absent
 }
 
-// readWindowAttrs reads and validates auto_pad, kernel_shape, strides,
+// readConvWindow reads and validates auto_pad, kernel_shape, strides,
 // dilations and pads.
-func readWindowAttrs(n *Node) (windowAttrs, error) {
-	var w windowAttrs
+func readConvWindow(n *Node) (convWindow, error) {
+	var w convWindow
 	w.autoPad = n.Attrs.String("auto_pad", "NOTSET")
 	switch w.autoPad {
 	case "NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID":
@@ -233,18 +231,18 @@ func readWindowAttrs(n *Node) (windowAttrs, error) {
 	return w, nil
 }
 
-// windowGeom is the resolved geometry of a sliding-window operator over
+// convWindowGeom is the resolved geometry of a sliding-window operator over
 // the spatial dimensions of one input.
-type windowGeom struct {
+type convWindowGeom struct {
 	in, out, kernel, stride, dilation, padBegin, padEnd []int
 }
 
 // resolve computes the output sizes and pads for the spatial input sizes
 // in, with kernel the effective kernel shape. ceil selects ceil_mode
 // rounding (pooling).
-func (w *windowAttrs) resolve(in, kernel []int, ceil bool) (windowGeom, error) {
+func (w *convWindow) resolve(in, kernel []int, ceil bool) (convWindowGeom, error) {
 	k := len(in)
-	g := windowGeom{
+	g := convWindowGeom{
 		in: in, kernel: kernel,
 		out: make([]int, k), stride: make([]int, k), dilation: make([]int, k),
 		padBegin: make([]int, k), padEnd: make([]int, k),
@@ -314,83 +312,83 @@ func (w *windowAttrs) resolve(in, kernel []int, ceil bool) (windowGeom, error) {
 	return g, nil
 }
 
-// gemmNT computes C = A·Bᵀ (+ C when acc) for row-major A (m×k, row stride
+// convGemmNT computes C = A·Bᵀ (+ C when acc) for row-major A (m×k, row stride
 // lda), B (n×k, row stride ldb) and C (m×n, row stride ldc). When bias is
 // non-nil and acc is false, bias[i] is added to row i.
-func gemmNT[T convFloat](m, n, k int, a []T, lda int, b []T, ldb int, c []T, ldc int, bias []T, acc bool) {
+//
+// Both operands are read along k, so the 4×4 register tile streams eight
+// contiguous rows per step.
+func convGemmNT[T convFloat](m, n, k int, a []T, lda int, b []T, ldb int, c []T, ldc int, bias []T, acc bool) {
 	if m == 0 || n == 0 {
 		return
 	}
 	i := 0
 	for ; i+4 <= m; i += 4 {
 		a0 := a[i*lda : i*lda+k]
-		a1 := a[(i+1)*lda : (i+1)*lda+k]
-		a2 := a[(i+2)*lda : (i+2)*lda+k]
-		a3 := a[(i+3)*lda : (i+3)*lda+k]
-		var z0, z1, z2, z3 T
+		a1 := a[(i+1)*lda:]
+		a1 = a1[:len(a0)]
+		a2 := a[(i+2)*lda:]
+		a2 = a2[:len(a0)]
+		a3 := a[(i+3)*lda:]
+		a3 = a3[:len(a0)]
+		var z [4]T
 		if bias != nil && !acc {
-			z0, z1, z2, z3 = bias[i], bias[i+1], bias[i+2], bias[i+3]
+			z = [4]T{bias[i], bias[i+1], bias[i+2], bias[i+3]}
 		}
 		j := 0
-		for ; j+2 <= n; j += 2 {
-			b0 := b[j*ldb : j*ldb+k]
-			b1 := b[(j+1)*ldb : (j+1)*ldb+k]
-			var c00, c01, c10, c11, c20, c21, c30, c31 T
-			for p := 0; p < k; p++ {
-				x0, x1 := b0[p], b1[p]
-				y := a0[p]
+		for ; j+4 <= n; j += 4 {
+			b0 := b[j*ldb:]
+			b0 = b0[:len(a0)]
+			b1 := b[(j+1)*ldb:]
+			b1 = b1[:len(a0)]
+			b2 := b[(j+2)*ldb:]
+			b2 = b2[:len(a0)]
+			b3 := b[(j+3)*ldb:]
+			b3 = b3[:len(a0)]
+			var c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33 T
+			for p, y := range a0 {
+				x0, x1, x2, x3 := b0[p], b1[p], b2[p], b3[p]
 				c00 += y * x0
 				c01 += y * x1
+				c02 += y * x2
+				c03 += y * x3
 				y = a1[p]
 				c10 += y * x0
 				c11 += y * x1
+				c12 += y * x2
+				c13 += y * x3
 				y = a2[p]
 				c20 += y * x0
 				c21 += y * x1
+				c22 += y * x2
+				c23 += y * x3
 				y = a3[p]
 				c30 += y * x0
 				c31 += y * x1
+				c32 += y * x2
+				c33 += y * x3
 			}
-			r0 := c[i*ldc+j : i*ldc+j+2]
-			r1 := c[(i+1)*ldc+j : (i+1)*ldc+j+2]
-			r2 := c[(i+2)*ldc+j : (i+2)*ldc+j+2]
-			r3 := c[(i+3)*ldc+j : (i+3)*ldc+j+2]
-			if acc {
-				r0[0] += c00
-				r0[1] += c01
-				r1[0] += c10
-				r1[1] += c11
-				r2[0] += c20
-				r2[1] += c21
-				r3[0] += c30
-				r3[1] += c31
-			} else {
-				r0[0], r0[1] = c00+z0, c01+z0
-				r1[0], r1[1] = c10+z1, c11+z1
-				r2[0], r2[1] = c20+z2, c21+z2
-				r3[0], r3[1] = c30+z3, c31+z3
-			}
+			convGemmStore4(c[i*ldc+j:], acc, z[0], c00, c01, c02, c03)
+			convGemmStore4(c[(i+1)*ldc+j:], acc, z[1], c10, c11, c12, c13)
+			convGemmStore4(c[(i+2)*ldc+j:], acc, z[2], c20, c21, c22, c23)
+			convGemmStore4(c[(i+3)*ldc+j:], acc, z[3], c30, c31, c32, c33)
 		}
 		for ; j < n; j++ {
-			b0 := b[j*ldb : j*ldb+k]
+			b0 := b[j*ldb:]
+			b0 = b0[:len(a0)]
 			var c0, c1, c2, c3 T
-			for p := 0; p < k; p++ {
-				x := b0[p]
+			for p, x := range b0 {
 				c0 += a0[p] * x
 				c1 += a1[p] * x
 				c2 += a2[p] * x
 				c3 += a3[p] * x
 			}
-			if acc {
-				c[i*ldc+j] += c0
-				c[(i+1)*ldc+j] += c1
-				c[(i+2)*ldc+j] += c2
-				c[(i+3)*ldc+j] += c3
-			} else {
-				c[i*ldc+j] = c0 + z0
-				c[(i+1)*ldc+j] = c1 + z1
-				c[(i+2)*ldc+j] = c2 + z2
-				c[(i+3)*ldc+j] = c3 + z3
+			for r, v := range [4]T{c0, c1, c2, c3} {
+				if acc {
+					c[(i+r)*ldc+j] += v
+				} else {
+					c[(i+r)*ldc+j] = v + z[r]
+				}
 			}
 		}
 	}
@@ -401,10 +399,11 @@ func gemmNT[T convFloat](m, n, k int, a []T, lda int, b []T, ldb int, c []T, ldc
 			z = bias[i]
 		}
 		for j := 0; j < n; j++ {
-			b0 := b[j*ldb : j*ldb+k]
+			b0 := b[j*ldb:]
+			b0 = b0[:len(a0)]
 			var s T
-			for p := 0; p < k; p++ {
-				s += a0[p] * b0[p]
+			for p, x := range b0 {
+				s += a0[p] * x
 			}
 			if acc {
 				c[i*ldc+j] += s
@@ -415,9 +414,53 @@ func gemmNT[T convFloat](m, n, k int, a []T, lda int, b []T, ldb int, c []T, ldc
 	}
 }
 
-// transposeInto writes the transpose of the rows×cols row-major matrix src
+// convGemmStore4 writes (or adds, when acc) four results to the front of c,
+// offset by z when writing.
+func convGemmStore4[T convFloat](c []T, acc bool, z, v0, v1, v2, v3 T) {
+	c = c[:4]
+	if acc {
+		c[0] += v0
+		c[1] += v1
+		c[2] += v2
+		c[3] += v3
+		return
+	}
+	c[0], c[1], c[2], c[3] = v0+z, v1+z, v2+z, v3+z
+}
+
+// Scratch buffers for the per-worker im2col tiles, reused across runs.
+var convScratchPool32, convScratchPool64 sync.Pool
+
+// convGetScratch returns a scratch slice of n elements (contents undefined);
+// release it with convPutScratch.
+func convGetScratch[T convFloat](n int) *[]T {
+	var p *sync.Pool
+	var z T
+	if _, ok := any(z).(float32); ok {
+		p = &convScratchPool32
+	} else {
+		p = &convScratchPool64
+	}
+	if v, ok := p.Get().(*[]T); ok && cap(*v) >= n {
+		*v = (*v)[:n]
+		return v
+	}
+	s := make([]T, n)
+	return &s
+}
+
+func convPutScratch[T convFloat](s *[]T) {
+	var z T
+	if _, ok := any(z).(float32); ok {
+		convScratchPool32.Put(s)
+	} else {
+		convScratchPool64.Put(s)
+	}
+}
+
+// convTransposeMat writes the transpose of the rows×cols row-major matrix src
 // (row stride lds) into dst (cols×rows, row stride ldd).
-func transposeInto[T any](dst []T, ldd int, src []T, lds, rows, cols int) {
+func convTransposeMat[T any](dst []T, ldd int, src []T, lds, rows, cols int) {
 	const blk = 32
 	for i0 := 0; i0 < rows; i0 += blk {
 		i1 := min(i0+blk, rows)

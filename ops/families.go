@@ -4,6 +4,7 @@ package ops
 // package; DefaultRegistry calls each in turn. Each family file defines one
 // register function and adds it here (one line per family).
 var families = []func(*Registry){
+	registerFused,
 	registerTreeEnsemble,
 	registerMLPreprocess,
 	registerMLEncoders,
@@ -34,4 +35,10 @@ var families = []func(*Registry){
 	registerScatter,
 	registerIndexing,
 	registerConstruct,
+	registerStrings,
+	registerTraining,
+	registerRandom,
+	registerNewOps,
+	registerImageDecode,
+	registerFlexAttention,
 }

@@ -86,21 +86,21 @@ func (k *gaGather) Run(ec *Context, in, out []*Tensor) error {
 type gaGeom struct{ outer, dim, inner int }
 
 func gaGatherWords[I gaIndex](ec *Context, g *gaGeom, dst, src any, idx []I) error {
-	switch d := shWords(dst).(type) {
-	case []uint8:
-		gaGatherT(ec, g, d, shWords(src).([]uint8), idx)
-	case []uint16:
-		gaGatherT(ec, g, d, shWords(src).([]uint16), idx)
-	case []uint32:
-		gaGatherT(ec, g, d, shWords(src).([]uint32), idx)
-	case []uint64:
-		gaGatherT(ec, g, d, shWords(src).([]uint64), idx)
-	case []complex64:
-		gaGatherT(ec, g, d, src.([]complex64), idx)
-	case []complex128:
-		gaGatherT(ec, g, d, src.([]complex128), idx)
-	case []string:
-		gaGatherT(ec, g, d, src.([]string), idx)
+	switch shKindOf(dst) {
+	case shKind8:
+		gaGatherT(ec, g, shAs[uint8](dst), shAs[uint8](src), idx)
+	case shKind16:
+		gaGatherT(ec, g, shAs[uint16](dst), shAs[uint16](src), idx)
+	case shKind32:
+		gaGatherT(ec, g, shAs[uint32](dst), shAs[uint32](src), idx)
+	case shKind64:
+		gaGatherT(ec, g, shAs[uint64](dst), shAs[uint64](src), idx)
+	case shKindC64:
+		gaGatherT(ec, g, dst.([]complex64), src.([]complex64), idx)
+	case shKindC128:
+		gaGatherT(ec, g, dst.([]complex128), src.([]complex128), idx)
+	case shKindString:
+		gaGatherT(ec, g, dst.([]string), src.([]string), idx)
 	default:
 		return fmt.Errorf("unsupported backing %T", dst)
 	}
@@ -113,7 +113,8 @@ func gaGatherT[T any, I gaIndex](ec *Context, g *gaGeom, d, s []T, idx []I) {
 	rows := g.outer * len(idx)
 	if rows*g.inner >= shParallelMin && ec.Workers.Workers() > 1 {
 		grain := max(1, shParallelMin/2/g.inner)
-		ec.Parallel(rows, grain, func(lo, hi int) { gaGatherRows(g, d, s, idx, lo, hi) })
+		gc := *g // only this branch moves the geometry to the heap
+		ec.Parallel(rows, grain, func(lo, hi int) { gaGatherRows(&gc, d, s, idx, lo, hi) })
 		return
 	}
 	gaGatherRows(g, d, s, idx, 0, rows)

@@ -3,142 +3,201 @@ package ops
 import "sync"
 
 // This file holds the single-precision matrix multiply (SGEMM) used by
-// MatMul, Gemm, Attention and the other matrix kernels: a cache-blocked,
-// packed algorithm in the style of GotoBLAS. A is packed into strips of
-// gemmMR rows and B into strips of gemmNR columns, both laid out k-major, so
-// the micro-kernel streams through contiguous memory. The micro-kernel is a
-// plain Go function; an assembly one can replace it as long as it keeps the
-// packed layouts.
+// MatMul, Gemm, Attention and the other matrix kernels: a cache-blocked
+// algorithm in the style of GotoBLAS. B is packed into strips of nr columns
+// (zero-padded), depth block by depth block, so the micro-kernel streams
+// through contiguous memory; A is read in place by the assembly kernels
+// (they broadcast one element per row and depth step, for either layout of
+// A) and packed into mr-row strips only for the pure-Go kernel. The
+// micro-kernel computes an mr×nr tile of C; which one runs is chosen once
+// per process from the CPU's features (gemm_amd64.go, cpu.go).
 
 // parallelFn runs fn over [0, n) in chunks of at least grain items (the
 // signature of Context.Parallel). A nil parallelFn runs serially.
 type parallelFn func(n, grain int, fn func(lo, hi int))
 
-const (
-	gemmMR = 2   // rows of C per micro-tile
-	gemmNR = 4   // columns of C per micro-tile
-	gemmKC = 256 // depth of a packed block
-	gemmMC = 64  // rows of A packed per block (a multiple of gemmMR)
-	gemmNC = 512 // most columns of B handled by one task (a multiple of gemmNR)
+// gemmArch describes one SGEMM micro-kernel and the blocking it wants.
+type gemmArch struct {
+	name     string
+	mr, nr   int  // largest tile: rows of A, columns of B
+	kc       int  // depth of a packed block of B
+	ncStrips int  // strips of B a worker sweeps per row strip of A
+	packA    bool // the kernel reads A packed in mr-row strips
+	// micro computes the mr×nr tile C = alpha*A*B + beta*C (C = alpha*A*B
+	// without reading C when load is false), where A element (i, p) is
+	// a[i*rsa+p*ksa] and b is a packed strip of depth k.
+	micro func(k int, a []float32, rsa, ksa int, b, c []float32, ldc, mr, nr int, alpha, beta float32, load bool)
+}
 
+// sgemmArchGo is the pure-Go kernel, used without assembly support.
+var sgemmArchGo = gemmArch{name: "go", mr: 2, nr: 4, kc: 256, ncStrips: 128, packA: true, micro: sgemmMicroGo}
+
+// gemmKernels is the process-wide choice of matrix kernels.
+type gemmKernels struct {
+	f32 *gemmArch
+	q8  *qgemmArch
+}
+
+// gemmImpl returns the kernel table, built on first use from the CPU's
+// features and the AGATE_NOASM environment variable, then read-only.
+var gemmImpl = sync.OnceValue(newGemmKernels)
+
+func newGemmKernels() *gemmKernels {
+	f := detectCPU()
+	k := &gemmKernels{f32: &sgemmArchGo, q8: &qgemmArchGo}
+	if archs := asmSgemmArchs(f); len(archs) > 0 {
+		k.f32 = archs[0]
+	}
+	if archs := asmQgemmArchs(f); len(archs) > 0 {
+		k.q8 = archs[0]
+	}
+	return k
+}
+
+// sgemmArchs lists every float kernel this machine can run, the pure-Go
+// one last, regardless of AGATE_NOASM (for tests and benchmarks).
+func sgemmArchs() []*gemmArch {
+	return append(asmSgemmArchs(hostCPU()), &sgemmArchGo)
+}
+
+const (
 	// gemmSmall is the flop count below which packing does not pay off.
 	gemmSmall = 16 * 16 * 16
+	// gemmParFlops is the flop count below which sgemm runs serially.
+	gemmParFlops = 1 << 18
 )
 
-// gemmBufPool recycles the per-task buffers that hold packed A blocks.
+// gemmBufPool recycles the buffers that hold packed B matrices and packed
+// A strips.
 var gemmBufPool = sync.Pool{New: func() any {
-	b := make([]float32, gemmMC*gemmKC)
+	b := make([]float32, 0, 64*1024)
 	return &b
 }}
 
-// packedB is a k×n right-hand matrix packed for the micro-kernel: for each
-// depth block [k0, k0+kb) of gemmKC, the columns are cut into strips of
-// gemmNR (the last padded with zeros), each stored as kb rows of gemmNR
-// values. The block starting at depth k0 begins at k0*npad.
+func getGemmBuf(n int) *[]float32 {
+	buf := gemmBufPool.Get().(*[]float32)
+	if cap(*buf) < n {
+		*buf = make([]float32, n)
+	}
+	*buf = (*buf)[:n]
+	return buf
+}
+
+// packedB is a k×n right-hand matrix packed for one kernel: for each depth
+// block [k0, k0+kb) of arch.kc, the columns are cut into strips of arch.nr
+// (the last padded with zeros), each stored as kb rows of arch.nr values.
+// The block starting at depth k0 begins at k0*npad.
 type packedB struct {
+	arch *gemmArch
 	k, n int
-	npad int // n rounded up to a multiple of gemmNR
+	npad int // n rounded up to a multiple of arch.nr
 	data []float32
 }
 
-// packedBLen returns the number of floats a packed k×n matrix needs.
-func packedBLen(k, n int) int {
-	return k * roundUp(n, gemmNR)
-}
+// packedBLen returns the number of floats a packed k×n matrix needs for the
+// process's kernel.
+func packedBLen(k, n int) int { return packedBLenFor(gemmImpl().f32, k, n) }
+
+func packedBLenFor(ar *gemmArch, k, n int) int { return k * roundUp(n, ar.nr) }
 
 func roundUp(x, m int) int { return (x + m - 1) / m * m }
 
 // packB packs the k×n matrix op(B) (B itself, or its transpose when trans
-// is set; ldb is the row stride of the stored matrix) into dst, which must
-// hold packedBLen(k, n) floats.
+// is set; ldb is the row stride of the stored matrix) for the process's
+// kernel into dst, which must hold packedBLen(k, n) floats.
 func packB(dst []float32, trans bool, k, n int, b []float32, ldb int) packedB {
-	return packBPar(dst, trans, k, n, b, ldb, nil)
+	return packBPar(gemmImpl().f32, dst, trans, k, n, b, ldb, nil)
 }
 
-// packBPar is packB spread over workers by column strips.
-func packBPar(dst []float32, trans bool, k, n int, b []float32, ldb int, par parallelFn) packedB {
-	npad := roundUp(n, gemmNR)
-	dst = dst[:k*npad]
-	pack := func(lo, hi int) {
-		for k0 := 0; k0 < k; k0 += gemmKC {
-			kb := min(gemmKC, k-k0)
-			blk := dst[k0*npad : (k0+kb)*npad]
-			for s := lo; s < hi; s++ {
-				j0 := s * gemmNR
-				strip := blk[j0*kb : (j0+gemmNR)*kb]
-				packBStrip(strip, trans, k0, kb, j0, min(gemmNR, n-j0), b, ldb)
-			}
+// packBPar packs op(B) for ar, spread over workers by column strips.
+func packBPar(ar *gemmArch, dst []float32, trans bool, k, n int, b []float32, ldb int, par parallelFn) packedB {
+	nr := ar.nr
+	npad := roundUp(n, nr)
+	pb := packedB{arch: ar, k: k, n: n, npad: npad, data: dst[:k*npad]}
+	strips := npad / nr
+	if par == nil || k*n < 1<<15 {
+		packBStrips(&pb, trans, b, ldb, 0, strips)
+		return pb
+	}
+	j := packJobPool.Get().(*packJob)
+	j.pb, j.trans, j.b, j.ldb = pb, trans, b, ldb
+	par(strips, max(1, (1<<14)/(k*nr)), j.fn)
+	j.pb, j.b = packedB{}, nil
+	packJobPool.Put(j)
+	return pb
+}
+
+// packJob is one parallel packBPar call (pooled, like sgemmJob).
+type packJob struct {
+	pb    packedB
+	trans bool
+	b     []float32
+	ldb   int
+	fn    func(lo, hi int)
+}
+
+var packJobPool = sync.Pool{New: func() any {
+	j := new(packJob)
+	j.fn = func(lo, hi int) { packBStrips(&j.pb, j.trans, j.b, j.ldb, lo, hi) }
+	return j
+}}
+
+// packBStrips packs the column strips [lo, hi) of op(B) into pb.
+func packBStrips(pb *packedB, trans bool, b []float32, ldb int, lo, hi int) {
+	ar, k, n, npad := pb.arch, pb.k, pb.n, pb.npad
+	nr := ar.nr
+	for k0 := 0; k0 < k; k0 += ar.kc {
+		kb := min(ar.kc, k-k0)
+		blk := pb.data[k0*npad : (k0+kb)*npad]
+		for s := lo; s < hi; s++ {
+			j0 := s * nr
+			packBStrip(blk[j0*kb:(j0+nr)*kb], nr, trans, k0, kb, j0, min(nr, n-j0), b, ldb)
 		}
 	}
-	strips := npad / gemmNR
-	if par == nil || k*n < 1<<15 {
-		pack(0, strips)
-	} else {
-		par(strips, max(1, (1<<14)/(k*gemmNR)), pack)
-	}
-	return packedB{k: k, n: n, npad: npad, data: dst}
 }
 
-// packBStrip packs columns [j0, j0+nr) of rows [k0, k0+kb) of op(B) into
-// strip (kb*gemmNR floats), padding missing columns with zeros.
-func packBStrip(strip []float32, trans bool, k0, kb, j0, nr int, b []float32, ldb int) {
-	if !trans && nr == gemmNR {
+// packBStrip packs columns [j0, j0+cols) of rows [k0, k0+kb) of op(B) into
+// strip (kb*nr floats), padding missing columns with zeros.
+func packBStrip(strip []float32, nr int, trans bool, k0, kb, j0, cols int, b []float32, ldb int) {
+	if !trans {
 		for p := 0; p < kb; p++ {
-			src := b[(k0+p)*ldb+j0 : (k0+p)*ldb+j0+gemmNR : (k0+p)*ldb+j0+gemmNR]
-			d := strip[p*gemmNR : p*gemmNR+gemmNR : p*gemmNR+gemmNR]
-			d[0], d[1], d[2], d[3] = src[0], src[1], src[2], src[3]
+			row := b[(k0+p)*ldb+j0 : (k0+p)*ldb+j0+cols]
+			d := strip[p*nr : p*nr+nr]
+			copy(d, row)
+			clear(d[cols:])
 		}
 		return
 	}
-	for p := 0; p < kb; p++ {
-		d := strip[p*gemmNR : p*gemmNR+gemmNR]
-		for j := 0; j < gemmNR; j++ {
-			switch {
-			case j >= nr:
-				d[j] = 0
-			case trans:
-				d[j] = b[(j0+j)*ldb+k0+p]
-			default:
-				d[j] = b[(k0+p)*ldb+j0+j]
-			}
+	for j := 0; j < cols; j++ {
+		col := b[(j0+j)*ldb+k0 : (j0+j)*ldb+k0+kb]
+		for p, v := range col {
+			strip[p*nr+j] = v
+		}
+	}
+	if cols < nr {
+		for p := 0; p < kb; p++ {
+			clear(strip[p*nr+cols : p*nr+nr])
 		}
 	}
 }
 
-// packA packs rows [i0, i0+mb) and depths [k0, k0+kb) of op(A), scaled by
-// alpha, into dst as strips of gemmMR rows (the last padded with zeros).
-func packA(dst []float32, trans bool, i0, mb, k0, kb int, alpha float32, a []float32, lda int) {
-	for ir := 0; ir < mb; ir += gemmMR {
-		strip := dst[ir*kb : (ir+gemmMR)*kb]
-		mr := min(gemmMR, mb-ir)
-		if !trans && mr == gemmMR {
-			r0 := a[(i0+ir)*lda+k0 : (i0+ir)*lda+k0+kb]
-			r1 := a[(i0+ir+1)*lda+k0 : (i0+ir+1)*lda+k0+kb]
-			if alpha == 1 {
-				for p := range r0 {
-					strip[2*p] = r0[p]
-					strip[2*p+1] = r1[p]
-				}
-			} else {
-				for p := range r0 {
-					strip[2*p] = alpha * r0[p]
-					strip[2*p+1] = alpha * r1[p]
-				}
+// packAStrip packs rows [i0, i0+rows) and depths [k0, k0+kb) of op(A) into
+// dst as kb groups of mr values (rows past rows are zero).
+func packAStrip(dst []float32, mr int, trans bool, i0, rows, k0, kb int, a []float32, lda int) {
+	dst = dst[:kb*mr]
+	if rows < mr {
+		clear(dst)
+	}
+	for i := 0; i < rows; i++ {
+		if trans {
+			for p := 0; p < kb; p++ {
+				dst[p*mr+i] = a[(k0+p)*lda+i0+i]
 			}
 			continue
 		}
-		for p := 0; p < kb; p++ {
-			for i := 0; i < gemmMR; i++ {
-				var v float32
-				if i < mr {
-					if trans {
-						v = a[(k0+p)*lda+i0+ir+i]
-					} else {
-						v = a[(i0+ir+i)*lda+k0+p]
-					}
-				}
-				strip[p*gemmMR+i] = alpha * v
-			}
+		row := a[(i0+i)*lda+k0 : (i0+i)*lda+k0+kb]
+		for p, v := range row {
+			dst[p*mr+i] = v
 		}
 	}
 }
@@ -149,13 +208,19 @@ func packA(dst []float32, trans bool, i0, mb, k0, kb int, alpha float32, a []flo
 // read (so it may hold garbage, NaN included). par spreads the work over
 // workers; it may be nil.
 func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, par parallelFn) {
+	sgemmWith(gemmImpl().f32, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, par)
+}
+
+// sgemmWith is sgemm on the given kernel.
+func sgemmWith(ar *gemmArch, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, par parallelFn) {
 	if m == 0 || n == 0 {
 		return
 	}
-	if k == 0 || alpha == 0 || m*n*k <= gemmSmall || m < 2*gemmMR {
-		// Packing B does not pay off for few rows (matrix-vector products):
-		// split the columns among the workers instead.
-		if par == nil || 2*m*n*k < 1<<18 || n < 64 {
+	// Packing B does not pay off for tiny products, nor, for the pure-Go
+	// kernel, for few rows (matrix-vector products): split the columns
+	// among the workers instead.
+	if k == 0 || alpha == 0 || m*n*k <= gemmSmall || (ar.packA && m < 2*ar.mr) {
+		if par == nil || 2*m*n*k < gemmParFlops || n < 64 {
 			sgemmSmall(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 			return
 		}
@@ -168,14 +233,43 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		})
 		return
 	}
-	buf := gemmBufPool.Get().(*[]float32)
-	need := packedBLen(k, n)
-	if cap(*buf) < need {
-		*buf = make([]float32, need)
-	}
-	pb := packBPar((*buf)[:need], transB, k, n, b, ldb, par)
+	buf := getGemmBuf(packedBLenFor(ar, k, n))
+	pb := packBPar(ar, *buf, transB, k, n, b, ldb, par)
 	sgemmPacked(transA, m, alpha, a, lda, &pb, beta, c, ldc, par)
 	gemmBufPool.Put(buf)
+}
+
+// sgemmJob is one parallel sgemmPacked call; jobs are pooled with their
+// bound run method so that dispatching work does not allocate.
+type sgemmJob struct {
+	transA      bool
+	m           int
+	alpha, beta float32
+	a           []float32
+	lda         int
+	pb          packedB
+	c           []float32
+	ldc         int
+	splitM      bool
+	fn          func(lo, hi int)
+}
+
+var sgemmJobPool = sync.Pool{New: func() any {
+	j := new(sgemmJob)
+	j.fn = j.run
+	return j
+}}
+
+// run computes the row strips [lo, hi) (splitM) or column strips [lo, hi).
+func (j *sgemmJob) run(lo, hi int) {
+	ar := j.pb.arch
+	i0, i1, s0, s1 := 0, j.m, 0, j.pb.npad/ar.nr
+	if j.splitM {
+		i0, i1 = lo*ar.mr, min(hi*ar.mr, j.m)
+	} else {
+		s0, s1 = lo, hi
+	}
+	sgemmRange(j.transA, i0, i1, s0, s1, j.alpha, j.a, j.lda, &j.pb, j.beta, j.c, j.ldc)
 }
 
 // sgemmPacked computes C = alpha*op(A)*B + beta*C for a pre-packed B.
@@ -188,39 +282,66 @@ func sgemmPacked(transA bool, m int, alpha float32, a []float32, lda int, pb *pa
 		scaleC(m, n, beta, c, ldc)
 		return
 	}
-	// Cut C into tasks of gemmMC rows by up to gemmNC columns, making the
-	// column blocks narrow enough that every worker gets some work.
-	mBlocks := (m + gemmMC - 1) / gemmMC
-	nc := gemmNC
-	if par != nil {
-		const wantTasks = 8
-		for nc > 4*gemmNR && mBlocks*((n+nc-1)/nc) < wantTasks {
-			nc /= 2
-		}
-	}
-	nc = roundUp(min(nc, n), gemmNR)
-	nBlocks := (n + nc - 1) / nc
-	tasks := mBlocks * nBlocks
-	run := func(lo, hi int) {
-		bufp := gemmBufPool.Get().(*[]float32)
-		if cap(*bufp) < gemmMC*gemmKC {
-			*bufp = make([]float32, gemmMC*gemmKC)
-		}
-		abuf := (*bufp)[:gemmMC*gemmKC]
-		for t := lo; t < hi; t++ {
-			i0 := (t / nBlocks) * gemmMC
-			j0 := (t % nBlocks) * nc
-			mb := min(gemmMC, m-i0)
-			nb := min(nc, n-j0)
-			sgemmBlock(transA, i0, mb, j0, nb, alpha, a, lda, pb, beta, c, ldc, abuf)
-		}
-		gemmBufPool.Put(bufp)
-	}
-	if par == nil || tasks == 1 || 2*m*n*k < 1<<18 {
-		run(0, tasks)
+	ar := pb.arch
+	strips := pb.npad / ar.nr
+	if par == nil || 2*m*n*k < gemmParFlops {
+		sgemmRange(transA, 0, m, 0, strips, alpha, a, lda, pb, beta, c, ldc)
 		return
 	}
-	par(tasks, 1, run)
+	j := sgemmJobPool.Get().(*sgemmJob)
+	j.transA, j.m, j.alpha, j.beta = transA, m, alpha, beta
+	j.a, j.lda, j.pb, j.c, j.ldc = a, lda, *pb, c, ldc
+	// Split the columns, which shares A, unless there are too few strips
+	// of them to go round.
+	mStrips := (m + ar.mr - 1) / ar.mr
+	j.splitM = strips < 8 && mStrips > strips
+	if j.splitM {
+		par(mStrips, 1, j.fn)
+	} else {
+		par(strips, 1, j.fn)
+	}
+	j.a, j.pb, j.c = nil, packedB{}, nil
+	sgemmJobPool.Put(j)
+}
+
+// sgemmRange computes rows [i0, i1) of C over the column strips [s0, s1)
+// of pb: depth block by depth block, each row strip of A against a run of
+// ncStrips column strips (which stay in cache across the row strips).
+func sgemmRange(transA bool, i0, i1, s0, s1 int, alpha float32, a []float32, lda int, pb *packedB, beta float32, c []float32, ldc int) {
+	ar := pb.arch
+	mr, nr, k, n, npad := ar.mr, ar.nr, pb.k, pb.n, pb.npad
+	rsa, ksa := lda, 1
+	if transA {
+		rsa, ksa = 1, lda
+	}
+	var abuf *[]float32
+	if ar.packA {
+		abuf = getGemmBuf(mr * ar.kc)
+		defer gemmBufPool.Put(abuf)
+	}
+	for sc := s0; sc < s1; sc += ar.ncStrips {
+		se := min(sc+ar.ncStrips, s1)
+		for k0 := 0; k0 < k; k0 += ar.kc {
+			kb := min(ar.kc, k-k0)
+			blk := pb.data[k0*npad : (k0+kb)*npad]
+			load, bet := beta != 0, beta
+			if k0 > 0 {
+				load, bet = true, 1
+			}
+			for i := i0; i < i1; i += mr {
+				rows := min(mr, i1-i)
+				as, ars, aks := a[i*rsa+k0*ksa:], rsa, ksa
+				if ar.packA {
+					packAStrip(*abuf, mr, transA, i, rows, k0, kb, a, lda)
+					as, ars, aks = *abuf, 1, mr
+				}
+				for s := sc; s < se; s++ {
+					j := s * nr
+					ar.micro(kb, as, ars, aks, blk[j*kb:(j+nr)*kb], c[i*ldc+j:], ldc, rows, min(nr, n-j), alpha, bet, load)
+				}
+			}
+		}
+	}
 }
 
 // scaleC sets C = beta*C (C = 0 when beta is 0, without reading C).
@@ -240,47 +361,11 @@ func scaleC(m, n int, beta float32, c []float32, ldc int) {
 	}
 }
 
-// sgemmBlock computes the mb×nb block of C at (i0, j0).
-func sgemmBlock(transA bool, i0, mb, j0, nb int, alpha float32, a []float32, lda int, pb *packedB, beta float32, c []float32, ldc int, abuf []float32) {
-	scaleC(mb, nb, beta, c[i0*ldc+j0:], ldc)
-	k, npad := pb.k, pb.npad
-	var tile [gemmMR * gemmNR]float32
-	for k0 := 0; k0 < k; k0 += gemmKC {
-		kb := min(gemmKC, k-k0)
-		mbPad := roundUp(mb, gemmMR)
-		ap := abuf[:mbPad*kb]
-		packA(ap, transA, i0, mb, k0, kb, alpha, a, lda)
-		blk := pb.data[k0*npad : (k0+kb)*npad]
-		for jr := 0; jr < nb; jr += gemmNR {
-			j := j0 + jr
-			bs := blk[j*kb : (j+gemmNR)*kb]
-			nr := min(gemmNR, nb-jr)
-			for ir := 0; ir < mb; ir += gemmMR {
-				as := ap[ir*kb : (ir+gemmMR)*kb]
-				mr := min(gemmMR, mb-ir)
-				i := i0 + ir
-				if mr == gemmMR && nr == gemmNR {
-					gemmMicro(kb, as, bs, c[i*ldc+j:], ldc)
-					continue
-				}
-				tile = [gemmMR * gemmNR]float32{}
-				gemmMicro(kb, as, bs, tile[:], gemmNR)
-				for ii := 0; ii < mr; ii++ {
-					row := c[(i+ii)*ldc+j : (i+ii)*ldc+j+nr]
-					for jj := range row {
-						row[jj] += tile[ii*gemmNR+jj]
-					}
-				}
-			}
-		}
-	}
-}
-
-// gemmMicro adds the product of a packed gemmMR×k strip of A and a packed
-// k×gemmNR strip of B to the gemmMR×gemmNR tile of C at c (row stride ldc).
-// The depth loop is unrolled four times, which keeps the eight accumulators
-// in registers and gives the scheduler independent work.
-func gemmMicro(k int, a, b []float32, c []float32, ldc int) {
+// sgemmMicroGo is the pure-Go micro-kernel for a 2×4 tile of packed A
+// (rsa 1, ksa 2) and a packed strip of B. The depth loop is unrolled four
+// times, which keeps the eight accumulators in registers and gives the
+// scheduler independent work.
+func sgemmMicroGo(k int, a []float32, _, _ int, b, c []float32, ldc, mr, nr int, alpha, beta float32, load bool) {
 	var c00, c01, c02, c03, c10, c11, c12, c13 float32
 	a = a[:2*k]
 	b = b[:4*k]
@@ -337,16 +422,29 @@ func gemmMicro(k int, a, b []float32, c []float32, ldc int) {
 		a = a[2:]
 		b = b[4:]
 	}
-	r := c[0:4:4]
-	r[0] += c00
-	r[1] += c01
-	r[2] += c02
-	r[3] += c03
-	r = c[ldc : ldc+4 : ldc+4]
-	r[0] += c10
-	r[1] += c11
-	r[2] += c12
-	r[3] += c13
+	if mr == 2 && nr == 4 {
+		r := c[0:4:4]
+		r1 := c[ldc : ldc+4 : ldc+4]
+		if load {
+			r[0], r[1], r[2], r[3] = alpha*c00+beta*r[0], alpha*c01+beta*r[1], alpha*c02+beta*r[2], alpha*c03+beta*r[3]
+			r1[0], r1[1], r1[2], r1[3] = alpha*c10+beta*r1[0], alpha*c11+beta*r1[1], alpha*c12+beta*r1[2], alpha*c13+beta*r1[3]
+		} else {
+			r[0], r[1], r[2], r[3] = alpha*c00, alpha*c01, alpha*c02, alpha*c03
+			r1[0], r1[1], r1[2], r1[3] = alpha*c10, alpha*c11, alpha*c12, alpha*c13
+		}
+		return
+	}
+	tile := [2][4]float32{{c00, c01, c02, c03}, {c10, c11, c12, c13}}
+	for i := 0; i < mr; i++ {
+		row := c[i*ldc : i*ldc+nr]
+		for j := range row {
+			v := alpha * tile[i][j]
+			if load {
+				v += beta * row[j]
+			}
+			row[j] = v
+		}
+	}
 }
 
 // sgemmSmall is the unpacked path for tiny or degenerate products.

@@ -88,12 +88,12 @@ func (k *gridSampleKernel) Run(ec *Context, in, out []*Tensor) error {
 			return fmt.Errorf("cannot sample from X of shape %v", x.Shape)
 		}
 	}
-	xs, xt, err := floatWork64(ec, x)
+	xs, xt, err := convWork64(ec, x)
 	if err != nil {
 		return err
 	}
 	defer ec.Release(xt)
-	gs, gt, err := floatWork64(ec, grid)
+	gs, gt, err := convWork64(ec, grid)
 	if err != nil {
 		return err
 	}
@@ -148,7 +148,7 @@ func (k *gridSampleKernel) Run(ec *Context, in, out []*Tensor) error {
 			}
 		}
 	})
-	storeFloat64(y, ys)
+	convStore64(y, ys)
 	return nil
 }
 
@@ -200,7 +200,7 @@ func (k *gridSampleKernel) taps(g float64, d, nd int, single bool) gridTaps {
 		t.n = 4
 		for i := 0; i < 4; i++ {
 			t.idx[i] = int(x0) - 1 + i
-			t.w[i] = cubicKernel(float64(i-1)-r, -0.75)
+			t.w[i] = resizeCubicWeight(float64(i-1)-r, -0.75)
 		}
 	}
 	for i := 0; i < t.n; i++ {
@@ -280,7 +280,7 @@ func (k *affineGridKernel) Run(ec *Context, in, out []*Tensor) error {
 		}
 		spatial[i] = int(size[2+i])
 	}
-	ts, tt, err := floatWork64(ec, theta)
+	ts, tt, err := convWork64(ec, theta)
 	if err != nil {
 		return err
 	}
@@ -335,6 +335,6 @@ func (k *affineGridKernel) Run(ec *Context, in, out []*Tensor) error {
 			}
 		}
 	}
-	storeFloat64(y, ys)
+	convStore64(y, ys)
 	return nil
 }

@@ -9,36 +9,36 @@ import (
 // conversion of numeric inputs. The post-transforms compute in float32, as
 // onnxruntime does, so that results agree to the last bit where possible.
 
-// postTransform is the transform applied to raw scores before output.
-type postTransform uint8
+// mlPostTransform is the transform applied to raw scores before output.
+type mlPostTransform uint8
 
 const (
-	postNone postTransform = iota
-	postSoftmax
-	postLogistic
-	postSoftmaxZero
-	postProbit
+	mlPostNone mlPostTransform = iota
+	mlPostSoftmax
+	mlPostLogistic
+	mlPostSoftmaxZero
+	mlPostProbit
 )
 
-var postTransformNames = map[string]postTransform{
-	"NONE": postNone, "SOFTMAX": postSoftmax, "LOGISTIC": postLogistic,
-	"SOFTMAX_ZERO": postSoftmaxZero, "PROBIT": postProbit,
+var mlPostTransformNames = map[string]mlPostTransform{
+	"NONE": mlPostNone, "SOFTMAX": mlPostSoftmax, "LOGISTIC": mlPostLogistic,
+	"SOFTMAX_ZERO": mlPostSoftmaxZero, "PROBIT": mlPostProbit,
 }
 
-// parsePostTransform reads a string post_transform attribute.
-func parsePostTransform(a *Attrs) (postTransform, error) {
+// mlParsePostTransform reads a string post_transform attribute.
+func mlParsePostTransform(a *Attrs) (mlPostTransform, error) {
 	s := a.String("post_transform", "NONE")
-	p, ok := postTransformNames[s]
+	p, ok := mlPostTransformNames[s]
 	if !ok {
 		return 0, fmt.Errorf("post_transform %q is not one of NONE, SOFTMAX, LOGISTIC, SOFTMAX_ZERO, PROBIT", s)
 	}
 	return p, nil
 }
 
-// logistic32 is 1/(1+exp(-v)) computed so that it neither overflows nor
+// mlLogistic is 1/(1+exp(-v)) computed so that it neither overflows nor
 // loses precision for large |v|.
-func logistic32(v float32) float32 {
-	e := float32(math.Exp(float64(-abs32(v))))
+func mlLogistic(v float32) float32 {
+	e := float32(math.Exp(float64(-mlAbs32(v))))
 	p := 1 / (1 + e)
 	if v < 0 {
 		return 1 - p
@@ -46,13 +46,13 @@ func logistic32(v float32) float32 {
 	return p
 }
 
-func abs32(v float32) float32 { return math.Float32frombits(math.Float32bits(v) &^ (1 << 31)) }
+func mlAbs32(v float32) float32 { return math.Float32frombits(math.Float32bits(v) &^ (1 << 31)) }
 
-func exp32(v float32) float32 { return float32(math.Exp(float64(v))) }
+func mlExp32(v float32) float32 { return float32(math.Exp(float64(v))) }
 
-// erfInv32 is the closed-form approximation of the inverse error function
+// mlErfInv is the closed-form approximation of the inverse error function
 // (Winitzki's, a = 0.147) that onnxruntime uses for PROBIT.
-func erfInv32(x float32) float32 {
+func mlErfInv(x float32) float32 {
 	sgn := float32(1)
 	if x < 0 {
 		sgn = -1
@@ -65,11 +65,11 @@ func erfInv32(x float32) float32 {
 	return sgn * float32(math.Sqrt(float64(v3)))
 }
 
-// probit32 is the quantile function of the standard normal distribution.
-func probit32(v float32) float32 { return float32(math.Sqrt2) * erfInv32(2*v-1) }
+// mlProbit is the quantile function of the standard normal distribution.
+func mlProbit(v float32) float32 { return float32(math.Sqrt2) * mlErfInv(2*v-1) }
 
-// softmax32 replaces v with its softmax, computed in float32.
-func softmax32(v []float32) {
+// mlSoftmax replaces v with its softmax, computed in float32.
+func mlSoftmax(v []float32) {
 	mx := float32(-math.MaxFloat32)
 	for _, x := range v {
 		if x > mx {
@@ -78,7 +78,7 @@ func softmax32(v []float32) {
 	}
 	var sum float32
 	for i, x := range v {
-		e := exp32(x - mx)
+		e := mlExp32(x - mx)
 		v[i] = e
 		sum += e
 	}
@@ -87,19 +87,19 @@ func softmax32(v []float32) {
 	}
 }
 
-// softmaxZero32 is softmax that leaves (near-)zero scores at zero weight.
-func softmaxZero32(v []float32) {
+// mlSoftmaxZero is softmax that leaves (near-)zero scores at zero weight.
+func mlSoftmaxZero(v []float32) {
 	mx := float32(-math.MaxFloat32)
 	for _, x := range v {
 		if x > mx {
 			mx = x
 		}
 	}
-	expNegMax := exp32(-mx)
+	expNegMax := mlExp32(-mx)
 	var sum float32
 	for i, x := range v {
 		if x > 0.0000001 || x < -0.0000001 {
-			e := exp32(x - mx)
+			e := mlExp32(x - mx)
 			v[i] = e
 			sum += e
 		} else {
@@ -111,20 +111,20 @@ func softmaxZero32(v []float32) {
 	}
 }
 
-// applyPost applies a post-transform to a row of float32 scores in place.
-func applyPost(p postTransform, v []float32) {
+// mlApplyPost applies a post-transform to a row of float32 scores in place.
+func mlApplyPost(p mlPostTransform, v []float32) {
 	switch p {
-	case postSoftmax:
-		softmax32(v)
-	case postSoftmaxZero:
-		softmaxZero32(v)
-	case postLogistic:
+	case mlPostSoftmax:
+		mlSoftmax(v)
+	case mlPostSoftmaxZero:
+		mlSoftmaxZero(v)
+	case mlPostLogistic:
 		for i, x := range v {
-			v[i] = logistic32(x)
+			v[i] = mlLogistic(x)
 		}
-	case postProbit:
+	case mlPostProbit:
 		for i, x := range v {
-			v[i] = probit32(x)
+			v[i] = mlProbit(x)
 		}
 	}
 }
@@ -141,10 +141,10 @@ func mlInput2D(t *Tensor) (n, c int, err error) {
 	return 0, 0, fmt.Errorf("input must be 1-D or 2-D, got shape %v", t.Shape)
 }
 
-// float32Input returns t's elements as float32, converting (into a
+// mlFloat32Input returns t's elements as float32, converting (into a
 // temporary the caller must release with ec.Release when tmp is non-nil)
 // from float64, float16 and integer types.
-func float32Input(ec *Context, t *Tensor) (data []float32, tmp *Tensor, err error) {
+func mlFloat32Input(ec *Context, t *Tensor) (data []float32, tmp *Tensor, err error) {
 	if d, ok := t.Data.([]float32); ok {
 		return d, nil, nil
 	}
@@ -174,10 +174,10 @@ func float32Input(ec *Context, t *Tensor) (data []float32, tmp *Tensor, err erro
 	return out, tmp, nil
 }
 
-// attrFloats64 reads a numeric list attribute that may be given as floats
+// mlAttrFloats64 reads a numeric list attribute that may be given as floats
 // or, with the suffix _as_tensor, as a (double) tensor. present reports
 // whether either form was set; both at once is an error.
-func attrFloats64(a *Attrs, name string) (vals []float64, present bool, err error) {
+func mlAttrFloats64(a *Attrs, name string) (vals []float64, present bool, err error) {
 	fs, okF := a.Floats(name)
 	t := a.Tensor(name + "_as_tensor")
 	if okF && t != nil && len(fs) > 0 && t.Len() > 0 {
@@ -200,8 +200,8 @@ func attrFloats64(a *Attrs, name string) (vals []float64, present bool, err erro
 	return nil, false, nil
 }
 
-// tensorAttrFloats64 reads a tensor attribute of any float type as float64.
-func tensorAttrFloats64(a *Attrs, name string) ([]float64, bool, error) {
+// mlTensorAttrFloats64 reads a tensor attribute of any float type as float64.
+func mlTensorAttrFloats64(a *Attrs, name string) ([]float64, bool, error) {
 	t := a.Tensor(name)
 	if t == nil {
 		return nil, false, nil

@@ -9,14 +9,14 @@ import (
 // and 4), CategoryMapper and OneHotEncoder.
 
 func registerMLEncoders(r *Registry) {
-	r.Add(DomainML, "LabelEncoder", 1, newLabelEncoderV1)
-	r.Add(DomainML, "LabelEncoder", 2, newLabelEncoder)
-	r.Add(DomainML, "CategoryMapper", 1, newCategoryMapper)
-	r.Add(DomainML, "OneHotEncoder", 1, newOneHotEncoder)
+	r.Add(DomainML, "LabelEncoder", 1, newMLLabelEncoderV1)
+	r.Add(DomainML, "LabelEncoder", 2, newMLLabelEncoder)
+	r.Add(DomainML, "CategoryMapper", 1, newMLCategoryMapper)
+	r.Add(DomainML, "OneHotEncoder", 1, newMLOneHotEncoder)
 }
 
-// keyIndex maps keys of one type (strings, integers or floats) to positions.
-type keyIndex struct {
+// mlKeyIndex maps keys of one type (strings, integers or floats) to positions.
+type mlKeyIndex struct {
 	dt     DType // the key type inputs must have
 	strs   map[string]int
 	ints   map[int64]int
@@ -25,8 +25,8 @@ type keyIndex struct {
 	nanEq  bool // NaN keys match NaN inputs (LabelEncoder opset 4)
 }
 
-func newKeyIndex(keys *Tensor, nanEq bool) (*keyIndex, error) {
-	ki := &keyIndex{dt: keys.DType, nan: -1, nanEq: nanEq}
+func newMLKeyIndex(keys *Tensor, nanEq bool) (*mlKeyIndex, error) {
+	ki := &mlKeyIndex{dt: keys.DType, nan: -1, nanEq: nanEq}
 	switch d := keys.Data.(type) {
 	case []string:
 		ki.strs = make(map[string]int, len(d))
@@ -64,7 +64,7 @@ func newKeyIndex(keys *Tensor, nanEq bool) (*keyIndex, error) {
 }
 
 // lookup returns, for every element of x, the position of its key or -1.
-func (ki *keyIndex) lookup(x *Tensor, pos []int32) error {
+func (ki *mlKeyIndex) lookup(x *Tensor, pos []int32) error {
 	if x.DType != ki.dt {
 		return fmt.Errorf("input type %s does not match the key type %s", x.DType, ki.dt)
 	}
@@ -106,7 +106,7 @@ func (ki *keyIndex) lookup(x *Tensor, pos []int32) error {
 	return nil
 }
 
-func (ki *keyIndex) findFloat(v float64) int32 {
+func (ki *mlKeyIndex) findFloat(v float64) int32 {
 	if v != v {
 		if ki.nanEq {
 			return int32(ki.nan)
@@ -119,25 +119,25 @@ func (ki *keyIndex) findFloat(v float64) int32 {
 	return -1
 }
 
-// gatherValues writes values[pos[i]] (or def where pos[i] < 0) to dst.
-func gatherValues(dst, values, def *Tensor, pos []int32) {
+// mlGatherValues writes values[pos[i]] (or def where pos[i] < 0) to dst.
+func mlGatherValues(dst, values, def *Tensor, pos []int32) {
 	switch d := dst.Data.(type) {
 	case []string:
-		gatherTyped(d, values.Data.([]string), def.Data.([]string)[0], pos)
+		mlGatherTyped(d, values.Data.([]string), def.Data.([]string)[0], pos)
 	case []int64:
-		gatherTyped(d, values.Data.([]int64), def.Data.([]int64)[0], pos)
+		mlGatherTyped(d, values.Data.([]int64), def.Data.([]int64)[0], pos)
 	case []int32:
-		gatherTyped(d, values.Data.([]int32), def.Data.([]int32)[0], pos)
+		mlGatherTyped(d, values.Data.([]int32), def.Data.([]int32)[0], pos)
 	case []int16:
-		gatherTyped(d, values.Data.([]int16), def.Data.([]int16)[0], pos)
+		mlGatherTyped(d, values.Data.([]int16), def.Data.([]int16)[0], pos)
 	case []float32:
-		gatherTyped(d, values.Data.([]float32), def.Data.([]float32)[0], pos)
+		mlGatherTyped(d, values.Data.([]float32), def.Data.([]float32)[0], pos)
 	case []float64:
-		gatherTyped(d, values.Data.([]float64), def.Data.([]float64)[0], pos)
+		mlGatherTyped(d, values.Data.([]float64), def.Data.([]float64)[0], pos)
 	}
 }
 
-func gatherTyped[T any](dst, values []T, def T, pos []int32) {
+func mlGatherTyped[T any](dst, values []T, def T, pos []int32) {
 	for i, p := range pos {
 		if p >= 0 {
 			dst[i] = values[p]
@@ -147,14 +147,14 @@ func gatherTyped[T any](dst, values []T, def T, pos []int32) {
 	}
 }
 
-// mapKernel maps every input element through a keyIndex to a value table.
-type mapKernel struct {
-	keys   *keyIndex
+// mlMapKernel maps every input element through a mlKeyIndex to a value table.
+type mlMapKernel struct {
+	keys   *mlKeyIndex
 	values *Tensor // 1-D, one value per key
 	def    *Tensor // one element, of the values' type
 }
 
-func (k *mapKernel) Run(ec *Context, in, out []*Tensor) error {
+func (k *mlMapKernel) Run(ec *Context, in, out []*Tensor) error {
 	x := in[0]
 	pt := ec.Empty(Int32, x.Len())
 	defer ec.Release(pt)
@@ -163,7 +163,7 @@ func (k *mapKernel) Run(ec *Context, in, out []*Tensor) error {
 		return err
 	}
 	y := ec.Empty(k.values.DType, x.Shape...)
-	gatherValues(y, k.values, k.def, pos)
+	mlGatherValues(y, k.values, k.def, pos)
 	out[0] = y
 	return nil
 }
@@ -172,15 +172,15 @@ func (k *mapKernel) Run(ec *Context, in, out []*Tensor) error {
 // LabelEncoder opset 1: strings to their index in classes_strings, or
 // indices back to strings.
 
-type labelEncoderV1 struct {
-	toInt  *mapKernel
+type mlLabelEncoderV1 struct {
+	toInt  *mlMapKernel
 	toStr  []string
 	defStr string
 }
 
-func newLabelEncoderV1(n *Node) (any, error) {
+func newMLLabelEncoderV1(n *Node) (any, error) {
 	classes, _ := n.Attrs.Strings("classes_strings")
-	ki, err := newKeyIndex(FromSlice(String, classes, len(classes)), false)
+	ki, err := newMLKeyIndex(FromSlice(String, classes, len(classes)), false)
 	if err != nil {
 		return nil, err
 	}
@@ -188,14 +188,14 @@ func newLabelEncoderV1(n *Node) (any, error) {
 	for i := range idx {
 		idx[i] = int64(i)
 	}
-	return &labelEncoderV1{
-		toInt:  &mapKernel{keys: ki, values: FromSlice(Int64, idx, len(idx)), def: Scalar(n.Attrs.Int("default_int64", -1))},
+	return &mlLabelEncoderV1{
+		toInt:  &mlMapKernel{keys: ki, values: FromSlice(Int64, idx, len(idx)), def: Scalar(n.Attrs.Int("default_int64", -1))},
 		toStr:  classes,
 		defStr: n.Attrs.String("default_string", "_Unused"),
 	}, nil
 }
 
-func (k *labelEncoderV1) Run(ec *Context, in, out []*Tensor) error {
+func (k *mlLabelEncoderV1) Run(ec *Context, in, out []*Tensor) error {
 	x := in[0]
 	if x.DType == String {
 		return k.toInt.Run(ec, in, out)
@@ -220,9 +220,9 @@ func (k *labelEncoderV1) Run(ec *Context, in, out []*Tensor) error {
 // ---------------------------------------------------------------------------
 // LabelEncoder opsets 2 and 4: a general key -> value map.
 
-// labelAttrList reads keys_* or values_* (prefix) from its list or tensor
+// mlLabelAttrList reads keys_* or values_* (prefix) from its list or tensor
 // attribute.
-func labelAttrList(a *Attrs, prefix string) (*Tensor, error) {
+func mlLabelAttrList(a *Attrs, prefix string) (*Tensor, error) {
 	var found []*Tensor
 	if v, ok := a.Strings(prefix + "_strings"); ok {
 		found = append(found, FromSlice(String, v, len(v)))
@@ -263,20 +263,20 @@ func labelAttrList(a *Attrs, prefix string) (*Tensor, error) {
 	return nil, fmt.Errorf("only one of %[1]s_strings, %[1]s_int64s, %[1]s_floats, %[1]s_tensor may be set", prefix)
 }
 
-func newLabelEncoder(n *Node) (any, error) {
+func newMLLabelEncoder(n *Node) (any, error) {
 	a := n.Attrs
-	keys, err := labelAttrList(a, "keys")
+	keys, err := mlLabelAttrList(a, "keys")
 	if err != nil {
 		return nil, err
 	}
-	values, err := labelAttrList(a, "values")
+	values, err := mlLabelAttrList(a, "values")
 	if err != nil {
 		return nil, err
 	}
 	if keys.Len() != values.Len() {
 		return nil, fmt.Errorf("%d keys but %d values", keys.Len(), values.Len())
 	}
-	ki, err := newKeyIndex(keys, n.Version >= 4)
+	ki, err := newMLKeyIndex(keys, n.Version >= 4)
 	if err != nil {
 		return nil, err
 	}
@@ -302,17 +302,17 @@ func newLabelEncoder(n *Node) (any, error) {
 			d[0] = float64(a.Float("default_float", float32(math.Copysign(0, -1))))
 		}
 	}
-	return &mapKernel{keys: ki, values: values, def: def}, nil
+	return &mlMapKernel{keys: ki, values: values, def: def}, nil
 }
 
 // ---------------------------------------------------------------------------
 // CategoryMapper: strings to integers and back, through parallel lists.
 
-type categoryMapper struct {
-	toInt, toStr *mapKernel
+type mlCategoryMapper struct {
+	toInt, toStr *mlMapKernel
 }
 
-func newCategoryMapper(n *Node) (any, error) {
+func newMLCategoryMapper(n *Node) (any, error) {
 	a := n.Attrs
 	ints, _ := a.Ints("cats_int64s")
 	strs, _ := a.Strings("cats_strings")
@@ -321,21 +321,21 @@ func newCategoryMapper(n *Node) (any, error) {
 	}
 	it := FromSlice(Int64, ints, len(ints))
 	st := FromSlice(String, strs, len(strs))
-	kiS, err := newKeyIndex(st, false)
+	kiS, err := newMLKeyIndex(st, false)
 	if err != nil {
 		return nil, err
 	}
-	kiI, err := newKeyIndex(it, false)
+	kiI, err := newMLKeyIndex(it, false)
 	if err != nil {
 		return nil, err
 	}
-	return &categoryMapper{
-		toInt: &mapKernel{keys: kiS, values: it, def: Scalar(a.Int("default_int64", -1))},
-		toStr: &mapKernel{keys: kiI, values: st, def: Scalar(a.String("default_string", "_Unused"))},
+	return &mlCategoryMapper{
+		toInt: &mlMapKernel{keys: kiS, values: it, def: Scalar(a.Int("default_int64", -1))},
+		toStr: &mlMapKernel{keys: kiI, values: st, def: Scalar(a.String("default_string", "_Unused"))},
 	}, nil
 }
 
-func (k *categoryMapper) Run(ec *Context, in, out []*Tensor) error {
+func (k *mlCategoryMapper) Run(ec *Context, in, out []*Tensor) error {
 	switch in[0].DType {
 	case String:
 		return k.toInt.Run(ec, in, out)
@@ -349,36 +349,36 @@ func (k *categoryMapper) Run(ec *Context, in, out []*Tensor) error {
 // OneHotEncoder: each element becomes a one-hot float vector over the
 // categories (a trailing dimension).
 
-type oneHotEncoder struct {
-	strs    *keyIndex
-	ints    *keyIndex
+type mlOneHotEncoder struct {
+	strs    *mlKeyIndex
+	ints    *mlKeyIndex
 	n       int
 	zeros   bool // unknown categories give all zeros (else an error)
 	strCats bool
 }
 
-func newOneHotEncoder(n *Node) (any, error) {
+func newMLOneHotEncoder(n *Node) (any, error) {
 	a := n.Attrs
 	ints, okI := a.Ints("cats_int64s")
 	strs, okS := a.Strings("cats_strings")
-	k := &oneHotEncoder{zeros: a.Int("zeros", 1) != 0}
+	k := &mlOneHotEncoder{zeros: a.Int("zeros", 1) != 0}
 	var err error
 	switch {
 	case len(ints) > 0 && len(strs) > 0:
 		return nil, fmt.Errorf("only one of cats_int64s and cats_strings may be set")
 	case len(strs) > 0 || (okS && !okI):
 		k.strCats, k.n = true, len(strs)
-		k.strs, err = newKeyIndex(FromSlice(String, strs, len(strs)), false)
+		k.strs, err = newMLKeyIndex(FromSlice(String, strs, len(strs)), false)
 	case okI:
 		k.n = len(ints)
-		k.ints, err = newKeyIndex(FromSlice(Int64, ints, len(ints)), false)
+		k.ints, err = newMLKeyIndex(FromSlice(Int64, ints, len(ints)), false)
 	default:
 		return nil, fmt.Errorf("one of cats_int64s and cats_strings must be set")
 	}
 	return k, err
 }
 
-func (k *oneHotEncoder) Run(ec *Context, in, out []*Tensor) error {
+func (k *mlOneHotEncoder) Run(ec *Context, in, out []*Tensor) error {
 	x := in[0]
 	pt := ec.Empty(Int32, x.Len())
 	defer ec.Release(pt)

@@ -7,15 +7,15 @@ import "fmt"
 // DictVectorizer (map to tensor).
 
 func registerMLFeatures(r *Registry) {
-	r.AddKernel(DomainML, "ArrayFeatureExtractor", 1, KernelFunc(arrayFeatureExtractor))
-	r.Add(DomainML, "FeatureVectorizer", 1, newFeatureVectorizer)
-	r.Add(DomainML, "ZipMap", 1, newZipMap)
-	r.Add(DomainML, "DictVectorizer", 1, newDictVectorizer)
+	r.AddKernel(DomainML, "ArrayFeatureExtractor", 1, KernelFunc(mlArrayFeatureExtractor))
+	r.Add(DomainML, "FeatureVectorizer", 1, newMLFeatureVectorizer)
+	r.Add(DomainML, "ZipMap", 1, newMLZipMap)
+	r.Add(DomainML, "DictVectorizer", 1, newMLDictVectorizer)
 }
 
-// arrayFeatureExtractor selects, along the last axis of X, the positions
+// mlArrayFeatureExtractor selects, along the last axis of X, the positions
 // listed in Y. A 1-D X gives a [1, len(Y)] result.
-func arrayFeatureExtractor(ec *Context, in, out []*Tensor) error {
+func mlArrayFeatureExtractor(ec *Context, in, out []*Tensor) error {
 	if len(in) < 2 || in[0] == nil || in[1] == nil {
 		return fmt.Errorf("ArrayFeatureExtractor needs inputs X and Y")
 	}
@@ -49,15 +49,15 @@ func arrayFeatureExtractor(ec *Context, in, out []*Tensor) error {
 	}
 	switch d := x.Data.(type) {
 	case []float32:
-		extractColumns(d, y.Data.([]float32), idx, rows, stride)
+		mlExtractColumns(d, y.Data.([]float32), idx, rows, stride)
 	case []float64:
-		extractColumns(d, y.Data.([]float64), idx, rows, stride)
+		mlExtractColumns(d, y.Data.([]float64), idx, rows, stride)
 	case []int64:
-		extractColumns(d, y.Data.([]int64), idx, rows, stride)
+		mlExtractColumns(d, y.Data.([]int64), idx, rows, stride)
 	case []int32:
-		extractColumns(d, y.Data.([]int32), idx, rows, stride)
+		mlExtractColumns(d, y.Data.([]int32), idx, rows, stride)
 	case []string:
-		extractColumns(d, y.Data.([]string), idx, rows, stride)
+		mlExtractColumns(d, y.Data.([]string), idx, rows, stride)
 	default:
 		ec.Release(y)
 		return fmt.Errorf("unsupported input type %s", x.DType)
@@ -66,7 +66,7 @@ func arrayFeatureExtractor(ec *Context, in, out []*Tensor) error {
 	return nil
 }
 
-func extractColumns[T any](x, y []T, idx []int64, rows, stride int) {
+func mlExtractColumns[T any](x, y []T, idx []int64, rows, stride int) {
 	k := 0
 	for r := 0; r < rows; r++ {
 		row := x[r*stride : r*stride+stride]
@@ -81,14 +81,14 @@ func extractColumns[T any](x, y []T, idx []int64, rows, stride int) {
 // FeatureVectorizer: concatenates the rows of its inputs, each truncated or
 // zero-padded to its entry in inputdimensions, into float32 rows.
 
-type featureVectorizer struct {
+type mlFeatureVectorizer struct {
 	dims  []int
 	total int
 }
 
-func newFeatureVectorizer(n *Node) (any, error) {
+func newMLFeatureVectorizer(n *Node) (any, error) {
 	dims, _ := n.Attrs.IntsAsInts("inputdimensions")
-	k := &featureVectorizer{dims: dims}
+	k := &mlFeatureVectorizer{dims: dims}
 	for i, d := range dims {
 		if d < 0 {
 			return nil, fmt.Errorf("inputdimensions[%d] = %d is negative", i, d)
@@ -101,7 +101,7 @@ func newFeatureVectorizer(n *Node) (any, error) {
 	return k, nil
 }
 
-func (k *featureVectorizer) Run(ec *Context, in, out []*Tensor) error {
+func (k *mlFeatureVectorizer) Run(ec *Context, in, out []*Tensor) error {
 	if len(in) != len(k.dims) {
 		return fmt.Errorf("%d inputs but %d inputdimensions", len(in), len(k.dims))
 	}
@@ -134,13 +134,13 @@ func (k *featureVectorizer) Run(ec *Context, in, out []*Tensor) error {
 		var err error
 		switch d := x.Data.(type) {
 		case []float32:
-			vectorize(d, yd, n, width, cp, off, k.total)
+			mlVectorize(d, yd, n, width, cp, off, k.total)
 		case []float64:
-			vectorize(d, yd, n, width, cp, off, k.total)
+			mlVectorize(d, yd, n, width, cp, off, k.total)
 		case []int64:
-			vectorize(d, yd, n, width, cp, off, k.total)
+			mlVectorize(d, yd, n, width, cp, off, k.total)
 		case []int32:
-			vectorize(d, yd, n, width, cp, off, k.total)
+			mlVectorize(d, yd, n, width, cp, off, k.total)
 		default:
 			err = fmt.Errorf("input %d: unsupported type %s", i, x.DType)
 		}
@@ -154,7 +154,7 @@ func (k *featureVectorizer) Run(ec *Context, in, out []*Tensor) error {
 	return nil
 }
 
-func vectorize[T float32 | float64 | int64 | int32](x []T, y []float32, n, width, cp, off, total int) {
+func mlVectorize[T float32 | float64 | int64 | int32](x []T, y []float32, n, width, cp, off, total int) {
 	for r := 0; r < n; r++ {
 		src := x[r*width : r*width+cp]
 		dst := y[r*total+off : r*total+off+cp]
@@ -167,16 +167,16 @@ func vectorize[T float32 | float64 | int64 | int32](x []T, y []float32, n, width
 // ---------------------------------------------------------------------------
 // ZipMap: each row of class scores becomes a map from class label to score.
 
-type zipMap struct {
+type mlZipMap struct {
 	strs []string
 	ints []int64
 	typ  *Type
 }
 
-func newZipMap(n *Node) (any, error) {
+func newMLZipMap(n *Node) (any, error) {
 	strs, _ := n.Attrs.Strings("classlabels_strings")
 	ints, _ := n.Attrs.Ints("classlabels_int64s")
-	k := &zipMap{strs: strs, ints: ints}
+	k := &mlZipMap{strs: strs, ints: ints}
 	switch {
 	case len(strs) > 0 && len(ints) > 0:
 		return nil, fmt.Errorf("only one of classlabels_strings and classlabels_int64s may be set")
@@ -190,7 +190,7 @@ func newZipMap(n *Node) (any, error) {
 	return k, nil
 }
 
-func (k *zipMap) RunValues(ec *Context, in, out []Value) error {
+func (k *mlZipMap) RunValues(ec *Context, in, out []Value) error {
 	x, ok := in[0].(*Tensor)
 	if !ok || x == nil {
 		return fmt.Errorf("input must be a tensor, got %T", in[0])
@@ -229,16 +229,16 @@ func (k *zipMap) RunValues(ec *Context, in, out []Value) error {
 // DictVectorizer: a map becomes a [1, len(vocabulary)] tensor holding, at
 // each vocabulary position, the map's value for that key (zero if absent).
 
-type dictVectorizer struct {
+type mlDictVectorizer struct {
 	strIdx map[string]int
 	intIdx map[int64]int
 	n      int
 }
 
-func newDictVectorizer(n *Node) (any, error) {
+func newMLDictVectorizer(n *Node) (any, error) {
 	strs, _ := n.Attrs.Strings("string_vocabulary")
 	ints, _ := n.Attrs.Ints("int64_vocabulary")
-	k := &dictVectorizer{}
+	k := &mlDictVectorizer{}
 	switch {
 	case len(strs) > 0 && len(ints) > 0:
 		return nil, fmt.Errorf("only one of string_vocabulary and int64_vocabulary may be set")
@@ -264,7 +264,7 @@ func newDictVectorizer(n *Node) (any, error) {
 	return k, nil
 }
 
-func (k *dictVectorizer) RunValues(ec *Context, in, out []Value) error {
+func (k *mlDictVectorizer) RunValues(ec *Context, in, out []Value) error {
 	m, ok := in[0].(*Map)
 	if !ok || m == nil {
 		return fmt.Errorf("input must be a map, got %T", in[0])

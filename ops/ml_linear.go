@@ -12,14 +12,14 @@ import (
 // followed.
 
 func registerMLLinear(r *Registry) {
-	r.Add(DomainML, "LinearRegressor", 1, newLinearRegressor)
-	r.Add(DomainML, "LinearClassifier", 1, newLinearClassifier)
-	r.Add(DomainML, "SVMRegressor", 1, newSVMRegressor)
-	r.Add(DomainML, "SVMClassifier", 1, newSVMClassifier)
+	r.Add(DomainML, "LinearRegressor", 1, newMLLinearRegressor)
+	r.Add(DomainML, "LinearClassifier", 1, newMLLinearClassifier)
+	r.Add(DomainML, "SVMRegressor", 1, newMLSVMRegressor)
+	r.Add(DomainML, "SVMClassifier", 1, newMLSVMClassifier)
 }
 
-// linearScores computes y[n, t] = sum_c x[n, c]*w[t, c] (+ b[t]).
-func linearScores(x []float32, n, c int, w, b []float32, t int, y []float32) {
+// mlLinearScores computes y[n, t] = sum_c x[n, c]*w[t, c] (+ b[t]).
+func mlLinearScores(x []float32, n, c int, w, b []float32, t int, y []float32) {
 	for r := 0; r < n; r++ {
 		row := x[r*c : r*c+c]
 		for j := 0; j < t; j++ {
@@ -36,28 +36,28 @@ func linearScores(x []float32, n, c int, w, b []float32, t int, y []float32) {
 	}
 }
 
-// updateScores applies a post-transform to n rows of width scores each, the
+// mlUpdateScores applies a post-transform to n rows of width scores each, the
 // way onnxruntime's batched score update does. With one score per row and
 // addSecond >= 0, each score s becomes a pair written to out (2 per row):
 // [1-s, s] for addSecond 0 or 1, and for 2 or 3 [-s, s] (or, with
 // LOGISTIC, [logistic(-s), logistic(s)]). scores and out may be the same
 // slice only when no pair expansion happens.
-func updateScores(scores []float32, n, width int, post postTransform, addSecond int, out []float32) {
-	if width > 1 || (post != postProbit && addSecond < 0) {
+func mlUpdateScores(scores []float32, n, width int, post mlPostTransform, addSecond int, out []float32) {
+	if width > 1 || (post != mlPostProbit && addSecond < 0) {
 		if width > 1 {
 			for r := 0; r < n; r++ {
-				applyPost(post, scores[r*width:r*width+width])
+				mlApplyPost(post, scores[r*width:r*width+width])
 			}
 		}
 		copy(out, scores[:n*width])
 		return
 	}
-	if post == postProbit {
+	if post == mlPostProbit {
 		for r := n - 1; r >= 0; r-- { // backwards: out may overlap scores
 			if addSecond >= 0 {
-				out[2*r], out[2*r+1] = probit32(scores[r]), 0
+				out[2*r], out[2*r+1] = mlProbit(scores[r]), 0
 			} else {
-				out[r] = probit32(scores[r])
+				out[r] = mlProbit(scores[r])
 			}
 		}
 		return
@@ -68,8 +68,8 @@ func updateScores(scores []float32, n, width int, post postTransform, addSecond 
 		case 0, 1:
 			out[2*r], out[2*r+1] = 1-s, s
 		default:
-			if post == postLogistic {
-				out[2*r], out[2*r+1] = logistic32(-s), logistic32(s)
+			if post == mlPostLogistic {
+				out[2*r], out[2*r+1] = mlLogistic(-s), mlLogistic(s)
 			} else {
 				out[2*r], out[2*r+1] = -s, s
 			}
@@ -80,19 +80,19 @@ func updateScores(scores []float32, n, width int, post postTransform, addSecond 
 // ---------------------------------------------------------------------------
 // LinearRegressor
 
-type linearRegressor struct {
+type mlLinearRegressor struct {
 	coef, intercepts []float32
 	targets          int
-	post             postTransform
+	post             mlPostTransform
 }
 
-func newLinearRegressor(n *Node) (any, error) {
+func newMLLinearRegressor(n *Node) (any, error) {
 	a := n.Attrs
-	k := &linearRegressor{targets: int(a.Int("targets", 1))}
+	k := &mlLinearRegressor{targets: int(a.Int("targets", 1))}
 	k.coef, _ = a.Floats("coefficients")
 	k.intercepts, _ = a.Floats("intercepts")
 	var err error
-	if k.post, err = parsePostTransform(a); err != nil {
+	if k.post, err = mlParsePostTransform(a); err != nil {
 		return nil, err
 	}
 	if k.targets <= 0 {
@@ -110,7 +110,7 @@ func newLinearRegressor(n *Node) (any, error) {
 	return k, nil
 }
 
-func (k *linearRegressor) Run(ec *Context, in, out []*Tensor) error {
+func (k *mlLinearRegressor) Run(ec *Context, in, out []*Tensor) error {
 	x := in[0]
 	n, c, err := mlInput2D(x)
 	if err != nil {
@@ -119,17 +119,17 @@ func (k *linearRegressor) Run(ec *Context, in, out []*Tensor) error {
 	if c*k.targets != len(k.coef) {
 		return fmt.Errorf("the input has %d features but the coefficients expect %d", c, len(k.coef)/k.targets)
 	}
-	data, tmp, err := float32Input(ec, x)
+	data, tmp, err := mlFloat32Input(ec, x)
 	if err != nil {
 		return err
 	}
 	y := ec.Empty(Float, n, k.targets)
 	yd := y.Data.([]float32)
-	linearScores(data, n, c, k.coef, k.intercepts, k.targets, yd)
+	mlLinearScores(data, n, c, k.coef, k.intercepts, k.targets, yd)
 	if tmp != nil {
 		ec.Release(tmp)
 	}
-	updateScores(yd, n, k.targets, k.post, -1, yd)
+	mlUpdateScores(yd, n, k.targets, k.post, -1, yd)
 	out[0] = y
 	return nil
 }
@@ -137,24 +137,24 @@ func (k *linearRegressor) Run(ec *Context, in, out []*Tensor) error {
 // ---------------------------------------------------------------------------
 // LinearClassifier
 
-type linearClassifier struct {
+type mlLinearClassifier struct {
 	coef, intercepts []float32
 	classes          int
 	labelsInt        []int64
 	labelsStr        []string
-	post             postTransform
+	post             mlPostTransform
 	addSecond        bool // one score column, two labels: output [1-s, s]
 }
 
-func newLinearClassifier(n *Node) (any, error) {
+func newMLLinearClassifier(n *Node) (any, error) {
 	a := n.Attrs
-	k := &linearClassifier{}
+	k := &mlLinearClassifier{}
 	k.coef, _ = a.Floats("coefficients")
 	k.intercepts, _ = a.Floats("intercepts")
 	k.labelsInt, _ = a.Ints("classlabels_ints")
 	k.labelsStr, _ = a.Strings("classlabels_strings")
 	var err error
-	if k.post, err = parsePostTransform(a); err != nil {
+	if k.post, err = mlParsePostTransform(a); err != nil {
 		return nil, err
 	}
 	k.classes = len(k.intercepts)
@@ -181,7 +181,7 @@ func newLinearClassifier(n *Node) (any, error) {
 	return k, nil
 }
 
-func (k *linearClassifier) Run(ec *Context, in, out []*Tensor) error {
+func (k *mlLinearClassifier) Run(ec *Context, in, out []*Tensor) error {
 	x := in[0]
 	n, c, err := mlInput2D(x)
 	if err != nil {
@@ -190,7 +190,7 @@ func (k *linearClassifier) Run(ec *Context, in, out []*Tensor) error {
 	if c*k.classes != len(k.coef) {
 		return fmt.Errorf("the input has %d features but the coefficients expect %d", c, len(k.coef)/k.classes)
 	}
-	data, tmp, err := float32Input(ec, x)
+	data, tmp, err := mlFloat32Input(ec, x)
 	if err != nil {
 		return err
 	}
@@ -201,7 +201,7 @@ func (k *linearClassifier) Run(ec *Context, in, out []*Tensor) error {
 	z := ec.Empty(Float, n, width)
 	zd := z.Data.([]float32)
 	scores := zd[:n*k.classes]
-	linearScores(data, n, c, k.coef, k.intercepts, k.classes, scores)
+	mlLinearScores(data, n, c, k.coef, k.intercepts, k.classes, scores)
 	if tmp != nil {
 		ec.Release(tmp)
 	}
@@ -243,7 +243,7 @@ func (k *linearClassifier) Run(ec *Context, in, out []*Tensor) error {
 	if k.addSecond {
 		add = 1
 	}
-	updateScores(scores, n, k.classes, k.post, add, zd)
+	mlUpdateScores(scores, n, k.classes, k.post, add, zd)
 	out[0] = label
 	if len(out) > 1 {
 		out[1] = z
@@ -306,7 +306,7 @@ func (k svmKernel) apply(x []float32, n, c int, v []float32, m int, c0 float32, 
 					d := a - vec[i]
 					s += d * d
 				}
-				out[r*m+j] = exp32(-k.gamma * s)
+				out[r*m+j] = mlExp32(-k.gamma * s)
 				continue
 			}
 			for i, a := range row {
@@ -336,7 +336,7 @@ func (k svmKernel) apply(x []float32, n, c int, v []float32, m int, c0 float32, 
 // ---------------------------------------------------------------------------
 // SVMRegressor
 
-type svmRegressor struct {
+type mlSVMRegressor struct {
 	kernel   svmKernel
 	coef     []float32
 	sv       []float32
@@ -346,13 +346,13 @@ type svmRegressor struct {
 	oneClass bool
 }
 
-func newSVMRegressor(n *Node) (any, error) {
+func newMLSVMRegressor(n *Node) (any, error) {
 	a := n.Attrs
 	kern, err := parseSVMKernel(a)
 	if err != nil {
 		return nil, err
 	}
-	k := &svmRegressor{kernel: kern, nsv: int(a.Int("n_supports", 0)), oneClass: a.Int("one_class", 0) != 0}
+	k := &mlSVMRegressor{kernel: kern, nsv: int(a.Int("n_supports", 0)), oneClass: a.Int("one_class", 0) != 0}
 	k.coef, _ = a.Floats("coefficients")
 	k.sv, _ = a.Floats("support_vectors")
 	rho, _ := a.Floats("rho")
@@ -363,7 +363,7 @@ func newSVMRegressor(n *Node) (any, error) {
 	if len(k.coef) == 0 {
 		return nil, fmt.Errorf("attribute coefficients is empty")
 	}
-	if _, err := parsePostTransform(a); err != nil {
+	if _, err := mlParsePostTransform(a); err != nil {
 		return nil, err
 	}
 	if k.nsv < 0 {
@@ -384,7 +384,7 @@ func newSVMRegressor(n *Node) (any, error) {
 	return k, nil
 }
 
-func (k *svmRegressor) Run(ec *Context, in, out []*Tensor) error {
+func (k *mlSVMRegressor) Run(ec *Context, in, out []*Tensor) error {
 	x := in[0]
 	n, c, err := mlInput2D(x)
 	if err != nil {
@@ -393,7 +393,7 @@ func (k *svmRegressor) Run(ec *Context, in, out []*Tensor) error {
 	if c != k.features {
 		return fmt.Errorf("the input has %d features, the model expects %d", c, k.features)
 	}
-	data, tmp, err := float32Input(ec, x)
+	data, tmp, err := mlFloat32Input(ec, x)
 	if err != nil {
 		return err
 	}
@@ -406,7 +406,7 @@ func (k *svmRegressor) Run(ec *Context, in, out []*Tensor) error {
 		kt := ec.Empty(Float, n*k.nsv)
 		kd := kt.Data.([]float32)
 		k.kernel.apply(data, n, c, k.sv, k.nsv, 0, kd)
-		linearScores(kd, n, k.nsv, k.coef, []float32{k.rho}, 1, yd)
+		mlLinearScores(kd, n, k.nsv, k.coef, []float32{k.rho}, 1, yd)
 		ec.Release(kt)
 	} else {
 		k.kernel.apply(data, n, c, k.coef, 1, k.rho, yd)
@@ -427,7 +427,7 @@ func (k *svmRegressor) Run(ec *Context, in, out []*Tensor) error {
 // ---------------------------------------------------------------------------
 // SVMClassifier
 
-type svmClassifier struct {
+type mlSVMClassifier struct {
 	kernel       svmKernel
 	coef, sv     []float32
 	rho          []float32
@@ -440,18 +440,18 @@ type svmClassifier struct {
 	linear       bool // liblinear mode: one coefficient row per class
 	labelsInt    []int64
 	labelsStr    []string
-	post         postTransform
+	post         mlPostTransform
 	allPositive  bool
 }
 
-func newSVMClassifier(n *Node) (any, error) {
+func newMLSVMClassifier(n *Node) (any, error) {
 	a := n.Attrs
 	kern, err := parseSVMKernel(a)
 	if err != nil {
 		return nil, err
 	}
-	k := &svmClassifier{kernel: kern}
-	if k.post, err = parsePostTransform(a); err != nil {
+	k := &mlSVMClassifier{kernel: kern}
+	if k.post, err = mlParsePostTransform(a); err != nil {
 		return nil, err
 	}
 	k.coef, _ = a.Floats("coefficients")
@@ -527,7 +527,7 @@ func newSVMClassifier(n *Node) (any, error) {
 	return k, nil
 }
 
-func (k *svmClassifier) Run(ec *Context, in, out []*Tensor) error {
+func (k *mlSVMClassifier) Run(ec *Context, in, out []*Tensor) error {
 	x := in[0]
 	n, c, err := mlInput2D(x)
 	if err != nil {
@@ -536,7 +536,7 @@ func (k *svmClassifier) Run(ec *Context, in, out []*Tensor) error {
 	if c != k.features {
 		return fmt.Errorf("the input has %d features, the model expects %d", c, k.features)
 	}
-	data, tmp, err := float32Input(ec, x)
+	data, tmp, err := mlFloat32Input(ec, x)
 	if err != nil {
 		return err
 	}
@@ -556,7 +556,7 @@ func (k *svmClassifier) Run(ec *Context, in, out []*Tensor) error {
 		} else {
 			width = 2
 			add = 0
-			if k.post == postNone {
+			if k.post == mlPostNone {
 				add = 2
 			}
 		}
@@ -630,23 +630,23 @@ func (k *svmClassifier) Run(ec *Context, in, out []*Tensor) error {
 				idx := 0
 				for i := 0; i < nc-1; i++ {
 					for j := i + 1; j < nc; j++ {
-						p := 1 - logistic32(pairScores[idx]*k.probA[idx]+k.probB[idx])
+						p := 1 - mlLogistic(pairScores[idx]*k.probA[idx]+k.probB[idx])
 						p = min(max(p, 1e-7), 1-1e-7)
 						probs2[i*nc+j] = p
 						probs2[j*nc+i] = 1 - p
 						idx++
 					}
 				}
-				pairwiseCoupling(nc, probs2, row, q, qp)
+				mlPairwiseCoupling(nc, probs2, row, q, qp)
 			} else {
 				copy(row, pairScores)
 			}
 		}
 		k.setLabel(label, r, best, maxWeight, haveProba)
 		if add >= 0 {
-			updateScores(row[:1], 1, 1, k.post, add, row)
+			mlUpdateScores(row[:1], 1, 1, k.post, add, row)
 		} else {
-			updateScores(row[:nScores], 1, nScores, k.post, -1, row)
+			mlUpdateScores(row[:nScores], 1, nScores, k.post, -1, row)
 		}
 	}
 	out[0] = label
@@ -662,7 +662,7 @@ func (k *svmClassifier) Run(ec *Context, in, out []*Tensor) error {
 // model without probabilities picks the second class when its score
 // (maxWeight) is positive (at least 0.5 when all coefficients are
 // non-negative), as onnxruntime does.
-func (k *svmClassifier) setLabel(label *Tensor, r, best int, maxWeight float32, haveProba bool) {
+func (k *mlSVMClassifier) setLabel(label *Tensor, r, best int, maxWeight float32, haveProba bool) {
 	idx := best
 	if k.classes == 2 && !haveProba && ((k.allPositive && maxWeight >= 0.5) || (!k.allPositive && maxWeight > 0)) {
 		idx = 1
@@ -674,11 +674,11 @@ func (k *svmClassifier) setLabel(label *Tensor, r, best int, maxWeight float32, 
 	}
 }
 
-// pairwiseCoupling turns pairwise class probabilities r (k x k, r[i][j] the
+// mlPairwiseCoupling turns pairwise class probabilities r (k x k, r[i][j] the
 // probability of i over j) into class probabilities p, by the iterative
 // method of Wu, Lin and Weng (2004) used by libsvm, in float32. q (k x k)
 // and qp (k) are scratch space.
-func pairwiseCoupling(k int, r, p, q, qp []float32) {
+func mlPairwiseCoupling(k int, r, p, q, qp []float32) {
 	clear(q)
 	eps := 0.005 / float32(k)
 	for t := 0; t < k; t++ {
@@ -703,7 +703,7 @@ func pairwiseCoupling(k int, r, p, q, qp []float32) {
 		}
 		var maxErr float32
 		for t := 0; t < k; t++ {
-			maxErr = max(maxErr, abs32(qp[t]-pqp))
+			maxErr = max(maxErr, mlAbs32(qp[t]-pqp))
 		}
 		if maxErr < eps {
 			break

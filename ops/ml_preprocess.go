@@ -9,10 +9,10 @@ import (
 // Normalizer, Binarizer and Imputer.
 
 func registerMLPreprocess(r *Registry) {
-	r.Add(DomainML, "Scaler", 1, newScaler)
-	r.Add(DomainML, "Normalizer", 1, newNormalizer)
-	r.Add(DomainML, "Binarizer", 1, newBinarizer)
-	r.Add(DomainML, "Imputer", 1, newImputer)
+	r.Add(DomainML, "Scaler", 1, newMLScaler)
+	r.Add(DomainML, "Normalizer", 1, newMLNormalizer)
+	r.Add(DomainML, "Binarizer", 1, newMLBinarizer)
+	r.Add(DomainML, "Imputer", 1, newMLImputer)
 }
 
 // mlFeatureDim returns the feature (last) dimension of x for the
@@ -33,9 +33,9 @@ func mlFeatureDim(x *Tensor) (int, error) {
 // ---------------------------------------------------------------------------
 // Scaler: Y = (X - offset) * scale, per feature, in float32.
 
-type scaler struct{ offset, scale []float32 }
+type mlScaler struct{ offset, scale []float32 }
 
-func newScaler(n *Node) (any, error) {
+func newMLScaler(n *Node) (any, error) {
 	offset, _ := n.Attrs.Floats("offset")
 	scale, _ := n.Attrs.Floats("scale")
 	if len(offset) == 0 {
@@ -47,10 +47,10 @@ func newScaler(n *Node) (any, error) {
 	if len(offset) != 1 && len(scale) != 1 && len(offset) != len(scale) {
 		return nil, fmt.Errorf("offset has %d elements and scale %d: they must have the same length (or 1)", len(offset), len(scale))
 	}
-	return &scaler{offset: offset, scale: scale}, nil
+	return &mlScaler{offset: offset, scale: scale}, nil
 }
 
-func (k *scaler) Run(ec *Context, in, out []*Tensor) error {
+func (k *mlScaler) Run(ec *Context, in, out []*Tensor) error {
 	x := in[0]
 	c, err := mlFeatureDim(x)
 	if err != nil {
@@ -61,7 +61,7 @@ func (k *scaler) Run(ec *Context, in, out []*Tensor) error {
 			return fmt.Errorf("offset/scale have %d elements but the input has %d features", len(a), c)
 		}
 	}
-	data, tmp, err := float32Input(ec, x)
+	data, tmp, err := mlFloat32Input(ec, x)
 	if err != nil {
 		return err
 	}
@@ -98,19 +98,19 @@ func (k *scaler) Run(ec *Context, in, out []*Tensor) error {
 // ---------------------------------------------------------------------------
 // Normalizer: each row divided by its MAX, L1 or L2 norm, in float32.
 
-type normalizer struct{ norm string }
+type mlNormalizer struct{ norm string }
 
-func newNormalizer(n *Node) (any, error) {
+func newMLNormalizer(n *Node) (any, error) {
 	norm := n.Attrs.String("norm", "MAX")
 	switch norm {
 	case "MAX", "L1", "L2":
 	default:
 		return nil, fmt.Errorf("norm %q is not one of MAX, L1, L2", norm)
 	}
-	return &normalizer{norm: norm}, nil
+	return &mlNormalizer{norm: norm}, nil
 }
 
-func (k *normalizer) Run(ec *Context, in, out []*Tensor) error {
+func (k *mlNormalizer) Run(ec *Context, in, out []*Tensor) error {
 	x := in[0]
 	n, c, err := mlInput2D(x)
 	if err != nil {
@@ -120,13 +120,13 @@ func (k *normalizer) Run(ec *Context, in, out []*Tensor) error {
 	yd := y.Data.([]float32)
 	switch d := x.Data.(type) {
 	case []float32:
-		normalizeRows(k.norm, d, yd, n, c)
+		mlNormalizeRows(k.norm, d, yd, n, c)
 	case []float64:
-		normalizeRows(k.norm, d, yd, n, c)
+		mlNormalizeRows(k.norm, d, yd, n, c)
 	case []int64:
-		normalizeRows(k.norm, d, yd, n, c)
+		mlNormalizeRows(k.norm, d, yd, n, c)
 	case []int32:
-		normalizeRows(k.norm, d, yd, n, c)
+		mlNormalizeRows(k.norm, d, yd, n, c)
 	default:
 		ec.Release(y)
 		return fmt.Errorf("unsupported input type %s", x.DType)
@@ -135,7 +135,7 @@ func (k *normalizer) Run(ec *Context, in, out []*Tensor) error {
 	return nil
 }
 
-func normalizeRows[T float32 | float64 | int64 | int32](norm string, x []T, y []float32, n, c int) {
+func mlNormalizeRows[T float32 | float64 | int64 | int32](norm string, x []T, y []float32, n, c int) {
 	for r := 0; r < n; r++ {
 		row, dst := x[r*c:r*c+c], y[r*c:r*c+c]
 		switch norm {
@@ -154,7 +154,7 @@ func normalizeRows[T float32 | float64 | int64 | int32](norm string, x []T, y []
 		case "L1":
 			var sum float32
 			for _, v := range row {
-				sum += abs32(float32(v))
+				sum += mlAbs32(float32(v))
 			}
 			for j, v := range row {
 				if sum != 0 {
@@ -188,24 +188,24 @@ func normalizeRows[T float32 | float64 | int64 | int32](norm string, x []T, y []
 // ---------------------------------------------------------------------------
 // Binarizer: 1 where X > threshold, else 0, in X's type.
 
-type binarizer struct{ threshold float32 }
+type mlBinarizer struct{ threshold float32 }
 
-func newBinarizer(n *Node) (any, error) {
-	return &binarizer{threshold: n.Attrs.Float("threshold", 0)}, nil
+func newMLBinarizer(n *Node) (any, error) {
+	return &mlBinarizer{threshold: n.Attrs.Float("threshold", 0)}, nil
 }
 
-func (k *binarizer) Run(ec *Context, in, out []*Tensor) error {
+func (k *mlBinarizer) Run(ec *Context, in, out []*Tensor) error {
 	x := in[0]
 	y := ec.Empty(x.DType, x.Shape...)
 	switch d := x.Data.(type) {
 	case []float32:
-		binarize(d, y.Data.([]float32), k.threshold)
+		mlBinarize(d, y.Data.([]float32), k.threshold)
 	case []float64:
-		binarize(d, y.Data.([]float64), float64(k.threshold))
+		mlBinarize(d, y.Data.([]float64), float64(k.threshold))
 	case []int64:
-		binarize(d, y.Data.([]int64), float64(k.threshold))
+		mlBinarize(d, y.Data.([]int64), float64(k.threshold))
 	case []int32:
-		binarize(d, y.Data.([]int32), float64(k.threshold))
+		mlBinarize(d, y.Data.([]int32), float64(k.threshold))
 	default:
 		ec.Release(y)
 		return fmt.Errorf("unsupported input type %s", x.DType)
@@ -214,7 +214,7 @@ func (k *binarizer) Run(ec *Context, in, out []*Tensor) error {
 	return nil
 }
 
-func binarize[T float32 | float64 | int64 | int32, U float32 | float64](x, y []T, thr U) {
+func mlBinarize[T float32 | float64 | int64 | int32, U float32 | float64](x, y []T, thr U) {
 	for i, v := range x {
 		if U(v) > thr {
 			y[i] = 1
@@ -227,7 +227,7 @@ func binarize[T float32 | float64 | int64 | int32, U float32 | float64](x, y []T
 // ---------------------------------------------------------------------------
 // Imputer: replaces a marker value (or NaN) with a per-feature value.
 
-type imputer struct {
+type mlImputer struct {
 	floats     []float32
 	ints       []int64
 	replacedF  float32
@@ -235,9 +235,9 @@ type imputer struct {
 	floatsMode bool
 }
 
-func newImputer(n *Node) (any, error) {
+func newMLImputer(n *Node) (any, error) {
 	a := n.Attrs
-	k := &imputer{}
+	k := &mlImputer{}
 	k.floats, _ = a.Floats("imputed_value_floats")
 	k.ints, _ = a.Ints("imputed_value_int64s")
 	k.replacedF = a.Float("replaced_value_float", 0)
@@ -253,7 +253,7 @@ func newImputer(n *Node) (any, error) {
 	return k, nil
 }
 
-func (k *imputer) Run(ec *Context, in, out []*Tensor) error {
+func (k *mlImputer) Run(ec *Context, in, out []*Tensor) error {
 	x := in[0]
 	c, err := mlFeatureDim(x)
 	if err != nil {
@@ -273,25 +273,25 @@ func (k *imputer) Run(ec *Context, in, out []*Tensor) error {
 			ec.Release(y)
 			return fmt.Errorf("float input needs imputed_value_floats")
 		}
-		imputeFloat(d, y.Data.([]float32), k.floats, k.replacedF, c)
+		mlImputeFloat(d, y.Data.([]float32), k.floats, k.replacedF, c)
 	case []float64:
 		if !k.floatsMode {
 			ec.Release(y)
 			return fmt.Errorf("double input needs imputed_value_floats")
 		}
-		imputeFloat(d, y.Data.([]float64), k.floats, k.replacedF, c)
+		mlImputeFloat(d, y.Data.([]float64), k.floats, k.replacedF, c)
 	case []int64:
 		if k.floatsMode {
 			ec.Release(y)
 			return fmt.Errorf("integer input needs imputed_value_int64s")
 		}
-		imputeInt(d, y.Data.([]int64), k.ints, k.replacedI, c)
+		mlImputeInt(d, y.Data.([]int64), k.ints, k.replacedI, c)
 	case []int32:
 		if k.floatsMode {
 			ec.Release(y)
 			return fmt.Errorf("integer input needs imputed_value_int64s")
 		}
-		imputeInt(d, y.Data.([]int32), k.ints, k.replacedI, c)
+		mlImputeInt(d, y.Data.([]int32), k.ints, k.replacedI, c)
 	default:
 		ec.Release(y)
 		return fmt.Errorf("unsupported input type %s", x.DType)
@@ -300,7 +300,7 @@ func (k *imputer) Run(ec *Context, in, out []*Tensor) error {
 	return nil
 }
 
-func imputeFloat[T float32 | float64](x, y []T, vals []float32, replaced float32, c int) {
+func mlImputeFloat[T float32 | float64](x, y []T, vals []float32, replaced float32, c int) {
 	nanMarker := replaced != replaced
 	for i, v := range x {
 		if (nanMarker && v != v) || (!nanMarker && v == T(replaced)) {
@@ -315,7 +315,7 @@ func imputeFloat[T float32 | float64](x, y []T, vals []float32, replaced float32
 	}
 }
 
-func imputeInt[T int64 | int32](x, y []T, vals []int64, replaced int64, c int) {
+func mlImputeInt[T int64 | int32](x, y []T, vals []int64, replaced int64, c int) {
 	for i, v := range x {
 		if int64(v) == replaced {
 			if len(vals) == 1 {

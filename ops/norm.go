@@ -5,15 +5,15 @@ import (
 	"math"
 )
 
-// registerNorm registers the normalization operators.
+// registerNorm registers the normalization operators. Factories read the
+// opset version where semantics changed (GroupNormalization-21 scales per
+// channel, BatchNormalization-14 adds training_mode).
 func registerNorm(r *Registry) {
 	r.Add("", "LayerNormalization", 17, newLayerNormKernel)
 	r.Add("", "RMSNormalization", 23, newLayerNormKernel)
 	r.Add("", "GroupNormalization", 18, newGroupNormKernel)
-	r.Add("", "GroupNormalization", 21, newGroupNormKernel)
 	r.Add("", "InstanceNormalization", 1, newGroupNormKernel)
 	r.Add("", "BatchNormalization", 1, newBatchNormKernel)
-	r.Add("", "BatchNormalization", 14, newBatchNormKernel)
 	r.Add("", "LpNormalization", 1, newLpNormKernel)
 	r.Add("", "MeanVarianceNormalization", 9, newMVNKernel)
 	r.Add("", "LRN", 1, newLRNKernel)
@@ -143,24 +143,10 @@ func layerNormRun[F float32 | float64](k *layerNormKernel, tmp *rnTemps, x, scal
 // the mean (0 for RMS) and the inverse standard deviation used.
 func normRow[F float32 | float64](x, y, scale, bias []F, eps float64, rms bool) (mean, inv float64) {
 	n := float64(len(x))
-	var q float64
-	if rms {
-		for _, v := range x {
-			f := float64(v)
-			q += f * f
-		}
-	} else {
-		var s float64
-		for _, v := range x {
-			s += float64(v)
-		}
-		mean = s / n
-		for _, v := range x {
-			d := float64(v) - mean
-			q += d * d
-		}
+	if !rms {
+		mean = normSum(x) / n
 	}
-	inv = 1 / math.Sqrt(q/n+eps)
+	inv = 1 / math.Sqrt(normSqDev(x, mean)/n+eps)
 	m, iv := F(mean), F(inv)
 	y = y[:len(x)]
 	scale = scale[:len(x)]
@@ -175,6 +161,42 @@ func normRow[F float32 | float64](x, y, scale, bias []F, eps float64, rms bool) 
 		y[i] = (v-m)*iv*scale[i] + bias[i]
 	}
 	return
+}
+
+// normSum returns the float64 sum of x, with four partial sums to hide the
+// addition latency.
+func normSum[F float32 | float64](x []F) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		s0 += float64(x[i])
+		s1 += float64(x[i+1])
+		s2 += float64(x[i+2])
+		s3 += float64(x[i+3])
+	}
+	for ; i < len(x); i++ {
+		s0 += float64(x[i])
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// normSqDev returns the float64 sum of (x[i]-m)^2.
+func normSqDev[F float32 | float64](x []F, m float64) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		d0, d1 := float64(x[i])-m, float64(x[i+1])-m
+		d2, d3 := float64(x[i+2])-m, float64(x[i+3])-m
+		s0 += d0 * d0
+		s1 += d1 * d1
+		s2 += d2 * d2
+		s3 += d3 * d3
+	}
+	for ; i < len(x); i++ {
+		d := float64(x[i]) - m
+		s0 += d * d
+	}
+	return (s0 + s1) + (s2 + s3)
 }
 
 // normParam returns the values of a scale or bias input broadcast to the
@@ -302,17 +324,8 @@ func groupNormRun[F float32 | float64](k *groupNormKernel, tmp *rnTemps, x, scal
 		for b := lo; b < hi; b++ {
 			xb := xs[b*blockLen : (b+1)*blockLen]
 			yb := ys[b*blockLen : (b+1)*blockLen]
-			var sum float64
-			for _, v := range xb {
-				sum += float64(v)
-			}
-			mean := sum / float64(blockLen)
-			var q float64
-			for _, v := range xb {
-				d := float64(v) - mean
-				q += d * d
-			}
-			inv := 1 / math.Sqrt(q/float64(blockLen)+eps)
+			mean := normSum(xb) / float64(blockLen)
+			inv := 1 / math.Sqrt(normSqDev(xb, mean)/float64(blockLen)+eps)
 			gi := b % g
 			for j := 0; j < cg; j++ {
 				p := gi

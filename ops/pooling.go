@@ -29,7 +29,7 @@ type poolGeom struct {
 }
 
 // resolvePool checks X and resolves the pooling geometry for it.
-func resolvePool(win *windowAttrs, x *Tensor, ceil bool) (poolGeom, error) {
+func resolvePool(win *convWindow, x *Tensor, ceil bool) (poolGeom, error) {
 	var pg poolGeom
 	if len(x.Shape) < 3 {
 		return pg, fmt.Errorf("X must have rank at least 3, got shape %v", x.Shape)
@@ -45,7 +45,7 @@ func resolvePool(win *windowAttrs, x *Tensor, ceil bool) (poolGeom, error) {
 	if err != nil {
 		return pg, err
 	}
-	pg.conv3 = lift3(g)
+	pg.conv3 = convLift3(g)
 	pg.nd = nd
 	off := 3 - nd
 	for i := 0; i < nd; i++ {
@@ -54,9 +54,9 @@ func resolvePool(win *windowAttrs, x *Tensor, ceil bool) (poolGeom, error) {
 	return pg, nil
 }
 
-// tapRange returns the taps [k0, k1) of a window starting at start (with
+// poolTapRange returns the taps [k0, k1) of a window starting at start (with
 // dilation d and kernel size k) that fall inside [lo, hi).
-func tapRange(start, d, k, lo, hi int) (int, int) {
+func poolTapRange(start, d, k, lo, hi int) (int, int) {
 	k0 := 0
 	if start < lo {
 		k0 = (lo - start + d - 1) / d
@@ -74,8 +74,8 @@ func tapRange(start, d, k, lo, hi int) (int, int) {
 	return k0, k1
 }
 
-func readPoolWindow(n *Node) (windowAttrs, error) {
-	win, err := readWindowAttrs(n)
+func readPoolWindow(n *Node) (convWindow, error) {
+	win, err := readConvWindow(n)
 	if err != nil {
 		return win, err
 	}
@@ -86,7 +86,7 @@ func readPoolWindow(n *Node) (windowAttrs, error) {
 }
 
 type maxPoolKernel struct {
-	win          windowAttrs
+	win          convWindow
 	ceil         bool
 	storageOrder int
 }
@@ -133,13 +133,13 @@ func (k *maxPoolKernel) Run(ec *Context, in, out []*Tensor) error {
 		}
 		maxPoolRun(ec, xs, y.Data.([]uint8), idx, &g, planes, colMajor)
 	case []F16, []BF16:
-		xf, tmp, err := floatWork32(ec, x)
+		xf, tmp, err := convWork32(ec, x)
 		if err != nil {
 			return err
 		}
 		yt := ec.Empty(Float, shape...)
 		maxPoolRun(ec, xf, yt.Float32s(), idx, &g, planes, colMajor)
-		storeFloat32(y, yt.Float32s())
+		convStore32(y, yt.Float32s())
 		ec.Release(yt)
 		ec.Release(tmp)
 	default:
@@ -162,37 +162,43 @@ func poolGrain(w int) int { return max(1, 32768/max(w, 1)) }
 func maxPoolRun[T Number](ec *Context, x, y []T, idx []int64, g *poolGeom, planes int, colMajor bool) {
 	inP, outP := g.inSize(), g.outSize()
 	work := outP * g.kernelSize()
+	low := poolLowest[T]()
 	ec.Parallel(planes, poolGrain(work), func(lo, hi int) {
+		in1, in2 := g.in[1], g.in[2]
+		d0, d1, d2 := g.d[0], g.d[1], g.d[2]
 		for pl := lo; pl < hi; pl++ {
 			xs := x[pl*inP : (pl+1)*inP]
 			ys := y[pl*outP : (pl+1)*outP]
 			o := 0
 			for oz := 0; oz < g.out[0]; oz++ {
 				sz := oz*g.s[0] - g.pad[0]
-				z0, z1 := tapRange(sz, g.d[0], g.k[0], 0, g.in[0])
+				z0, z1 := poolTapRange(sz, d0, g.k[0], 0, g.in[0])
 				for oy := 0; oy < g.out[1]; oy++ {
 					sy := oy*g.s[1] - g.pad[1]
-					y0, y1 := tapRange(sy, g.d[1], g.k[1], 0, g.in[1])
+					y0, y1 := poolTapRange(sy, d1, g.k[1], 0, in1)
 					for ox := 0; ox < g.out[2]; ox++ {
 						sx := ox*g.s[2] - g.pad[2]
-						x0, x1 := tapRange(sx, g.d[2], g.k[2], 0, g.in[2])
+						x0, x1 := poolTapRange(sx, d2, g.k[2], 0, in2)
 						best := -1
-						var m T
+						m := low
 						for kz := z0; kz < z1; kz++ {
-							iz := sz + kz*g.d[0]
+							iz := sz + kz*d0
 							for ky := y0; ky < y1; ky++ {
-								base := (iz*g.in[1] + sy + ky*g.d[1]) * g.in[2]
-								for kx := x0; kx < x1; kx++ {
-									i := base + sx + kx*g.d[2]
-									if v := xs[i]; best < 0 || v > m || v != v && m == m {
+								base := (iz*in1+sy+ky*d1)*in2 + sx
+								for i := base + x0*d2; i < base+x1*d2; i += d2 {
+									// The first element always wins so that an
+									// all-poolLowest window still reports an index;
+									// NaN propagates.
+									if v := xs[i]; v > m || best < 0 || v != v {
 										m, best = v, i
+										if v != v {
+											goto done
+										}
 									}
 								}
 							}
 						}
-						if best < 0 {
-							m = lowest[T]()
-						}
+					done:
 						ys[o] = m
 						if idx != nil {
 							if best < 0 {
@@ -220,8 +226,8 @@ func poolIndexOrder(i int, g *poolGeom, colMajor bool) int {
 	return z + yy*g.in[0] + xx*g.in[0]*g.in[1]
 }
 
-// lowest returns the smallest value of T (negative infinity for floats).
-func lowest[T Number]() T {
+// poolLowest returns the smallest value of T (negative infinity for floats).
+func poolLowest[T Number]() T {
 	var z T
 	switch p := any(&z).(type) {
 	case *float32:
@@ -241,7 +247,7 @@ func lowest[T Number]() T {
 }
 
 type avgPoolKernel struct {
-	win              windowAttrs
+	win              convWindow
 	ceil             bool
 	countIncludePads bool
 	lp               float64 // > 0 for LpPool
@@ -291,13 +297,13 @@ func (k *avgPoolKernel) Run(ec *Context, in, out []*Tensor) error {
 	case Double:
 		avgPoolRun(ec, x.Float64s(), y.Float64s(), &g, planes, k.countIncludePads, k.lp)
 	case Float16, BFloat16:
-		xf, tmp, err := floatWork32(ec, x)
+		xf, tmp, err := convWork32(ec, x)
 		if err != nil {
 			return err
 		}
 		yt := ec.Empty(Float, shape...)
 		avgPoolRun(ec, xf, yt.Float32s(), &g, planes, k.countIncludePads, k.lp)
-		storeFloat32(y, yt.Float32s())
+		convStore32(y, yt.Float32s())
 		ec.Release(yt)
 		ec.Release(tmp)
 	default:
@@ -317,15 +323,15 @@ func avgPoolRun[T convFloat](ec *Context, x, y []T, g *poolGeom, planes int, inc
 			o := 0
 			for oz := 0; oz < g.out[0]; oz++ {
 				sz := oz*g.s[0] - g.pad[0]
-				z0, z1 := tapRange(sz, g.d[0], g.k[0], 0, g.in[0])
-				pz0, pz1 := tapRange(sz, g.d[0], g.k[0], -g.pad[0], g.in[0]+g.padEnd[0])
+				z0, z1 := poolTapRange(sz, g.d[0], g.k[0], 0, g.in[0])
+				pz0, pz1 := poolTapRange(sz, g.d[0], g.k[0], -g.pad[0], g.in[0]+g.padEnd[0])
 				for oy := 0; oy < g.out[1]; oy++ {
 					sy := oy*g.s[1] - g.pad[1]
-					y0, y1 := tapRange(sy, g.d[1], g.k[1], 0, g.in[1])
-					py0, py1 := tapRange(sy, g.d[1], g.k[1], -g.pad[1], g.in[1]+g.padEnd[1])
+					y0, y1 := poolTapRange(sy, g.d[1], g.k[1], 0, g.in[1])
+					py0, py1 := poolTapRange(sy, g.d[1], g.k[1], -g.pad[1], g.in[1]+g.padEnd[1])
 					for ox := 0; ox < g.out[2]; ox++ {
 						sx := ox*g.s[2] - g.pad[2]
-						x0, x1 := tapRange(sx, g.d[2], g.k[2], 0, g.in[2])
+						x0, x1 := poolTapRange(sx, g.d[2], g.k[2], 0, g.in[2])
 						var sum float64
 						for kz := z0; kz < z1; kz++ {
 							iz := sz + kz*g.d[0]
@@ -354,7 +360,7 @@ func avgPoolRun[T convFloat](ec *Context, x, y []T, g *poolGeom, planes int, inc
 								sum = math.Pow(sum, 1/lp)
 							}
 						case includePad:
-							px0, px1 := tapRange(sx, g.d[2], g.k[2], -g.pad[2], g.in[2]+g.padEnd[2])
+							px0, px1 := poolTapRange(sx, g.d[2], g.k[2], -g.pad[2], g.in[2]+g.padEnd[2])
 							sum /= float64((pz1 - pz0) * (py1 - py0) * (px1 - px0))
 						default:
 							n := (z1 - z0) * (y1 - y0) * (x1 - x0)
@@ -423,13 +429,13 @@ func (k *globalPoolKernel) Run(ec *Context, in, out []*Tensor) error {
 	case Double:
 		globalPoolRun(ec, x.Float64s(), y.Float64s(), planes, size, k.mode, k.p)
 	case Float16, BFloat16:
-		xf, tmp, err := floatWork32(ec, x)
+		xf, tmp, err := convWork32(ec, x)
 		if err != nil {
 			return err
 		}
 		yt := ec.Empty(Float, shape...)
 		globalPoolRun(ec, xf, yt.Float32s(), planes, size, k.mode, k.p)
-		storeFloat32(y, yt.Float32s())
+		convStore32(y, yt.Float32s())
 		ec.Release(yt)
 		ec.Release(tmp)
 	default:
@@ -469,7 +475,7 @@ func globalPoolRun[T convFloat](ec *Context, x, y []T, planes, size int, mode gl
 }
 
 type maxUnpoolKernel struct {
-	win windowAttrs
+	win convWindow
 }
 
 func newMaxUnpool(n *Node) (any, error) {
@@ -653,12 +659,12 @@ func (k *roiAlignKernel) Run(ec *Context, in, out []*Tensor) error {
 			return fmt.Errorf("batch index %d out of range [0, %d)", b, N)
 		}
 	}
-	xd, xt, err := floatWork64(ec, x)
+	xd, xt, err := convWork64(ec, x)
 	if err != nil {
 		return err
 	}
 	defer ec.Release(xt)
-	rd, rt, err := floatWork64(ec, rois)
+	rd, rt, err := convWork64(ec, rois)
 	if err != nil {
 		return err
 	}
@@ -727,7 +733,7 @@ func (k *roiAlignKernel) Run(ec *Context, in, out []*Tensor) error {
 			}
 		}
 	})
-	storeFloat64(y, ys)
+	convStore64(y, ys)
 	return nil
 }
 
@@ -735,7 +741,7 @@ func (k *roiAlignKernel) Run(ec *Context, in, out []*Tensor) error {
 // at (y, x) in an H×W plane, zero outside the extended boundary.
 func roiBilinear(H, W int, y, x float64) roiSample {
 	var s roiSample
-	if y < -1 || y > float64(H) || x < -1 || x > float64(W) {
+	if !(y >= -1 && y <= float64(H) && x >= -1 && x <= float64(W)) { // also NaN
 		return s
 	}
 	y, x = max(y, 0), max(x, 0)
@@ -809,12 +815,12 @@ func (k *nmsKernel) Run(ec *Context, in, out []*Tensor) error {
 		}
 		scoreThr = v[0]
 	}
-	bd, bt, err := floatWork64(ec, boxes)
+	bd, bt, err := convWork64(ec, boxes)
 	if err != nil {
 		return err
 	}
 	defer ec.Release(bt)
-	sd, st, err := floatWork64(ec, scores)
+	sd, st, err := convWork64(ec, scores)
 	if err != nil {
 		return err
 	}

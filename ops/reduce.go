@@ -5,18 +5,15 @@ import (
 	"math"
 )
 
-// registerReduce registers the Reduce* operators and ArgMax/ArgMin.
+// registerReduce registers the Reduce* operators and ArgMax/ArgMin. Their
+// factories read the opset version where the semantics changed (axes as an
+// input from ReduceSum-13 and the other reductions' version 18).
 func registerReduce(r *Registry) {
-	for _, name := range []string{"ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd",
-		"ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"} {
+	for name := range reduceOps {
 		r.Add("", name, 1, newReduceKernel)
-		r.Add("", name, 18, newReduceKernel)
 	}
-	r.Add("", "ReduceSum", 1, newReduceKernel)
-	r.Add("", "ReduceSum", 13, newReduceKernel)
-	for _, name := range []string{"ArgMax", "ArgMin"} {
-		r.Add("", name, 1, newArgKernel)
-	}
+	r.Add("", "ArgMax", 1, newArgKernel)
+	r.Add("", "ArgMin", 1, newArgKernel)
 }
 
 // reduceOp identifies a reduction.

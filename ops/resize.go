@@ -53,9 +53,10 @@ func newResize(n *Node) (any, error) {
 		return nil, err
 	}
 	if n.Version < 11 {
-		// Resize-10: asymmetric coordinates, nearest rounds down.
+		// Resize-10: asymmetric coordinates; nearest rounds down when
+		// upsampling and up when downsampling.
 		k.ctm = "asymmetric"
-		k.nearestMode = "floor"
+		k.nearestMode = "simple"
 		if k.mode == resizeCubic {
 			return nil, fmt.Errorf("mode cubic requires opset 11")
 		}
@@ -325,7 +326,14 @@ func (k *resizeKernel) axisPlan(in, out int, scale, roiStart, roiEnd float64) re
 			}
 			var i int
 			f := math.Floor(xo)
-			switch k.nearestMode {
+			mode := k.nearestMode
+			if mode == "simple" {
+				mode = "floor"
+				if scale < 1 {
+					mode = "ceil"
+				}
+			}
+			switch mode {
 			case "floor":
 				i = int(f)
 			case "ceil":
@@ -382,7 +390,7 @@ func (k *resizeKernel) axisPlan(in, out int, scale, roiStart, roiEnd float64) re
 			d := (float64(start+t) - ratio) * fs
 			var c float64
 			if k.mode == resizeCubic {
-				c = cubicKernel(d, k.cubicA)
+				c = resizeCubicWeight(d, k.cubicA)
 			} else {
 				c = max(0, 1-math.Abs(d))
 			}
@@ -419,8 +427,8 @@ func (k *resizeKernel) axisPlan(in, out int, scale, roiStart, roiEnd float64) re
 	return ax
 }
 
-// cubicKernel is the Keys cubic convolution kernel with parameter a.
-func cubicKernel(x, a float64) float64 {
+// resizeCubicWeight is the Keys cubic convolution kernel with parameter a.
+func resizeCubicWeight(x, a float64) float64 {
 	x = math.Abs(x)
 	switch {
 	case x <= 1:
@@ -474,38 +482,38 @@ func resizeGather(x, y *Tensor, axes []resizeAxis, extrap float64) error {
 	}
 	switch xs := x.Data.(type) {
 	case []float32:
-		gatherNearest(y.Data.([]float32), xs, x.Shape, y.Shape, idx, float32(extrap))
+		resizeGatherNearest(y.Data.([]float32), xs, x.Shape, y.Shape, idx, float32(extrap))
 	case []float64:
-		gatherNearest(y.Data.([]float64), xs, x.Shape, y.Shape, idx, extrap)
+		resizeGatherNearest(y.Data.([]float64), xs, x.Shape, y.Shape, idx, extrap)
 	case []F16:
-		gatherNearest(y.Data.([]F16), xs, x.Shape, y.Shape, idx, F16From(float32(extrap)))
+		resizeGatherNearest(y.Data.([]F16), xs, x.Shape, y.Shape, idx, F16From(float32(extrap)))
 	case []BF16:
-		gatherNearest(y.Data.([]BF16), xs, x.Shape, y.Shape, idx, BF16From(float32(extrap)))
+		resizeGatherNearest(y.Data.([]BF16), xs, x.Shape, y.Shape, idx, BF16From(float32(extrap)))
 	case []int8:
-		gatherNearest(y.Data.([]int8), xs, x.Shape, y.Shape, idx, int8(extrap))
+		resizeGatherNearest(y.Data.([]int8), xs, x.Shape, y.Shape, idx, int8(extrap))
 	case []uint8:
-		gatherNearest(y.Data.([]uint8), xs, x.Shape, y.Shape, idx, uint8(extrap))
+		resizeGatherNearest(y.Data.([]uint8), xs, x.Shape, y.Shape, idx, uint8(extrap))
 	case []int16:
-		gatherNearest(y.Data.([]int16), xs, x.Shape, y.Shape, idx, int16(extrap))
+		resizeGatherNearest(y.Data.([]int16), xs, x.Shape, y.Shape, idx, int16(extrap))
 	case []uint16:
-		gatherNearest(y.Data.([]uint16), xs, x.Shape, y.Shape, idx, uint16(extrap))
+		resizeGatherNearest(y.Data.([]uint16), xs, x.Shape, y.Shape, idx, uint16(extrap))
 	case []int32:
-		gatherNearest(y.Data.([]int32), xs, x.Shape, y.Shape, idx, int32(extrap))
+		resizeGatherNearest(y.Data.([]int32), xs, x.Shape, y.Shape, idx, int32(extrap))
 	case []uint32:
-		gatherNearest(y.Data.([]uint32), xs, x.Shape, y.Shape, idx, uint32(extrap))
+		resizeGatherNearest(y.Data.([]uint32), xs, x.Shape, y.Shape, idx, uint32(extrap))
 	case []int64:
-		gatherNearest(y.Data.([]int64), xs, x.Shape, y.Shape, idx, int64(extrap))
+		resizeGatherNearest(y.Data.([]int64), xs, x.Shape, y.Shape, idx, int64(extrap))
 	case []uint64:
-		gatherNearest(y.Data.([]uint64), xs, x.Shape, y.Shape, idx, uint64(extrap))
+		resizeGatherNearest(y.Data.([]uint64), xs, x.Shape, y.Shape, idx, uint64(extrap))
 	case []bool:
-		gatherNearest(y.Data.([]bool), xs, x.Shape, y.Shape, idx, extrap != 0)
+		resizeGatherNearest(y.Data.([]bool), xs, x.Shape, y.Shape, idx, extrap != 0)
 	default:
 		return fmt.Errorf("unsupported input type %s", x.DType)
 	}
 	return nil
 }
 
-func gatherNearest[T any](dst, src []T, inShape, outShape []int, idx [][]int, extrap T) {
+func resizeGatherNearest[T any](dst, src []T, inShape, outShape []int, idx [][]int, extrap T) {
 	r := len(outShape)
 	strides := Strides(inShape)
 	last := idx[r-1]
@@ -558,22 +566,22 @@ func resizeSeparable(ec *Context, x, y *Tensor, axes []resizeAxis, extrap float6
 	}
 	switch x.DType {
 	case Float, Float16, BFloat16:
-		xs, tmp, err := floatWork32(ec, x)
+		xs, tmp, err := convWork32(ec, x)
 		if err != nil {
 			return err
 		}
 		defer ec.Release(tmp)
 		res, rt := resizePasses(ec, xs, x.Shape, axes, float32(extrap), Float)
-		storeFloat32(y, res)
+		convStore32(y, res)
 		ec.Release(rt)
 	default:
-		xs, tmp, err := floatWork64(ec, x)
+		xs, tmp, err := convWork64(ec, x)
 		if err != nil {
 			return err
 		}
 		defer ec.Release(tmp)
 		res, rt := resizePasses(ec, xs, x.Shape, axes, extrap, Double)
-		storeFloat64(y, res)
+		convStore64(y, res)
 		ec.Release(rt)
 	}
 	return nil

@@ -282,7 +282,7 @@ func (k *recurrentKernel) Run(ec *Context, in, out []*Tensor) error {
 		if t == nil {
 			return nil, nil
 		}
-		d, tmp, err := floatWork64(ec, t)
+		d, tmp, err := convWork64(ec, t)
 		if tmp != nil {
 			tmps = append(tmps, tmp)
 		}
@@ -351,7 +351,7 @@ func (k *recurrentKernel) Run(ec *Context, in, out []*Tensor) error {
 		}
 		acts := k.acts[d*k.kind.numActs() : (d+1)*k.kind.numActs()]
 		// Input projection for every step at once.
-		gemmNT(S*B, G*H, I, xs, I, wd, I, xw, G*H, nil, false)
+		convGemmNT(S*B, G*H, I, xs, I, wd, I, xw, G*H, nil, false)
 		if h0 != nil {
 			copy(hPrev, h0[d*B*H:(d+1)*B*H])
 		} else {
@@ -363,7 +363,7 @@ func (k *recurrentKernel) Run(ec *Context, in, out []*Tensor) error {
 			clear(cPrev)
 		}
 		for s := 0; s < S; s++ {
-			gemmNT(B, G*H, H, hPrev, H, rd, H, hr, G*H, nil, false)
+			convGemmNT(B, G*H, H, hPrev, H, rd, H, hr, G*H, nil, false)
 			if k.kind == rnnGRU && !k.linearBeforeReset {
 				// The candidate's recurrence uses r ⊙ h, so its
 				// product is computed once r is known.
@@ -387,7 +387,7 @@ func (k *recurrentKernel) Run(ec *Context, in, out []*Tensor) error {
 						sc[j] = acts[0].apply(k.clipped(v)) * hp[j]
 					}
 				}
-				gemmNT(B, H, H, scratch, H, rd[2*H*H:], H, hr[2*H:], G*H, nil, false)
+				convGemmNT(B, H, H, scratch, H, rd[2*H*H:], H, hr[2*H:], G*H, nil, false)
 			}
 			for bb := 0; bb < B; bb++ {
 				if s >= lens[bb] {
@@ -477,9 +477,9 @@ func (k *recurrentKernel) Run(ec *Context, in, out []*Tensor) error {
 					}
 				}
 			}
-			storeFloat64(y, t)
+			convStore64(y, t)
 		} else {
-			storeFloat64(y, ys)
+			convStore64(y, ys)
 		}
 		out[0] = y
 	}
@@ -495,9 +495,9 @@ func (k *recurrentKernel) Run(ec *Context, in, out []*Tensor) error {
 					copy(tt[(bb*D+d)*H:(bb*D+d+1)*H], st[(d*B+bb)*H:(d*B+bb+1)*H])
 				}
 			}
-			storeFloat64(t, tt)
+			convStore64(t, tt)
 		} else {
-			storeFloat64(t, st)
+			convStore64(t, st)
 		}
 		out[i+1] = t
 	}

@@ -2,6 +2,7 @@ package ops
 
 import (
 	"fmt"
+	"math"
 )
 
 // registerShape registers the tensor manipulation operators of ai.onnx:
@@ -177,7 +178,7 @@ func (k *shSqueeze) Run(ec *Context, in, out []*Tensor) error {
 	if r > len(drop) {
 		return fmt.Errorf("rank %d too large", r)
 	}
-	if axes == nil {
+	if len(axes) == 0 { // no (or empty) axes: drop every dimension of size one
 		for i, d := range x.Shape {
 			drop[i] = d == 1
 		}
@@ -579,7 +580,7 @@ func (k *shSplit) Run(ec *Context, in, out []*Tensor) error {
 		}
 	}
 	switch {
-	case split != nil:
+	case len(split) > 0 || (split != nil && nout == 0):
 		if len(split) != nout {
 			return fmt.Errorf("split %v has %d sizes for %d outputs", split, len(split), nout)
 		}
@@ -760,14 +761,18 @@ func shSliceRange(start, end, step, dim int64) (first, count int64) {
 		if end <= start {
 			return 0, 0
 		}
-		return start, (end - start + step - 1) / step
+		return start, (end-start-1)/step + 1
 	}
 	start = min(max(start, 0), dim-1)
 	end = min(max(end, -1), dim-1)
 	if end >= start {
 		return 0, 0
 	}
-	return start, (start - end + (-step) - 1) / (-step)
+	ns := -step
+	if ns < 0 { // step was math.MinInt64
+		ns = math.MaxInt64
+	}
+	return start, (start-end-1)/ns + 1
 }
 
 // shTile implements Tile: Tile-6's repeats input, or Tile-1's tiles and

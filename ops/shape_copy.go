@@ -56,7 +56,79 @@ func shWords(data any) any {
 // shReinterpret views s as a slice of D, which must have the size and
 // alignment of S.
 func shReinterpret[S, D any](s []S) []D {
+	var zs S
+	var zd D
+	if unsafe.Sizeof(zs) != unsafe.Sizeof(zd) {
+		return nil
+	}
 	return unsafe.Slice((*D)(unsafe.Pointer(unsafe.SliceData(s))), len(s))
+}
+
+// Word kinds of backing slices, as shKindOf reports them.
+const (
+	shKindNone = iota
+	shKind8
+	shKind16
+	shKind32
+	shKind64
+	shKindC64
+	shKindC128
+	shKindString
+)
+
+// shKindOf classifies a backing slice by its element size.
+func shKindOf(data any) int {
+	switch data.(type) {
+	case []uint8, []int8, []bool:
+		return shKind8
+	case []uint16, []int16, []F16, []BF16:
+		return shKind16
+	case []uint32, []int32, []float32:
+		return shKind32
+	case []uint64, []int64, []float64:
+		return shKind64
+	case []complex64:
+		return shKindC64
+	case []complex128:
+		return shKindC128
+	case []string:
+		return shKindString
+	}
+	return shKindNone
+}
+
+// shAs views a backing slice whose kind matches W (uint8, uint16, uint32 or
+// uint64) as []W without boxing it again, so hot kernels do not allocate.
+func shAs[W uint8 | uint16 | uint32 | uint64](data any) []W {
+	switch d := data.(type) {
+	case []uint8:
+		return shReinterpret[uint8, W](d)
+	case []int8:
+		return shReinterpret[int8, W](d)
+	case []bool:
+		return shReinterpret[bool, W](d)
+	case []uint16:
+		return shReinterpret[uint16, W](d)
+	case []int16:
+		return shReinterpret[int16, W](d)
+	case []F16:
+		return shReinterpret[F16, W](d)
+	case []BF16:
+		return shReinterpret[BF16, W](d)
+	case []uint32:
+		return shReinterpret[uint32, W](d)
+	case []int32:
+		return shReinterpret[int32, W](d)
+	case []float32:
+		return shReinterpret[float32, W](d)
+	case []uint64:
+		return shReinterpret[uint64, W](d)
+	case []int64:
+		return shReinterpret[int64, W](d)
+	case []float64:
+		return shReinterpret[float64, W](d)
+	}
+	return nil
 }
 
 // shCopyPlan is a strided copy of an N-D block after dimensions of size one
@@ -114,21 +186,21 @@ func shCopy(ec *Context, dst any, dOff int, dstr []int, src any, sOff int, sst [
 	if p.n == 0 {
 		return nil
 	}
-	switch d := shWords(dst).(type) {
-	case []uint8:
-		shCopyRun(ec, &p, d, dOff, shWords(src).([]uint8), sOff)
-	case []uint16:
-		shCopyRun(ec, &p, d, dOff, shWords(src).([]uint16), sOff)
-	case []uint32:
-		shCopyRun(ec, &p, d, dOff, shWords(src).([]uint32), sOff)
-	case []uint64:
-		shCopyRun(ec, &p, d, dOff, shWords(src).([]uint64), sOff)
-	case []complex64:
-		shCopyRun(ec, &p, d, dOff, src.([]complex64), sOff)
-	case []complex128:
-		shCopyRun(ec, &p, d, dOff, src.([]complex128), sOff)
-	case []string:
-		shCopyRun(ec, &p, d, dOff, src.([]string), sOff)
+	switch shKindOf(dst) {
+	case shKind8:
+		shCopyRun(ec, &p, shAs[uint8](dst), dOff, shAs[uint8](src), sOff)
+	case shKind16:
+		shCopyRun(ec, &p, shAs[uint16](dst), dOff, shAs[uint16](src), sOff)
+	case shKind32:
+		shCopyRun(ec, &p, shAs[uint32](dst), dOff, shAs[uint32](src), sOff)
+	case shKind64:
+		shCopyRun(ec, &p, shAs[uint64](dst), dOff, shAs[uint64](src), sOff)
+	case shKindC64:
+		shCopyRun(ec, &p, dst.([]complex64), dOff, src.([]complex64), sOff)
+	case shKindC128:
+		shCopyRun(ec, &p, dst.([]complex128), dOff, src.([]complex128), sOff)
+	case shKindString:
+		shCopyRun(ec, &p, dst.([]string), dOff, src.([]string), sOff)
 	default:
 		return fmt.Errorf("unsupported backing %T", dst)
 	}
@@ -154,8 +226,16 @@ func shCopyRun[T any](ec *Context, p *shCopyPlan, d []T, dOff int, s []T, sOff i
 		per := p.n / outer
 		grain := max(1, shParallelMin/2/max(per, 1))
 		if outer >= 2 {
+			pc := *p // only this branch moves the plan to the heap
 			ec.Parallel(outer, grain, func(lo, hi int) {
-				shCopyRange(p, d, dOff, s, sOff, outerRank, tiled, lo, hi)
+				shCopyRange(&pc, d, dOff, s, sOff, outerRank, tiled, lo, hi)
+			})
+			return
+		}
+		if tiled { // one large 2-D transpose: split its rows
+			rows, cols, dRow, sCol := p.shape[r-2], p.shape[r-1], p.ds[r-2], p.ss[r-1]
+			ec.Parallel(rows, max(32, shParallelMin/2/cols), func(lo, hi int) {
+				shTranspose2D(d[dOff+lo*dRow:], dRow, s[sOff+lo:], sCol, hi-lo, cols)
 			})
 			return
 		}
@@ -260,6 +340,9 @@ func shFillT[T any](d []T, v T) {
 // shScalarOf returns a one-element backing slice of dt holding v converted
 // to that type (attribute values such as Pad-2's value, EyeLike's one).
 func shScalarOf(dt DType, v float64) (any, error) {
+	if v == 0 && dt.Valid() {
+		return MakeSlice(dt, 1), nil // zero bits are zero in every type
+	}
 	switch dt {
 	case Float:
 		return []float32{float32(v)}, nil
@@ -291,10 +374,6 @@ func shScalarOf(dt DType, v float64) (any, error) {
 		return []complex64{complex(float32(v), 0)}, nil
 	case Complex128:
 		return []complex128{complex(v, 0)}, nil
-	case String:
-		if v == 0 {
-			return []string{""}, nil
-		}
 	}
 	return nil, fmt.Errorf("cannot make a %s value from %v", dt, v)
 }

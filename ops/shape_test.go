@@ -22,7 +22,12 @@ func shtRegistry() *Registry {
 func shtInts(name string, v ...int64) *Attr { return &Attr{Name: name, Type: AttrInts, Ints: v} }
 func shtInt(name string, v int64) *Attr     { return &Attr{Name: name, Type: AttrInt, I: v} }
 func shtStr(name, v string) *Attr           { return &Attr{Name: name, Type: AttrString, S: v} }
+
+// shtF32 makes a float32 tensor; no values means zeros.
 func shtF32(shape []int, v ...float32) *Tensor {
+	if len(v) == 0 {
+		v = make([]float32, NumElements(shape))
+	}
 	return FromSlice(Float, v, shape...)
 }
 func shtI64(shape []int, v ...int64) *Tensor { return FromSlice(Int64, v, shape...) }

@@ -12,16 +12,16 @@ import (
 func registerSignal(r *Registry) {
 	r.Add("", "DFT", 17, newDFT)
 	r.Add("", "STFT", 17, newSTFT)
-	r.Add("", "HannWindow", 17, newWindow(windowHann))
-	r.Add("", "HammingWindow", 17, newWindow(windowHamming))
-	r.Add("", "BlackmanWindow", 17, newWindow(windowBlackman))
+	r.Add("", "HannWindow", 17, newSignalWindow(signalHann))
+	r.Add("", "HammingWindow", 17, newSignalWindow(signalHamming))
+	r.Add("", "BlackmanWindow", 17, newSignalWindow(signalBlackman))
 	r.Add("", "MelWeightMatrix", 17, newMelWeightMatrix)
 }
 
-// fftPlan computes discrete Fourier transforms of one length: radix-2 for
+// signalFFTPlan computes discrete Fourier transforms of one length: radix-2 for
 // powers of two, Bluestein's chirp-z algorithm through a power-of-two
 // transform otherwise.
-type fftPlan struct {
+type signalFFTPlan struct {
 	n int
 	m int // power-of-two transform length (n itself, or >= 2n-1)
 
@@ -32,8 +32,8 @@ type fftPlan struct {
 	chirpFFT []complex128 // transform of the conjugate chirp filter
 }
 
-func newFFTPlan(n int) *fftPlan {
-	p := &fftPlan{n: n}
+func newSignalFFTPlan(n int) *signalFFTPlan {
+	p := &signalFFTPlan{n: n}
 	if n <= 1 {
 		p.m = n
 		return p
@@ -74,7 +74,7 @@ func newFFTPlan(n int) *fftPlan {
 }
 
 // scratchLen is the length of the scratch buffer transform needs.
-func (p *fftPlan) scratchLen() int {
+func (p *signalFFTPlan) scratchLen() int {
 	if p.chirp == nil {
 		return 0
 	}
@@ -82,7 +82,7 @@ func (p *fftPlan) scratchLen() int {
 }
 
 // radix2 transforms x (length m) in place.
-func (p *fftPlan) radix2(x []complex128) {
+func (p *signalFFTPlan) radix2(x []complex128) {
 	m := p.m
 	for i, j := range p.rev {
 		if i < j {
@@ -106,7 +106,7 @@ func (p *fftPlan) radix2(x []complex128) {
 // transform replaces x (length n) by its forward DFT, or by the
 // unnormalised inverse when inverse is set. scratch must hold scratchLen
 // elements.
-func (p *fftPlan) transform(x []complex128, inverse bool, scratch []complex128) {
+func (p *signalFFTPlan) transform(x []complex128, inverse bool, scratch []complex128) {
 	if p.n <= 1 {
 		return
 	}
@@ -163,8 +163,8 @@ func newDFT(n *Node) (any, error) {
 	return k, nil
 }
 
-// scalarInt reads a scalar (or one-element) integer input.
-func scalarInt(t *Tensor, what string) (int64, error) {
+// signalScalarInt reads a scalar (or one-element) integer input.
+func signalScalarInt(t *Tensor, what string) (int64, error) {
 	v, err := t.AsInt64s()
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", what, err)
@@ -185,7 +185,7 @@ func (k *dftKernel) Run(ec *Context, in, out []*Tensor) error {
 	if k.version >= 20 {
 		axis = -2
 		if len(in) > 2 && in[2] != nil {
-			a, err := scalarInt(in[2], "axis")
+			a, err := signalScalarInt(in[2], "axis")
 			if err != nil {
 				return err
 			}
@@ -205,7 +205,7 @@ func (k *dftKernel) Run(ec *Context, in, out []*Tensor) error {
 	L := x.Shape[axis]
 	var N int
 	if len(in) > 1 && in[1] != nil {
-		v, err := scalarInt(in[1], "dft_length")
+		v, err := signalScalarInt(in[1], "dft_length")
 		if err != nil {
 			return err
 		}
@@ -235,7 +235,7 @@ func (k *dftKernel) Run(ec *Context, in, out []*Tensor) error {
 	outShape[axis] = outLen
 	y := ec.Empty(x.DType, outShape...)
 	out[0] = y
-	xs, xt, err := floatWork64(ec, x)
+	xs, xt, err := convWork64(ec, x)
 	if err != nil {
 		return err
 	}
@@ -247,7 +247,7 @@ func (k *dftKernel) Run(ec *Context, in, out []*Tensor) error {
 	inner := NumElements(x.Shape[axis+1 : r-1])
 	ci := x.Shape[r-1]
 	co := outShape[r-1]
-	plan := newFFTPlan(N)
+	plan := newSignalFFTPlan(N)
 	lines := outer * inner
 	ec.Parallel(lines, max(1, 4096/max(N, 1)), func(lo, hi int) {
 		buf := make([]complex128, N)
@@ -299,7 +299,7 @@ func (k *dftKernel) Run(ec *Context, in, out []*Tensor) error {
 			}
 		}
 	})
-	storeFloat64(y, ys)
+	convStore64(y, ys)
 	return nil
 }
 
@@ -322,7 +322,7 @@ func (k *stftKernel) Run(ec *Context, in, out []*Tensor) error {
 	if !sig.DType.IsFloat() {
 		return fmt.Errorf("unsupported signal type %s", sig.DType)
 	}
-	step, err := scalarInt(in[1], "frame_step")
+	step, err := signalScalarInt(in[1], "frame_step")
 	if err != nil {
 		return err
 	}
@@ -334,7 +334,7 @@ func (k *stftKernel) Run(ec *Context, in, out []*Tensor) error {
 		if len(in[2].Shape) != 1 {
 			return fmt.Errorf("window must be 1-D, got shape %v", in[2].Shape)
 		}
-		w, wt, err := floatWork64(ec, in[2])
+		w, wt, err := convWork64(ec, in[2])
 		if err != nil {
 			return fmt.Errorf("window: %w", err)
 		}
@@ -343,7 +343,7 @@ func (k *stftKernel) Run(ec *Context, in, out []*Tensor) error {
 	}
 	frameLen := len(window)
 	if len(in) > 3 && in[3] != nil {
-		v, err := scalarInt(in[3], "frame_length")
+		v, err := signalScalarInt(in[3], "frame_length")
 		if err != nil {
 			return err
 		}
@@ -367,7 +367,7 @@ func (k *stftKernel) Run(ec *Context, in, out []*Tensor) error {
 	}
 	y := ec.Empty(sig.DType, B, frames, bins, 2)
 	out[0] = y
-	xs, xt, err := floatWork64(ec, sig)
+	xs, xt, err := convWork64(ec, sig)
 	if err != nil {
 		return err
 	}
@@ -375,7 +375,7 @@ func (k *stftKernel) Run(ec *Context, in, out []*Tensor) error {
 	yt := ec.Empty(Double, y.Shape...)
 	defer ec.Release(yt)
 	ys := yt.Float64s()
-	plan := newFFTPlan(frameLen)
+	plan := newSignalFFTPlan(frameLen)
 	ec.Parallel(B*frames, max(1, 4096/frameLen), func(lo, hi int) {
 		buf := make([]complex128, frameLen)
 		scratch := make([]complex128, plan.scratchLen())
@@ -400,20 +400,20 @@ func (k *stftKernel) Run(ec *Context, in, out []*Tensor) error {
 			}
 		}
 	})
-	storeFloat64(y, ys)
+	convStore64(y, ys)
 	return nil
 }
 
-type windowKind int
+type signalWindowKind int
 
 const (
-	windowHann windowKind = iota
-	windowHamming
-	windowBlackman
+	signalHann signalWindowKind = iota
+	signalHamming
+	signalBlackman
 )
 
-type windowKernel struct {
-	kind     windowKind
+type signalWindowKernel struct {
+	kind     signalWindowKind
 	dtype    DType
 	periodic bool
 }
@@ -428,18 +428,18 @@ func signalOutputType(n *Node) (DType, error) {
 	return 0, fmt.Errorf("unsupported output_datatype %s", dt)
 }
 
-func newWindow(kind windowKind) Factory {
+func newSignalWindow(kind signalWindowKind) Factory {
 	return func(n *Node) (any, error) {
 		dt, err := signalOutputType(n)
 		if err != nil {
 			return nil, err
 		}
-		return &windowKernel{kind: kind, dtype: dt, periodic: n.Attrs.Int("periodic", 1) != 0}, nil
+		return &signalWindowKernel{kind: kind, dtype: dt, periodic: n.Attrs.Int("periodic", 1) != 0}, nil
 	}
 }
 
-func (k *windowKernel) Run(ec *Context, in, out []*Tensor) error {
-	size, err := scalarInt(in[0], "size")
+func (k *signalWindowKernel) Run(ec *Context, in, out []*Tensor) error {
+	size, err := signalScalarInt(in[0], "size")
 	if err != nil {
 		return err
 	}
@@ -457,9 +457,9 @@ func (k *windowKernel) Run(ec *Context, in, out []*Tensor) error {
 	for i := range vals {
 		t := 2 * math.Pi * float64(i) / denom
 		switch k.kind {
-		case windowHann:
+		case signalHann:
 			vals[i] = 0.5 - 0.5*math.Cos(t)
-		case windowHamming:
+		case signalHamming:
 			vals[i] = 25.0/46 - (1-25.0/46)*math.Cos(t)
 		default:
 			vals[i] = 0.42 - 0.5*math.Cos(t) + 0.08*math.Cos(2*t)
@@ -468,7 +468,7 @@ func (k *windowKernel) Run(ec *Context, in, out []*Tensor) error {
 	if n == 1 && !k.periodic {
 		vals[0] = 1
 	}
-	storeFloat64(y, vals)
+	convStore64(y, vals)
 	return nil
 }
 
@@ -493,15 +493,15 @@ func (k *melKernel) Run(ec *Context, in, out []*Tensor) error {
 			return fmt.Errorf("input %d is required", i)
 		}
 	}
-	numMel, err := scalarInt(in[0], "num_mel_bins")
+	numMel, err := signalScalarInt(in[0], "num_mel_bins")
 	if err != nil {
 		return err
 	}
-	dftLen, err := scalarInt(in[1], "dft_length")
+	dftLen, err := signalScalarInt(in[1], "dft_length")
 	if err != nil {
 		return err
 	}
-	rate, err := scalarInt(in[2], "sample_rate")
+	rate, err := signalScalarInt(in[2], "sample_rate")
 	if err != nil {
 		return err
 	}
@@ -556,6 +556,6 @@ func (k *melKernel) Run(ec *Context, in, out []*Tensor) error {
 	}
 	y := ec.Empty(k.dtype, bins, M)
 	out[0] = y
-	storeFloat64(y, w)
+	convStore64(y, w)
 	return nil
 }

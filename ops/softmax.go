@@ -5,11 +5,11 @@ import (
 	"math"
 )
 
-// registerSoftmax registers Softmax, LogSoftmax and Hardmax.
+// registerSoftmax registers Softmax, LogSoftmax and Hardmax; the factory
+// reads the opset version (2-D coercion before 13).
 func registerSoftmax(r *Registry) {
 	for _, name := range []string{"Softmax", "LogSoftmax", "Hardmax"} {
 		r.Add("", name, 1, newSoftmaxKernel)
-		r.Add("", name, 13, newSoftmaxKernel)
 	}
 }
 
@@ -116,10 +116,21 @@ func softmaxRun32(ec *Context, x, y []float32, outer, n, inner int, kind softmax
 // softmaxRow32 computes one contiguous float32 row (len(x) > 0).
 func softmaxRow32(x, y []float32, kind softmaxKind) {
 	y = y[:len(x)]
-	m, mi := x[0], 0
-	for i, v := range x {
+	if kind == softmaxHard {
+		mi := 0
+		for i, v := range x {
+			if v > x[mi] {
+				mi = i
+			}
+		}
+		clear(y)
+		y[mi] = 1
+		return
+	}
+	m := x[0]
+	for _, v := range x {
 		if v > m {
-			m, mi = v, i
+			m = v
 		}
 	}
 	switch kind {
@@ -133,9 +144,6 @@ func softmaxRow32(x, y []float32, kind softmaxKind) {
 		for i, v := range x {
 			y[i] = (v - m) - c
 		}
-	case softmaxHard:
-		clear(y)
-		y[mi] = 1
 	}
 }
 

@@ -5,11 +5,10 @@ import (
 	"slices"
 )
 
-// registerTopK registers TopK.
+// registerTopK registers TopK; the factory reads the opset version (k is an
+// attribute before 10, largest and sorted exist from 11).
 func registerTopK(r *Registry) {
 	r.Add("", "TopK", 1, newTopKKernel)
-	r.Add("", "TopK", 10, newTopKKernel)
-	r.Add("", "TopK", 11, newTopKKernel)
 }
 
 // topkKernel implements TopK: the k largest (or smallest) elements along
@@ -85,6 +84,8 @@ func (k *topkKernel) Run(ec *Context, in, out []*Tensor) error {
 	case []F16, []BF16:
 		xw, _, err := rnWiden(ec, x)
 		if err != nil {
+			ec.Release(vals)
+			ec.Release(idx)
 			return err
 		}
 		vw := ec.Empty(Float, shape...)

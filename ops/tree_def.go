@@ -3,7 +3,6 @@ package ops
 import (
 	"fmt"
 	"math"
-	"sort"
 )
 
 // This file turns the attributes of the ai.onnx.ml tree ensemble operators
@@ -15,66 +14,66 @@ import (
 // Node comparison modes. The values of the branch modes are those of the
 // opset-5 nodes_modes encoding.
 const (
-	modeLEQ uint8 = iota
-	modeLT
-	modeGTE
-	modeGT
-	modeEQ
-	modeNEQ
-	modeMember
-	modeLeaf
-	modeMixed // forest-level marker: the splits do not share one mode
+	treeLEQ uint8 = iota
+	treeLT
+	treeGTE
+	treeGT
+	treeEQ
+	treeNEQ
+	treeMember
+	treeLeaf
+	treeMixed // forest-level marker: the splits do not share one mode
 )
 
 var treeModeNames = map[string]uint8{
-	"BRANCH_LEQ": modeLEQ, "BRANCH_LT": modeLT, "BRANCH_GTE": modeGTE, "BRANCH_GT": modeGT,
-	"BRANCH_EQ": modeEQ, "BRANCH_NEQ": modeNEQ, "LEAF": modeLeaf,
+	"BRANCH_LEQ": treeLEQ, "BRANCH_LT": treeLT, "BRANCH_GTE": treeGTE, "BRANCH_GT": treeGT,
+	"BRANCH_EQ": treeEQ, "BRANCH_NEQ": treeNEQ, "LEAF": treeLeaf,
 }
 
-// aggFunc is how the leaf values of the trees are combined per target.
-type aggFunc uint8
+// treeAggFunc is how the leaf values of the trees are combined per target.
+type treeAggFunc uint8
 
 const (
-	aggAverage aggFunc = iota
-	aggSum
-	aggMin
-	aggMax
+	treeAggAverage treeAggFunc = iota
+	treeAggSum
+	treeAggMin
+	treeAggMax
 )
 
-var aggFuncNames = map[string]aggFunc{"AVERAGE": aggAverage, "SUM": aggSum, "MIN": aggMin, "MAX": aggMax}
+var treeAggFuncNames = map[string]treeAggFunc{"AVERAGE": treeAggAverage, "SUM": treeAggSum, "MIN": treeAggMin, "MAX": treeAggMax}
 
-// treeWeight is one vote of a leaf: a value for one target (or class).
-type treeWeight struct {
+// treeVote is one vote of a leaf: a value for one target (or class).
+type treeVote struct {
 	target int
 	value  float64
 }
 
-// defNode is one node of a treeDef. Children are indices into treeDef.nodes.
-type defNode struct {
+// treeDefNode is one node of a treeDef. Children are indices into treeDef.nodes.
+type treeDefNode struct {
 	mode        uint8
 	feature     int
 	value       float64   // split threshold; for a leaf, the fallback value of a leaf without votes
-	set         []float64 // members, for modeMember
+	set         []float64 // members, for treeMember
 	missingTrue bool      // NaN inputs take the true branch
 	trueChild   int
 	falseChild  int
-	weights     []treeWeight // leaf votes, in attribute order
+	weights     []treeVote // leaf votes, in attribute order
 }
 
 // treeDef is a validated tree ensemble: a graph of nodes (trees may share
 // nodes, but the graph is acyclic), the root of each tree and the
 // aggregation parameters.
 type treeDef struct {
-	nodes    []defNode
+	nodes    []treeDefNode
 	roots    []int
 	nTargets int
-	agg      aggFunc
-	post     postTransform
+	agg      treeAggFunc
+	post     mlPostTransform
 	base     []float64
 }
 
-// checkLen reports an error unless the attribute list has length n.
-func checkLen(name string, got, n int) error {
+// treeCheckLen reports an error unless the attribute list has length n.
+func treeCheckLen(name string, got, n int) error {
 	if got != n {
 		return fmt.Errorf("attribute %s has %d elements, expected %d (one per node)", name, got, n)
 	}
@@ -91,17 +90,17 @@ func parseTreeDefV3(a *Attrs, prefix string, nTargets int) (*treeDef, error) {
 	def := &treeDef{nTargets: nTargets}
 
 	aggName := a.String("aggregate_function", "SUM")
-	agg, ok := aggFuncNames[aggName]
+	agg, ok := treeAggFuncNames[aggName]
 	if !ok {
 		return nil, fmt.Errorf("aggregate_function %q is not one of AVERAGE, SUM, MIN, MAX", aggName)
 	}
 	def.agg = agg
-	post, err := parsePostTransform(a)
+	post, err := mlParsePostTransform(a)
 	if err != nil {
 		return nil, err
 	}
 	def.post = post
-	base, _, err := attrFloats64(a, "base_values")
+	base, _, err := mlAttrFloats64(a, "base_values")
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +113,7 @@ func parseTreeDefV3(a *Attrs, prefix string, nTargets int) (*treeDef, error) {
 	trueIDs, _ := a.Ints("nodes_truenodeids")
 	falseIDs, _ := a.Ints("nodes_falsenodeids")
 	missing, _ := a.Ints("nodes_missing_value_tracks_true")
-	values, _, err := attrFloats64(a, "nodes_values")
+	values, _, err := mlAttrFloats64(a, "nodes_values")
 	if err != nil {
 		return nil, err
 	}
@@ -130,12 +129,12 @@ func parseTreeDefV3(a *Attrs, prefix string, nTargets int) (*treeDef, error) {
 		{"nodes_truenodeids", len(trueIDs)}, {"nodes_falsenodeids", len(falseIDs)},
 		{"nodes_values", len(values)},
 	} {
-		if err := checkLen(c.name, c.got, n); err != nil {
+		if err := treeCheckLen(c.name, c.got, n); err != nil {
 			return nil, err
 		}
 	}
 	if len(missing) != 0 {
-		if err := checkLen("nodes_missing_value_tracks_true", len(missing), n); err != nil {
+		if err := treeCheckLen("nodes_missing_value_tracks_true", len(missing), n); err != nil {
 			return nil, err
 		}
 	}
@@ -144,7 +143,7 @@ func parseTreeDefV3(a *Attrs, prefix string, nTargets int) (*treeDef, error) {
 	index := make(map[key]int, n)
 	var treeOrder []int64
 	seenTree := map[int64]bool{}
-	def.nodes = make([]defNode, n)
+	def.nodes = make([]treeDefNode, n)
 	for i := 0; i < n; i++ {
 		k := key{treeIDs[i], nodeIDs[i]}
 		if _, dup := index[k]; dup {
@@ -163,7 +162,7 @@ func parseTreeDefV3(a *Attrs, prefix string, nTargets int) (*treeDef, error) {
 		nd.mode = m
 		nd.value = values[i]
 		nd.missingTrue = len(missing) > 0 && missing[i] != 0
-		if m != modeLeaf {
+		if m != treeLeaf {
 			if featIDs[i] < 0 || featIDs[i] > math.MaxInt32 {
 				return nil, fmt.Errorf("node %d of tree %d: feature index %d out of range", k.node, k.tree, featIDs[i])
 			}
@@ -172,7 +171,7 @@ func parseTreeDefV3(a *Attrs, prefix string, nTargets int) (*treeDef, error) {
 	}
 	for i := 0; i < n; i++ {
 		nd := &def.nodes[i]
-		if nd.mode == modeLeaf {
+		if nd.mode == treeLeaf {
 			continue
 		}
 		for side, id := range []int64{trueIDs[i], falseIDs[i]} {
@@ -196,7 +195,7 @@ func parseTreeDefV3(a *Attrs, prefix string, nTargets int) (*treeDef, error) {
 	wTrees, _ := a.Ints(prefix + "_treeids")
 	wNodes, _ := a.Ints(prefix + "_nodeids")
 	wIDs, _ := a.Ints(prefix + "_ids")
-	wVals, _, err := attrFloats64(a, prefix+"_weights")
+	wVals, _, err := mlAttrFloats64(a, prefix+"_weights")
 	if err != nil {
 		return nil, err
 	}
@@ -213,19 +212,19 @@ func parseTreeDefV3(a *Attrs, prefix string, nTargets int) (*treeDef, error) {
 		if wIDs[i] < 0 || wIDs[i] >= int64(nTargets) {
 			return nil, fmt.Errorf("%s weight %d: %s id %d out of range [0, %d)", prefix, i, prefix, wIDs[i], nTargets)
 		}
-		if def.nodes[j].mode != modeLeaf {
+		if def.nodes[j].mode != treeLeaf {
 			// Old onnxmltools exports put weights on inner nodes;
 			// onnxruntime ignores them, and so do we.
 			continue
 		}
-		def.nodes[j].weights = append(def.nodes[j].weights, treeWeight{int(wIDs[i]), wVals[i]})
+		def.nodes[j].weights = append(def.nodes[j].weights, treeVote{int(wIDs[i]), wVals[i]})
 	}
 
 	// Roots: per tree (in order of first appearance), the first listed node
 	// that no other node points to.
 	hasParent := make([]bool, n)
 	for i := range def.nodes {
-		if nd := &def.nodes[i]; nd.mode != modeLeaf {
+		if nd := &def.nodes[i]; nd.mode != treeLeaf {
 			hasParent[nd.trueChild] = true
 			hasParent[nd.falseChild] = true
 		}
@@ -256,13 +255,13 @@ func parseTreeDefV5(a *Attrs) (*treeDef, error) {
 	def.nTargets = int(nt)
 	switch ag := a.Int("aggregate_function", 1); ag {
 	case 0, 1, 2, 3:
-		def.agg = [...]aggFunc{aggAverage, aggSum, aggMin, aggMax}[ag]
+		def.agg = [...]treeAggFunc{treeAggAverage, treeAggSum, treeAggMin, treeAggMax}[ag]
 	default:
 		return nil, fmt.Errorf("aggregate_function %d is not one of 0 (AVERAGE), 1 (SUM), 2 (MIN), 3 (MAX)", ag)
 	}
 	switch p := a.Int("post_transform", 0); p {
 	case 0, 1, 2, 3, 4:
-		def.post = [...]postTransform{postNone, postSoftmax, postLogistic, postSoftmaxZero, postProbit}[p]
+		def.post = [...]mlPostTransform{mlPostNone, mlPostSoftmax, mlPostLogistic, mlPostSoftmaxZero, mlPostProbit}[p]
 	default:
 		return nil, fmt.Errorf("post_transform %d is not one of 0 (NONE), 1 (SOFTMAX), 2 (LOGISTIC), 3 (SOFTMAX_ZERO), 4 (PROBIT)", p)
 	}
@@ -275,15 +274,15 @@ func parseTreeDefV5(a *Attrs) (*treeDef, error) {
 	missing, _ := a.Ints("nodes_missing_value_tracks_true")
 	roots, _ := a.Ints("tree_roots")
 	leafTargets, _ := a.Ints("leaf_targetids")
-	splits, _, err := tensorAttrFloats64(a, "nodes_splits")
+	splits, _, err := mlTensorAttrFloats64(a, "nodes_splits")
 	if err != nil {
 		return nil, err
 	}
-	leafWeights, _, err := tensorAttrFloats64(a, "leaf_weights")
+	leafWeights, _, err := mlTensorAttrFloats64(a, "leaf_weights")
 	if err != nil {
 		return nil, err
 	}
-	members, hasMembers, err := tensorAttrFloats64(a, "membership_values")
+	members, hasMembers, err := mlTensorAttrFloats64(a, "membership_values")
 	if err != nil {
 		return nil, err
 	}
@@ -303,12 +302,12 @@ func parseTreeDefV5(a *Attrs) (*treeDef, error) {
 		{"nodes_trueleafs", len(trueLeafs)}, {"nodes_falseleafs", len(falseLeafs)},
 		{"nodes_modes", len(modes)}, {"nodes_splits", len(splits)},
 	} {
-		if err := checkLen(c.name, c.got, n); err != nil {
+		if err := treeCheckLen(c.name, c.got, n); err != nil {
 			return nil, err
 		}
 	}
 	if len(missing) != 0 {
-		if err := checkLen("nodes_missing_value_tracks_true", len(missing), n); err != nil {
+		if err := treeCheckLen("nodes_missing_value_tracks_true", len(missing), n); err != nil {
 			return nil, err
 		}
 	}
@@ -321,11 +320,11 @@ func parseTreeDefV5(a *Attrs) (*treeDef, error) {
 	}
 
 	// Interior node i is def node i, leaf j is def node n+j.
-	def.nodes = make([]defNode, n+m)
+	def.nodes = make([]treeDefNode, n+m)
 	next := 0 // position in membership_values
 	for i := 0; i < n; i++ {
 		nd := &def.nodes[i]
-		if modes[i] < 0 || modes[i] > int64(modeMember) {
+		if modes[i] < 0 || modes[i] > int64(treeMember) {
 			return nil, fmt.Errorf("node %d: unknown mode %d", i, modes[i])
 		}
 		nd.mode = uint8(modes[i])
@@ -335,7 +334,7 @@ func parseTreeDefV5(a *Attrs) (*treeDef, error) {
 			return nil, fmt.Errorf("node %d: feature index %d out of range", i, featIDs[i])
 		}
 		nd.feature = int(featIDs[i])
-		if nd.mode == modeMember {
+		if nd.mode == treeMember {
 			if !hasMembers {
 				return nil, fmt.Errorf("node %d is a BRANCH_MEMBER node but attribute membership_values is missing", i)
 			}
@@ -374,7 +373,7 @@ func parseTreeDefV5(a *Attrs) (*treeDef, error) {
 		if leafTargets[j] < 0 || leafTargets[j] >= nt {
 			return nil, fmt.Errorf("leaf %d: target id %d out of range [0, %d)", j, leafTargets[j], nt)
 		}
-		def.nodes[n+j] = defNode{mode: modeLeaf, weights: []treeWeight{{int(leafTargets[j]), leafWeights[j]}}}
+		def.nodes[n+j] = treeDefNode{mode: treeLeaf, weights: []treeVote{{int(leafTargets[j]), leafWeights[j]}}}
 	}
 	for k, r := range roots {
 		if r < 0 || r >= int64(n) {
@@ -418,7 +417,7 @@ func (d *treeDef) checkAcyclic() error {
 		for len(stack) > 0 {
 			top := &stack[len(stack)-1]
 			nd := &d.nodes[top.node]
-			if nd.mode == modeLeaf || top.next == 2 {
+			if nd.mode == treeLeaf || top.next == 2 {
 				state[top.node] = done
 				stack = stack[:len(stack)-1]
 				continue
@@ -438,18 +437,4 @@ func (d *treeDef) checkAcyclic() error {
 		}
 	}
 	return nil
-}
-
-// sortedSet returns the members of a BRANCH_MEMBER set sorted and deduplicated.
-func sortedSet(s []float64) []float64 {
-	out := append([]float64(nil), s...)
-	sort.Float64s(out)
-	k := 0
-	for i, v := range out {
-		if i == 0 || v != out[k-1] {
-			out[k] = v
-			k++
-		}
-	}
-	return out[:k]
 }

@@ -123,7 +123,7 @@ func (k *treeRegressor) Run(ec *Context, in, out []*Tensor) error {
 	if err := f.checkFeatures(c); err != nil {
 		return err
 	}
-	data, tmp, err := float32Input(ec, x)
+	data, tmp, err := mlFloat32Input(ec, x)
 	if err != nil {
 		return err
 	}
@@ -136,8 +136,8 @@ func (k *treeRegressor) Run(ec *Context, in, out []*Tensor) error {
 	return nil
 }
 
-// storeTreeValues writes vals to the output backing slice at offset off.
-func storeTreeValues[T treeFloat](dst any, off int, vals []T) {
+// treeStoreValues writes vals to the output backing slice at offset off.
+func treeStoreValues[T treeFloat](dst any, off int, vals []T) {
 	switch d := dst.(type) {
 	case []float32:
 		d = d[off : off+len(vals)]
@@ -160,43 +160,63 @@ func storeTreeValues[T treeFloat](dst any, off int, vals []T) {
 // runTreeRegression evaluates the forest on n rows of c features into y
 // ([n, nTargets]).
 func runTreeRegression[T treeFloat](ec *Context, f *treeForest[T], x []T, n, c int, y *Tensor) {
-	nt := f.nTargets
 	grain := treeParallelGrain(f.rowsWork())
-	ec.Parallel(n, grain, func(lo, hi int) {
-		if nt == 1 {
-			var scBuf [treeRowBlock]T
-			var hasBuf [treeRowBlock]bool
-			for b := lo; b < hi; b += treeRowBlock {
-				e := min(b+treeRowBlock, hi)
-				sc, has := scBuf[:e-b], hasBuf[:e-b]
-				clear(sc)
-				clear(has)
-				f.accumulate1(x, c, b, e, sc, has)
-				for i := range sc {
-					sc[i] = f.finalize1(sc[i], has[i])
-				}
-				storeTreeValues(y.Data, b, sc)
-			}
-			return
-		}
-		blk := max(1, min(treeRowBlock, 4096/nt))
-		sc := make([]T, blk*nt)
-		has := make([]bool, blk*nt)
-		row := make([]T, nt)
-		tmp := make([]float32, nt)
+	if n < 2*grain || ec.Workers.Workers() < 2 {
+		treeRegressionRows(f, x, c, y, 0, n) // no closure to allocate
+		return
+	}
+	ec.Parallel(n, grain, func(lo, hi int) { treeRegressionRows(f, x, c, y, lo, hi) })
+}
+
+// treeRegressionRows evaluates rows [lo, hi).
+func treeRegressionRows[T treeFloat](f *treeForest[T], x []T, c int, y *Tensor, lo, hi int) {
+	nt := f.nTargets
+	blk := min(f.blockRows(), hi-lo)
+	var leafBuf [512]int32
+	leaves := leafBuf[:]
+	if need := blk * len(f.roots); need > len(leaves) {
+		leaves = make([]int32, need)
+	}
+	if nt == 1 {
+		var scBuf [treeRowBlock]T
+		var hasBuf [treeRowBlock]bool
 		for b := lo; b < hi; b += blk {
 			e := min(b+blk, hi)
-			m := (e - b) * nt
-			clear(sc[:m])
-			clear(has[:m])
-			f.accumulateN(x, c, b, e, sc, has)
-			for i := b; i < e; i++ {
-				o := (i - b) * nt
-				f.finalizeN(sc[o:o+nt], has[o:o+nt], row, tmp)
-				storeTreeValues(y.Data, i*nt, row)
+			sc, has := scBuf[:e-b], hasBuf[:e-b]
+			f.collectLeaves(x, c, b, e, leaves)
+			f.accumulate1(leaves, sc, has)
+			for i := range sc {
+				sc[i] = f.finalize1(sc[i], has[i])
 			}
+			treeStoreValues(y.Data, b, sc)
 		}
-	})
+		return
+	}
+	var scBuf [128]T
+	var hasBuf [128]bool
+	var rowBuf [16]T
+	var tmpBuf [16]float32
+	sc, has, row, tmp := scBuf[:], hasBuf[:], rowBuf[:], tmpBuf[:]
+	if blk*nt > len(sc) {
+		sc, has = make([]T, blk*nt), make([]bool, blk*nt)
+	}
+	if nt > len(row) {
+		row, tmp = make([]T, nt), make([]float32, nt)
+	}
+	row, tmp = row[:nt], tmp[:nt]
+	for b := lo; b < hi; b += blk {
+		e := min(b+blk, hi)
+		m := (e - b) * nt
+		clear(sc[:m])
+		clear(has[:m])
+		f.collectLeaves(x, c, b, e, leaves)
+		f.accumulateN(leaves, e-b, sc, has)
+		for i := b; i < e; i++ {
+			o := (i - b) * nt
+			f.finalizeN(sc[o:o+nt], has[o:o+nt], row, tmp)
+			treeStoreValues(y.Data, i*nt, row)
+		}
+	}
 }
 
 // ---------------------------------------------------------------------------
@@ -230,7 +250,7 @@ func newTreeClassifier(n *Node) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	def.agg = aggSum // votes are always summed
+	def.agg = treeAggSum // votes are always summed
 	if b := len(def.base); b > nc {
 		return nil, fmt.Errorf("base_values has %d elements but there are only %d classes", b, nc)
 	}
@@ -281,7 +301,7 @@ func (k *treeClassifier) Run(ec *Context, in, out []*Tensor) error {
 		if err := f.checkFeatures(c); err != nil {
 			return err
 		}
-		data, tmp, err := float32Input(ec, x)
+		data, tmp, err := mlFloat32Input(ec, x)
 		if err != nil {
 			return err
 		}
@@ -308,32 +328,49 @@ func (k *treeClassifier) Run(ec *Context, in, out []*Tensor) error {
 }
 
 func runTreeClassification[T treeFloat](ec *Context, k *treeClassifier, f *treeForest[T], x []T, n, c int, label, probs *Tensor) {
+	grain := treeParallelGrain(f.rowsWork())
+	if n < 2*grain || ec.Workers.Workers() < 2 {
+		treeClassificationRows(k, f, x, c, label, probs, 0, n) // no closure to allocate
+		return
+	}
+	ec.Parallel(n, grain, func(lo, hi int) { treeClassificationRows(k, f, x, c, label, probs, lo, hi) })
+}
+
+// treeClassificationRows evaluates rows [lo, hi).
+func treeClassificationRows[T treeFloat](k *treeClassifier, f *treeForest[T], x []T, c int, label, probs *Tensor, lo, hi int) {
 	nc := f.nTargets
 	p := probs.Data.([]float32)
-	grain := treeParallelGrain(f.rowsWork())
-	ec.Parallel(n, grain, func(lo, hi int) {
-		blk := max(1, min(treeRowBlock, 4096/nc))
-		sc := make([]T, blk*nc)
-		has := make([]bool, blk*nc)
-		for b := lo; b < hi; b += blk {
-			e := min(b+blk, hi)
-			m := (e - b) * nc
-			clear(sc[:m])
-			clear(has[:m])
-			f.accumulateN(x, c, b, e, sc, has)
-			for i := b; i < e; i++ {
-				o := (i - b) * nc
-				idx := classifyTreeRow(k, f, sc[o:o+nc], has[o:o+nc], p[i*nc:i*nc+nc])
-				if k.labelsStr != nil {
-					label.Data.([]string)[i] = k.labelsStr[idx.index]
-				} else if idx.literal {
-					label.Data.([]int64)[i] = int64(idx.index)
-				} else {
-					label.Data.([]int64)[i] = k.labelsInt[idx.index]
-				}
+	blk := min(f.blockRows(), hi-lo)
+	var leafBuf [512]int32
+	leaves := leafBuf[:]
+	if need := blk * len(f.roots); need > len(leaves) {
+		leaves = make([]int32, need)
+	}
+	var scBuf [64]T
+	var hasBuf [64]bool
+	sc, has := scBuf[:], hasBuf[:]
+	if blk*nc > len(sc) {
+		sc, has = make([]T, blk*nc), make([]bool, blk*nc)
+	}
+	for b := lo; b < hi; b += blk {
+		e := min(b+blk, hi)
+		m := (e - b) * nc
+		clear(sc[:m])
+		clear(has[:m])
+		f.collectLeaves(x, c, b, e, leaves)
+		f.accumulateN(leaves, e-b, sc, has)
+		for i := b; i < e; i++ {
+			o := (i - b) * nc
+			idx := treeClassifyRow(k, f, sc[o:o+nc], has[o:o+nc], p[i*nc:i*nc+nc])
+			if k.labelsStr != nil {
+				label.Data.([]string)[i] = k.labelsStr[idx.index]
+			} else if idx.literal {
+				label.Data.([]int64)[i] = int64(idx.index)
+			} else {
+				label.Data.([]int64)[i] = k.labelsInt[idx.index]
 			}
 		}
-	})
+	}
 }
 
 // treeLabel is a classifier decision: an index into the class labels, or
@@ -344,11 +381,11 @@ type treeLabel struct {
 	literal bool
 }
 
-// classifyTreeRow finishes one row of summed votes (s, has) into class
+// treeClassifyRow finishes one row of summed votes (s, has) into class
 // probabilities (prob) and the predicted label, following onnxruntime's
 // rules, including its handling of two-class models that vote for only one
 // class.
-func classifyTreeRow[T treeFloat](k *treeClassifier, f *treeForest[T], s []T, has []bool, prob []float32) treeLabel {
+func treeClassifyRow[T treeFloat](k *treeClassifier, f *treeForest[T], s []T, has []bool, prob []float32) treeLabel {
 	nc := len(s)
 	base := f.base
 	if nc != 2 {
@@ -373,7 +410,7 @@ func classifyTreeRow[T treeFloat](k *treeClassifier, f *treeForest[T], s []T, ha
 				prob[j] = 0
 			}
 		}
-		applyPost(f.post, prob)
+		mlApplyPost(f.post, prob)
 		return treeLabel{index: max(best, 0)}
 	}
 
@@ -436,20 +473,20 @@ func classifyTreeRow[T treeFloat](k *treeClassifier, f *treeForest[T], s []T, ha
 	if size == 2 {
 		prob[0] = float32(gate(s0, h0))
 		prob[1] = float32(gate(s1, h1))
-		applyPost(f.post, prob)
+		mlApplyPost(f.post, prob)
 		return lbl
 	}
 	v := gate(s0, h0)
-	if f.post == postProbit {
-		prob[0], prob[1] = probit32(float32(v)), 0
+	if f.post == mlPostProbit {
+		prob[0], prob[1] = mlProbit(float32(v)), 0
 		return lbl
 	}
 	switch add {
 	case 0, 1:
 		prob[0], prob[1] = float32(1-v), float32(v)
 	case 2, 3:
-		if f.post == postLogistic {
-			prob[0], prob[1] = logistic32(float32(-v)), logistic32(float32(v))
+		if f.post == mlPostLogistic {
+			prob[0], prob[1] = mlLogistic(float32(-v)), mlLogistic(float32(v))
 		} else {
 			prob[0], prob[1] = float32(-v), float32(v)
 		}

@@ -8,16 +8,16 @@ import (
 	"testing"
 )
 
-func aInts(name string, v ...int64) *Attr { return &Attr{Name: name, Type: AttrInts, Ints: v} }
-func aFloats(name string, v ...float32) *Attr {
+func mlInts(name string, v ...int64) *Attr { return &Attr{Name: name, Type: AttrInts, Ints: v} }
+func mlFloats(name string, v ...float32) *Attr {
 	return &Attr{Name: name, Type: AttrFloats, Floats: v}
 }
-func aStrings(name string, v ...string) *Attr {
+func mlStrs(name string, v ...string) *Attr {
 	return &Attr{Name: name, Type: AttrStrings, Strings: v}
 }
-func aString(name, v string) *Attr    { return &Attr{Name: name, Type: AttrString, S: v} }
-func aInt(name string, v int64) *Attr { return &Attr{Name: name, Type: AttrInt, I: v} }
-func aTensor(name string, t *Tensor) *Attr {
+func mlStr(name, v string) *Attr       { return &Attr{Name: name, Type: AttrString, S: v} }
+func mlInt(name string, v int64) *Attr { return &Attr{Name: name, Type: AttrInt, I: v} }
+func mlTensorAttr(name string, t *Tensor) *Attr {
 	return &Attr{Name: name, Type: AttrTensor, T: t}
 }
 
@@ -41,7 +41,7 @@ func runML(t *testing.T, op string, version int, attrs []*Attr, nOut int, in ...
 	return out, nil
 }
 
-func wantFloats(t *testing.T, name string, got []float32, want []float32, tol float64) {
+func mlWantFloats(t *testing.T, name string, got []float32, want []float32, tol float64) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("%s: got %d values %v, want %d %v", name, len(got), got, len(want), want)
@@ -53,22 +53,22 @@ func wantFloats(t *testing.T, name string, got []float32, want []float32, tol fl
 	}
 }
 
-// stump is one tree: node 0 splits feature 0 at thr with mode; true child
+// treeStumpAttrs is one tree: node 0 splits feature 0 at thr with mode; true child
 // node 1 (leaf, weight wt), false child node 2 (leaf, weight wf).
-func stumpAttrs(mode string, thr float32, wt, wf float32, extra ...*Attr) []*Attr {
+func treeStumpAttrs(mode string, thr float32, wt, wf float32, extra ...*Attr) []*Attr {
 	a := []*Attr{
-		aInts("nodes_treeids", 0, 0, 0),
-		aInts("nodes_nodeids", 0, 1, 2),
-		aInts("nodes_featureids", 0, 0, 0),
-		aStrings("nodes_modes", mode, "LEAF", "LEAF"),
-		aFloats("nodes_values", thr, 0, 0),
-		aInts("nodes_truenodeids", 1, 0, 0),
-		aInts("nodes_falsenodeids", 2, 0, 0),
-		aInts("target_treeids", 0, 0),
-		aInts("target_nodeids", 1, 2),
-		aInts("target_ids", 0, 0),
-		aFloats("target_weights", wt, wf),
-		aInt("n_targets", 1),
+		mlInts("nodes_treeids", 0, 0, 0),
+		mlInts("nodes_nodeids", 0, 1, 2),
+		mlInts("nodes_featureids", 0, 0, 0),
+		mlStrs("nodes_modes", mode, "LEAF", "LEAF"),
+		mlFloats("nodes_values", thr, 0, 0),
+		mlInts("nodes_truenodeids", 1, 0, 0),
+		mlInts("nodes_falsenodeids", 2, 0, 0),
+		mlInts("target_treeids", 0, 0),
+		mlInts("target_nodeids", 1, 2),
+		mlInts("target_ids", 0, 0),
+		mlFloats("target_weights", wt, wf),
+		mlInt("n_targets", 1),
 	}
 	return append(a, extra...)
 }
@@ -88,43 +88,43 @@ func TestTreeRegressorModes(t *testing.T) {
 		{"BRANCH_NEQ", []float32{1, 2, 1, 1}},
 	}
 	for _, c := range cases {
-		out, err := runML(t, "TreeEnsembleRegressor", 3, stumpAttrs(c.mode, 0.5, 1, 2), 1, x)
+		out, err := runML(t, "TreeEnsembleRegressor", 3, treeStumpAttrs(c.mode, 0.5, 1, 2), 1, x)
 		if err != nil {
 			t.Fatalf("%s: %v", c.mode, err)
 		}
 		if !EqualShapes(out[0].Shape, []int{4, 1}) {
 			t.Fatalf("%s: shape %v", c.mode, out[0].Shape)
 		}
-		wantFloats(t, c.mode, out[0].Float32s(), c.want, 0)
+		mlWantFloats(t, c.mode, out[0].Float32s(), c.want, 0)
 
 		// NaN goes to the true branch when the node tracks missing values.
-		out, err = runML(t, "TreeEnsembleRegressor", 3, stumpAttrs(c.mode, 0.5, 1, 2, aInts("nodes_missing_value_tracks_true", 1, 0, 0)), 1, x)
+		out, err = runML(t, "TreeEnsembleRegressor", 3, treeStumpAttrs(c.mode, 0.5, 1, 2, mlInts("nodes_missing_value_tracks_true", 1, 0, 0)), 1, x)
 		if err != nil {
 			t.Fatal(err)
 		}
 		want := append([]float32(nil), c.want...)
 		want[3] = 1
-		wantFloats(t, c.mode+" missing", out[0].Float32s(), want, 0)
+		mlWantFloats(t, c.mode+" missing", out[0].Float32s(), want, 0)
 	}
 }
 
-// twoTrees: tree 0 is a stump on feature 0 at 0.5 (leaves 1 / 3), tree 1 a
+// treeTwoTreeAttrs: tree 0 is a stump on feature 0 at 0.5 (leaves 1 / 3), tree 1 a
 // stump on feature 1 at 0 (leaves 10 / 20). Node ids are listed out of order.
-func twoTreeAttrs(agg string, extra ...*Attr) []*Attr {
+func treeTwoTreeAttrs(agg string, extra ...*Attr) []*Attr {
 	a := []*Attr{
-		aInts("nodes_treeids", 0, 0, 0, 1, 1, 1),
-		aInts("nodes_nodeids", 0, 2, 1, 0, 1, 2),
-		aInts("nodes_featureids", 0, 0, 0, 1, 0, 0),
-		aStrings("nodes_modes", "BRANCH_LEQ", "LEAF", "LEAF", "BRANCH_LEQ", "LEAF", "LEAF"),
-		aFloats("nodes_values", 0.5, 0, 0, 0, 0, 0),
-		aInts("nodes_truenodeids", 1, 0, 0, 1, 0, 0),
-		aInts("nodes_falsenodeids", 2, 0, 0, 2, 0, 0),
-		aInts("target_treeids", 0, 0, 1, 1),
-		aInts("target_nodeids", 1, 2, 1, 2),
-		aInts("target_ids", 0, 0, 0, 0),
-		aFloats("target_weights", 1, 3, 10, 20),
-		aInt("n_targets", 1),
-		aString("aggregate_function", agg),
+		mlInts("nodes_treeids", 0, 0, 0, 1, 1, 1),
+		mlInts("nodes_nodeids", 0, 2, 1, 0, 1, 2),
+		mlInts("nodes_featureids", 0, 0, 0, 1, 0, 0),
+		mlStrs("nodes_modes", "BRANCH_LEQ", "LEAF", "LEAF", "BRANCH_LEQ", "LEAF", "LEAF"),
+		mlFloats("nodes_values", 0.5, 0, 0, 0, 0, 0),
+		mlInts("nodes_truenodeids", 1, 0, 0, 1, 0, 0),
+		mlInts("nodes_falsenodeids", 2, 0, 0, 2, 0, 0),
+		mlInts("target_treeids", 0, 0, 1, 1),
+		mlInts("target_nodeids", 1, 2, 1, 2),
+		mlInts("target_ids", 0, 0, 0, 0),
+		mlFloats("target_weights", 1, 3, 10, 20),
+		mlInt("n_targets", 1),
+		mlStr("aggregate_function", agg),
 	}
 	return append(a, extra...)
 }
@@ -141,18 +141,18 @@ func TestTreeRegressorAggregates(t *testing.T) {
 		{"AVERAGE", nil, []float32{5.5, 11.5}},
 		{"MIN", nil, []float32{1, 3}},
 		{"MAX", nil, []float32{10, 20}},
-		{"SUM", []*Attr{aFloats("base_values", 100)}, []float32{111, 123}},
-		{"AVERAGE", []*Attr{aFloats("base_values", 100)}, []float32{105.5, 111.5}},
-		{"MIN", []*Attr{aFloats("base_values", 100)}, []float32{101, 103}},
-		{"MAX", []*Attr{aFloats("base_values", -1)}, []float32{9, 19}},
-		{"SUM", []*Attr{aTensor("base_values_as_tensor", FromSlice(Double, []float64{0.5}, 1))}, []float32{11.5, 23.5}},
+		{"SUM", []*Attr{mlFloats("base_values", 100)}, []float32{111, 123}},
+		{"AVERAGE", []*Attr{mlFloats("base_values", 100)}, []float32{105.5, 111.5}},
+		{"MIN", []*Attr{mlFloats("base_values", 100)}, []float32{101, 103}},
+		{"MAX", []*Attr{mlFloats("base_values", -1)}, []float32{9, 19}},
+		{"SUM", []*Attr{mlTensorAttr("base_values_as_tensor", FromSlice(Double, []float64{0.5}, 1))}, []float32{11.5, 23.5}},
 	}
 	for _, c := range cases {
-		out, err := runML(t, "TreeEnsembleRegressor", 3, twoTreeAttrs(c.agg, c.extra...), 1, x)
+		out, err := runML(t, "TreeEnsembleRegressor", 3, treeTwoTreeAttrs(c.agg, c.extra...), 1, x)
 		if err != nil {
 			t.Fatalf("%s: %v", c.agg, err)
 		}
-		wantFloats(t, c.agg, out[0].Float32s(), c.want, 1e-6)
+		mlWantFloats(t, c.agg, out[0].Float32s(), c.want, 1e-6)
 	}
 	// Other input types give the same results.
 	for _, in := range []*Tensor{
@@ -160,44 +160,44 @@ func TestTreeRegressorAggregates(t *testing.T) {
 		FromSlice(Int64, []int64{0, -1, 1, 1}, 2, 2),
 		FromSlice(Int32, []int32{0, -1, 1, 1}, 2, 2),
 	} {
-		out, err := runML(t, "TreeEnsembleRegressor", 1, twoTreeAttrs("SUM"), 1, in)
+		out, err := runML(t, "TreeEnsembleRegressor", 1, treeTwoTreeAttrs("SUM"), 1, in)
 		if err != nil {
 			t.Fatalf("%s: %v", in.DType, err)
 		}
 		if out[0].DType != Float {
 			t.Fatalf("%s input: output type %s", in.DType, out[0].DType)
 		}
-		wantFloats(t, in.DType.String(), out[0].Float32s(), []float32{11, 23}, 0)
+		mlWantFloats(t, in.DType.String(), out[0].Float32s(), []float32{11, 23}, 0)
 	}
 	// A 1-D input is one row.
-	out, err := runML(t, "TreeEnsembleRegressor", 3, twoTreeAttrs("SUM"), 1, FromSlice(Float, []float32{1, 1}, 2))
+	out, err := runML(t, "TreeEnsembleRegressor", 3, treeTwoTreeAttrs("SUM"), 1, FromSlice(Float, []float32{1, 1}, 2))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !EqualShapes(out[0].Shape, []int{1, 1}) {
 		t.Fatalf("1-D input: shape %v", out[0].Shape)
 	}
-	wantFloats(t, "1-D", out[0].Float32s(), []float32{23}, 0)
+	mlWantFloats(t, "1-D", out[0].Float32s(), []float32{23}, 0)
 }
 
-// multiTargetAttrs: one stump on feature 0 at 0; true leaf votes (t0: 1,
+// treeMultiTargetAttrs: one stump on feature 0 at 0; true leaf votes (t0: 1,
 // t1: 2), false leaf votes t2: 3 only.
-func multiTargetAttrs(agg, post string, extra ...*Attr) []*Attr {
+func treeMultiTargetAttrs(agg, post string, extra ...*Attr) []*Attr {
 	a := []*Attr{
-		aInts("nodes_treeids", 0, 0, 0),
-		aInts("nodes_nodeids", 0, 1, 2),
-		aInts("nodes_featureids", 0, 0, 0),
-		aStrings("nodes_modes", "BRANCH_LEQ", "LEAF", "LEAF"),
-		aFloats("nodes_values", 0, 0, 0),
-		aInts("nodes_truenodeids", 1, 0, 0),
-		aInts("nodes_falsenodeids", 2, 0, 0),
-		aInts("target_treeids", 0, 0, 0),
-		aInts("target_nodeids", 1, 1, 2),
-		aInts("target_ids", 0, 1, 2),
-		aFloats("target_weights", 1, 2, 3),
-		aInt("n_targets", 3),
-		aString("aggregate_function", agg),
-		aString("post_transform", post),
+		mlInts("nodes_treeids", 0, 0, 0),
+		mlInts("nodes_nodeids", 0, 1, 2),
+		mlInts("nodes_featureids", 0, 0, 0),
+		mlStrs("nodes_modes", "BRANCH_LEQ", "LEAF", "LEAF"),
+		mlFloats("nodes_values", 0, 0, 0),
+		mlInts("nodes_truenodeids", 1, 0, 0),
+		mlInts("nodes_falsenodeids", 2, 0, 0),
+		mlInts("target_treeids", 0, 0, 0),
+		mlInts("target_nodeids", 1, 1, 2),
+		mlInts("target_ids", 0, 1, 2),
+		mlFloats("target_weights", 1, 2, 3),
+		mlInt("n_targets", 3),
+		mlStr("aggregate_function", agg),
+		mlStr("post_transform", post),
 	}
 	return append(a, extra...)
 }
@@ -212,15 +212,15 @@ func TestTreeRegressorMultiTarget(t *testing.T) {
 		attrs []*Attr
 		want  []float32
 	}{
-		{"sum", multiTargetAttrs("SUM", "NONE"), []float32{1, 2, 0, 0, 0, 3}},
+		{"sum", treeMultiTargetAttrs("SUM", "NONE"), []float32{1, 2, 0, 0, 0, 3}},
 		// Targets without votes read as 0 even with base values (onnxruntime).
-		{"sum base", multiTargetAttrs("SUM", "NONE", aFloats("base_values", 10, 20, 30)), []float32{11, 22, 0, 0, 0, 33}},
-		{"average", multiTargetAttrs("AVERAGE", "NONE"), []float32{1, 2, 0, 0, 0, 3}},
-		{"max", multiTargetAttrs("MAX", "NONE"), []float32{1, 2, 0, 0, 0, 3}},
-		{"softmax", multiTargetAttrs("SUM", "SOFTMAX"), []float32{float32(e1 / s), float32(e2 / s), float32(1 / s), float32(1 / (2 + math.Exp(3))), float32(1 / (2 + math.Exp(3))), float32(math.Exp(3) / (2 + math.Exp(3)))}},
-		{"softmax_zero", multiTargetAttrs("SUM", "SOFTMAX_ZERO"), []float32{float32(e1 / (e1 + e2)), float32(e2 / (e1 + e2)), 0, 0, 0, 1}},
-		{"logistic", multiTargetAttrs("SUM", "LOGISTIC"), []float32{lg(1), lg(2), 0.5, 0.5, 0.5, lg(3)}},
-		{"probit", multiTargetAttrs("SUM", "PROBIT", &Attr{Name: "target_weights", Type: AttrFloats, Floats: []float32{0.5, 0.975, 0.025}}), []float32{0, 1.96, float32(math.Inf(-1)), float32(math.Inf(-1)), float32(math.Inf(-1)), -1.96}},
+		{"sum base", treeMultiTargetAttrs("SUM", "NONE", mlFloats("base_values", 10, 20, 30)), []float32{11, 22, 0, 0, 0, 33}},
+		{"average", treeMultiTargetAttrs("AVERAGE", "NONE"), []float32{1, 2, 0, 0, 0, 3}},
+		{"max", treeMultiTargetAttrs("MAX", "NONE"), []float32{1, 2, 0, 0, 0, 3}},
+		{"softmax", treeMultiTargetAttrs("SUM", "SOFTMAX"), []float32{float32(e1 / s), float32(e2 / s), float32(1 / s), float32(1 / (2 + math.Exp(3))), float32(1 / (2 + math.Exp(3))), float32(math.Exp(3) / (2 + math.Exp(3)))}},
+		{"softmax_zero", treeMultiTargetAttrs("SUM", "SOFTMAX_ZERO"), []float32{float32(e1 / (e1 + e2)), float32(e2 / (e1 + e2)), 0, 0, 0, 1}},
+		{"logistic", treeMultiTargetAttrs("SUM", "LOGISTIC"), []float32{lg(1), lg(2), 0.5, 0.5, 0.5, lg(3)}},
+		{"probit", treeMultiTargetAttrs("SUM", "PROBIT", &Attr{Name: "target_weights", Type: AttrFloats, Floats: []float32{0.5, 0.975, 0.025}}), []float32{0, 1.96, float32(math.Inf(-1)), float32(math.Inf(-1)), float32(math.Inf(-1)), -1.96}},
 	}
 	for _, c := range cases {
 		out, err := runML(t, "TreeEnsembleRegressor", 3, c.attrs, 1, x)
@@ -234,10 +234,10 @@ func TestTreeRegressorMultiTarget(t *testing.T) {
 		if c.name == "probit" {
 			// PROBIT uses an approximation of erfinv; probit(0) stays exactly 0
 			// only by symmetry. Infinities come from probit(0).
-			wantFloats(t, c.name, []float32{got[0], got[1], got[5]}, []float32{0, 1.96, -1.96}, 5e-3)
+			mlWantFloats(t, c.name, []float32{got[0], got[1], got[5]}, []float32{0, 1.96, -1.96}, 5e-3)
 			continue
 		}
-		wantFloats(t, c.name, got, c.want, 1e-6)
+		mlWantFloats(t, c.name, got, c.want, 1e-6)
 	}
 }
 
@@ -280,10 +280,10 @@ func TestTreeRegressorDeepRandom(t *testing.T) {
 	}
 	build(0)
 	attrs := []*Attr{
-		aInts("nodes_treeids", tree...), aInts("nodes_nodeids", node...), aInts("nodes_featureids", feat...),
-		aStrings("nodes_modes", modes...), aFloats("nodes_values", vals...), aInts("nodes_truenodeids", tn...),
-		aInts("nodes_falsenodeids", fn...), aInts("target_treeids", tIDs...), aInts("target_nodeids", tNodes...),
-		aInts("target_ids", tTargets...), aFloats("target_weights", weights...), aInt("n_targets", 1),
+		mlInts("nodes_treeids", tree...), mlInts("nodes_nodeids", node...), mlInts("nodes_featureids", feat...),
+		mlStrs("nodes_modes", modes...), mlFloats("nodes_values", vals...), mlInts("nodes_truenodeids", tn...),
+		mlInts("nodes_falsenodeids", fn...), mlInts("target_treeids", tIDs...), mlInts("target_nodeids", tNodes...),
+		mlInts("target_ids", tTargets...), mlFloats("target_weights", weights...), mlInt("n_targets", 1),
 	}
 	const rows = 300
 	x := make([]float32, rows*nf)
@@ -320,27 +320,27 @@ func TestTreeRegressorErrors(t *testing.T) {
 		}
 		return append(out, r)
 	}
-	base := stumpAttrs("BRANCH_LEQ", 0.5, 1, 2)
+	base := treeStumpAttrs("BRANCH_LEQ", 0.5, 1, 2)
 	cases := []struct {
 		name  string
 		attrs []*Attr
 		msg   string
 	}{
-		{"length", replace(base, aInts("nodes_featureids", 0, 0)), "nodes_featureids has 2 elements"},
-		{"mode", replace(base, aStrings("nodes_modes", "BRANCH_XX", "LEAF", "LEAF")), "unknown mode"},
-		{"child", replace(base, aInts("nodes_truenodeids", 7, 0, 0)), "true child 7 does not exist"},
-		{"self", replace(base, aInts("nodes_falsenodeids", 0, 0, 0)), "points to the node itself"},
-		{"cycle", replace(replace(base, aStrings("nodes_modes", "BRANCH_LEQ", "BRANCH_LEQ", "LEAF")),
-			aInts("nodes_truenodeids", 1, 0, 0)), "no root"},
-		{"duplicate", replace(base, aInts("nodes_nodeids", 0, 1, 1)), "defined twice"},
-		{"target id", replace(base, aInts("target_ids", 0, 1)), "id 1 out of range"},
-		{"weight node", replace(base, aInts("target_nodeids", 1, 5)), "does not exist"},
-		{"weights length", replace(base, aFloats("target_weights", 1)), "different lengths"},
-		{"n_targets", replace(base, aInt("n_targets", 0)), "must be positive"},
-		{"aggregate", append(base, aString("aggregate_function", "MEDIAN")), "aggregate_function"},
-		{"post", append(base, aString("post_transform", "EXP")), "post_transform"},
-		{"base", append(base, aFloats("base_values", 1, 2)), "base_values"},
-		{"feature", replace(base, aInts("nodes_featureids", -1, 0, 0)), "feature index -1"},
+		{"length", replace(base, mlInts("nodes_featureids", 0, 0)), "nodes_featureids has 2 elements"},
+		{"mode", replace(base, mlStrs("nodes_modes", "BRANCH_XX", "LEAF", "LEAF")), "unknown mode"},
+		{"child", replace(base, mlInts("nodes_truenodeids", 7, 0, 0)), "true child 7 does not exist"},
+		{"self", replace(base, mlInts("nodes_falsenodeids", 0, 0, 0)), "points to the node itself"},
+		{"cycle", replace(replace(base, mlStrs("nodes_modes", "BRANCH_LEQ", "BRANCH_LEQ", "LEAF")),
+			mlInts("nodes_truenodeids", 1, 0, 0)), "no root"},
+		{"duplicate", replace(base, mlInts("nodes_nodeids", 0, 1, 1)), "defined twice"},
+		{"target id", replace(base, mlInts("target_ids", 0, 1)), "id 1 out of range"},
+		{"weight node", replace(base, mlInts("target_nodeids", 1, 5)), "does not exist"},
+		{"weights length", replace(base, mlFloats("target_weights", 1)), "different lengths"},
+		{"n_targets", replace(base, mlInt("n_targets", 0)), "must be positive"},
+		{"aggregate", append(base, mlStr("aggregate_function", "MEDIAN")), "aggregate_function"},
+		{"post", append(base, mlStr("post_transform", "EXP")), "post_transform"},
+		{"base", append(base, mlFloats("base_values", 1, 2)), "base_values"},
+		{"feature", replace(base, mlInts("nodes_featureids", -1, 0, 0)), "feature index -1"},
 	}
 	x := FromSlice(Float, []float32{1}, 1, 1)
 	for _, c := range cases {
@@ -351,21 +351,21 @@ func TestTreeRegressorErrors(t *testing.T) {
 	}
 	// A cycle below the root.
 	cyc := []*Attr{
-		aInts("nodes_treeids", 0, 0, 0, 0),
-		aInts("nodes_nodeids", 0, 1, 2, 3),
-		aInts("nodes_featureids", 0, 0, 0, 0),
-		aStrings("nodes_modes", "BRANCH_LEQ", "BRANCH_LEQ", "BRANCH_LEQ", "LEAF"),
-		aFloats("nodes_values", 0, 0, 0, 0),
-		aInts("nodes_truenodeids", 1, 2, 1, 0),
-		aInts("nodes_falsenodeids", 3, 3, 3, 0),
-		aInts("target_treeids", 0), aInts("target_nodeids", 3), aInts("target_ids", 0), aFloats("target_weights", 1),
-		aInt("n_targets", 1),
+		mlInts("nodes_treeids", 0, 0, 0, 0),
+		mlInts("nodes_nodeids", 0, 1, 2, 3),
+		mlInts("nodes_featureids", 0, 0, 0, 0),
+		mlStrs("nodes_modes", "BRANCH_LEQ", "BRANCH_LEQ", "BRANCH_LEQ", "LEAF"),
+		mlFloats("nodes_values", 0, 0, 0, 0),
+		mlInts("nodes_truenodeids", 1, 2, 1, 0),
+		mlInts("nodes_falsenodeids", 3, 3, 3, 0),
+		mlInts("target_treeids", 0), mlInts("target_nodeids", 3), mlInts("target_ids", 0), mlFloats("target_weights", 1),
+		mlInt("n_targets", 1),
 	}
 	if _, err := runML(t, "TreeEnsembleRegressor", 3, cyc, 1, x); err == nil || !strings.Contains(err.Error(), "cycle") {
 		t.Errorf("cycle: got %v", err)
 	}
 	// Run-time errors: too few features, bad rank, bad type.
-	two := replace(base, aInts("nodes_featureids", 1, 0, 0))
+	two := replace(base, mlInts("nodes_featureids", 1, 0, 0))
 	if _, err := runML(t, "TreeEnsembleRegressor", 3, two, 1, x); err == nil || !strings.Contains(err.Error(), "feature 1") {
 		t.Errorf("features: got %v", err)
 	}
@@ -381,67 +381,67 @@ func TestTreeRegressorDoubleThresholds(t *testing.T) {
 	// A threshold that float32 cannot hold: double inputs compare in float64,
 	// float inputs against the threshold rounded to float32.
 	thr := 0.1
-	attrs := stumpAttrs("BRANCH_LEQ", 0, 1, 2)
+	attrs := treeStumpAttrs("BRANCH_LEQ", 0, 1, 2)
 	for i, a := range attrs {
 		if a.Name == "nodes_values" {
 			attrs = append(attrs[:i], attrs[i+1:]...)
 			break
 		}
 	}
-	attrs = append(attrs, aTensor("nodes_values_as_tensor", FromSlice(Double, []float64{thr, 0, 0}, 3)))
+	attrs = append(attrs, mlTensorAttr("nodes_values_as_tensor", FromSlice(Double, []float64{thr, 0, 0}, 3)))
 	x64 := math.Nextafter(thr, 1) // just above 0.1: false branch in float64
 	out, err := runML(t, "TreeEnsembleRegressor", 3, attrs, 1, FromSlice(Double, []float64{x64}, 1, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantFloats(t, "double", out[0].Float32s(), []float32{2}, 0)
+	mlWantFloats(t, "double", out[0].Float32s(), []float32{2}, 0)
 	// float32(0.1) > 0.1, so float32(0.1) <= float32 threshold: true branch.
 	out, err = runML(t, "TreeEnsembleRegressor", 3, attrs, 1, FromSlice(Float, []float32{float32(thr)}, 1, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantFloats(t, "float", out[0].Float32s(), []float32{1}, 0)
+	mlWantFloats(t, "float", out[0].Float32s(), []float32{1}, 0)
 }
 
-// classifierAttrs: stump on feature 0 at 0; true leaf votes (c0 .7, c1 .2,
+// treeClassifierAttrs: stump on feature 0 at 0; true leaf votes (c0 .7, c1 .2,
 // c2 .1), false leaf (c0 .1, c2 .9).
-func classifierAttrs(extra ...*Attr) []*Attr {
+func treeClassifierAttrs(extra ...*Attr) []*Attr {
 	a := []*Attr{
-		aInts("nodes_treeids", 0, 0, 0),
-		aInts("nodes_nodeids", 0, 1, 2),
-		aInts("nodes_featureids", 0, 0, 0),
-		aStrings("nodes_modes", "BRANCH_LEQ", "LEAF", "LEAF"),
-		aFloats("nodes_values", 0, 0, 0),
-		aInts("nodes_truenodeids", 1, 0, 0),
-		aInts("nodes_falsenodeids", 2, 0, 0),
-		aInts("class_treeids", 0, 0, 0, 0, 0),
-		aInts("class_nodeids", 1, 1, 1, 2, 2),
-		aInts("class_ids", 0, 1, 2, 0, 2),
-		aFloats("class_weights", 0.7, 0.2, 0.1, 0.1, 0.9),
+		mlInts("nodes_treeids", 0, 0, 0),
+		mlInts("nodes_nodeids", 0, 1, 2),
+		mlInts("nodes_featureids", 0, 0, 0),
+		mlStrs("nodes_modes", "BRANCH_LEQ", "LEAF", "LEAF"),
+		mlFloats("nodes_values", 0, 0, 0),
+		mlInts("nodes_truenodeids", 1, 0, 0),
+		mlInts("nodes_falsenodeids", 2, 0, 0),
+		mlInts("class_treeids", 0, 0, 0, 0, 0),
+		mlInts("class_nodeids", 1, 1, 1, 2, 2),
+		mlInts("class_ids", 0, 1, 2, 0, 2),
+		mlFloats("class_weights", 0.7, 0.2, 0.1, 0.1, 0.9),
 	}
 	return append(a, extra...)
 }
 
 func TestTreeClassifierMulticlass(t *testing.T) {
 	x := FromSlice(Float, []float32{-1, 1}, 2, 1)
-	out, err := runML(t, "TreeEnsembleClassifier", 3, classifierAttrs(aInts("classlabels_int64s", 5, 6, 7)), 2, x)
+	out, err := runML(t, "TreeEnsembleClassifier", 3, treeClassifierAttrs(mlInts("classlabels_int64s", 5, 6, 7)), 2, x)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := out[0].Int64s(); got[0] != 5 || got[1] != 7 {
 		t.Fatalf("labels %v, want [5 7]", got)
 	}
-	wantFloats(t, "probs", out[1].Float32s(), []float32{0.7, 0.2, 0.1, 0.1, 0, 0.9}, 1e-7)
+	mlWantFloats(t, "probs", out[1].Float32s(), []float32{0.7, 0.2, 0.1, 0.1, 0, 0.9}, 1e-7)
 	if !EqualShapes(out[1].Shape, []int{2, 3}) {
 		t.Fatalf("shape %v", out[1].Shape)
 	}
 
 	// String labels, base values (a class without votes gets its base value)
 	// and softmax.
-	out, err = runML(t, "TreeEnsembleClassifier", 3, classifierAttrs(
-		aStrings("classlabels_strings", "a", "b", "c"),
-		aFloats("base_values", 0, 1, 0),
-		aString("post_transform", "SOFTMAX")), 2, x)
+	out, err = runML(t, "TreeEnsembleClassifier", 3, treeClassifierAttrs(
+		mlStrs("classlabels_strings", "a", "b", "c"),
+		mlFloats("base_values", 0, 1, 0),
+		mlStr("post_transform", "SOFTMAX")), 2, x)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -460,35 +460,35 @@ func TestTreeClassifierMulticlass(t *testing.T) {
 		return r
 	}
 	want := append(sm(0.7, 1.2, 0.1), sm(0.1, 1, 0.9)...)
-	wantFloats(t, "softmax", out[1].Float32s(), want, 1e-6)
+	mlWantFloats(t, "softmax", out[1].Float32s(), want, 1e-6)
 
 	// Errors.
-	if _, err := runML(t, "TreeEnsembleClassifier", 3, classifierAttrs(), 2, x); err == nil || !strings.Contains(err.Error(), "classlabels") {
+	if _, err := runML(t, "TreeEnsembleClassifier", 3, treeClassifierAttrs(), 2, x); err == nil || !strings.Contains(err.Error(), "classlabels") {
 		t.Errorf("no labels: %v", err)
 	}
-	if _, err := runML(t, "TreeEnsembleClassifier", 3, classifierAttrs(aInts("classlabels_int64s", 0, 1)), 2, x); err == nil || !strings.Contains(err.Error(), "out of range") {
+	if _, err := runML(t, "TreeEnsembleClassifier", 3, treeClassifierAttrs(mlInts("classlabels_int64s", 0, 1)), 2, x); err == nil || !strings.Contains(err.Error(), "out of range") {
 		t.Errorf("class id out of range: %v", err)
 	}
-	if _, err := runML(t, "TreeEnsembleClassifier", 3, classifierAttrs(aInts("classlabels_int64s", 0, 1, 2), aFloats("base_values", 1, 2, 3, 4)), 2, x); err == nil {
+	if _, err := runML(t, "TreeEnsembleClassifier", 3, treeClassifierAttrs(mlInts("classlabels_int64s", 0, 1, 2), mlFloats("base_values", 1, 2, 3, 4)), 2, x); err == nil {
 		t.Errorf("too many base values accepted")
 	}
 }
 
-// binaryAttrs: two-class stump where every vote is for class 0.
-func binaryAttrs(wt, wf float32, extra ...*Attr) []*Attr {
+// treeBinaryAttrs: two-class stump where every vote is for class 0.
+func treeBinaryAttrs(wt, wf float32, extra ...*Attr) []*Attr {
 	a := []*Attr{
-		aInts("nodes_treeids", 0, 0, 0),
-		aInts("nodes_nodeids", 0, 1, 2),
-		aInts("nodes_featureids", 0, 0, 0),
-		aStrings("nodes_modes", "BRANCH_LEQ", "LEAF", "LEAF"),
-		aFloats("nodes_values", 0, 0, 0),
-		aInts("nodes_truenodeids", 1, 0, 0),
-		aInts("nodes_falsenodeids", 2, 0, 0),
-		aInts("class_treeids", 0, 0),
-		aInts("class_nodeids", 1, 2),
-		aInts("class_ids", 0, 0),
-		aFloats("class_weights", wt, wf),
-		aInts("classlabels_int64s", 0, 1),
+		mlInts("nodes_treeids", 0, 0, 0),
+		mlInts("nodes_nodeids", 0, 1, 2),
+		mlInts("nodes_featureids", 0, 0, 0),
+		mlStrs("nodes_modes", "BRANCH_LEQ", "LEAF", "LEAF"),
+		mlFloats("nodes_values", 0, 0, 0),
+		mlInts("nodes_truenodeids", 1, 0, 0),
+		mlInts("nodes_falsenodeids", 2, 0, 0),
+		mlInts("class_treeids", 0, 0),
+		mlInts("class_nodeids", 1, 2),
+		mlInts("class_ids", 0, 0),
+		mlFloats("class_weights", wt, wf),
+		mlInts("classlabels_int64s", 0, 1),
 	}
 	return append(a, extra...)
 }
@@ -503,13 +503,13 @@ func TestTreeClassifierBinary(t *testing.T) {
 		probs  []float32
 	}{
 		// Gradient boosting: one score column, mixed signs, logistic.
-		{"logistic", binaryAttrs(-2, 1.5, aString("post_transform", "LOGISTIC")),
+		{"logistic", treeBinaryAttrs(-2, 1.5, mlStr("post_transform", "LOGISTIC")),
 			[]int64{0, 1}, []float32{lg(2), lg(-2), lg(-1.5), lg(1.5)}},
-		{"logistic base", binaryAttrs(-2, 1.5, aString("post_transform", "LOGISTIC"), aFloats("base_values", 0.5)),
+		{"logistic base", treeBinaryAttrs(-2, 1.5, mlStr("post_transform", "LOGISTIC"), mlFloats("base_values", 0.5)),
 			[]int64{0, 1}, []float32{lg(1.5), lg(-1.5), lg(-2), lg(2)}},
-		{"mixed none", binaryAttrs(-2, 1.5), []int64{0, 1}, []float32{2, -2, -1.5, 1.5}},
+		{"mixed none", treeBinaryAttrs(-2, 1.5), []int64{0, 1}, []float32{2, -2, -1.5, 1.5}},
 		// Positive votes: the score is the positive class probability.
-		{"positive", binaryAttrs(0.25, 0.75), []int64{0, 1}, []float32{0.75, 0.25, 0.25, 0.75}},
+		{"positive", treeBinaryAttrs(0.25, 0.75), []int64{0, 1}, []float32{0.75, 0.25, 0.25, 0.75}},
 	}
 	for _, c := range cases {
 		out, err := runML(t, "TreeEnsembleClassifier", 3, c.attrs, 2, x)
@@ -522,52 +522,52 @@ func TestTreeClassifierBinary(t *testing.T) {
 		if !EqualShapes(out[1].Shape, []int{2, 2}) {
 			t.Fatalf("%s: shape %v", c.name, out[1].Shape)
 		}
-		wantFloats(t, c.name, out[1].Float32s(), c.probs, 1e-6)
+		mlWantFloats(t, c.name, out[1].Float32s(), c.probs, 1e-6)
 	}
 
 	// Votes for both classes (random forest style) are plain scores.
-	attrs := classifierAttrs(aInts("classlabels_int64s", 3, 4))
+	attrs := treeClassifierAttrs(mlInts("classlabels_int64s", 3, 4))
 	for i, a := range attrs {
 		if a.Name == "class_ids" {
-			attrs[i] = aInts("class_ids", 0, 1, 1, 0, 1)
+			attrs[i] = mlInts("class_ids", 0, 1, 1, 0, 1)
 		}
 	}
 	out, err := runML(t, "TreeEnsembleClassifier", 3, attrs, 2, x)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantFloats(t, "two columns", out[1].Float32s(), []float32{0.7, 0.3, 0.1, 0.9}, 1e-6)
+	mlWantFloats(t, "two columns", out[1].Float32s(), []float32{0.7, 0.3, 0.1, 0.9}, 1e-6)
 	// onnxruntime emits the literal label 1 when the second score is positive.
 	if got := out[0].Int64s(); got[0] != 1 || got[1] != 1 {
 		t.Fatalf("two columns: labels %v, want [1 1]", got)
 	}
 }
 
-// v5Attrs builds the set-membership example of the ONNX test suite.
-func v5MembershipAttrs() []*Attr {
+// treeV5MembershipAttrs builds the set-membership example of the ONNX test suite.
+func treeV5MembershipAttrs() []*Attr {
 	nan := float32(math.NaN())
 	return []*Attr{
-		aInt("aggregate_function", 1),
-		aInts("leaf_targetids", 0, 1, 2, 3),
-		aTensor("leaf_weights", FromSlice(Float, []float32{1, 10, 1000, 100}, 4)),
-		aTensor("membership_values", FromSlice(Float, []float32{1.2, 3.7, 8, 9, nan, 12, 7, nan}, 8)),
-		aInt("n_targets", 4),
-		aInts("nodes_falseleafs", 1, 0, 1),
-		aInts("nodes_falsenodeids", 2, 2, 3),
-		aInts("nodes_featureids", 0, 0, 0),
-		aTensor("nodes_modes", FromSlice(Uint8, []uint8{0, 6, 6}, 3)),
-		aTensor("nodes_splits", FromSlice(Float, []float32{11, 232344, nan}, 3)),
-		aInts("nodes_trueleafs", 0, 1, 1),
-		aInts("nodes_truenodeids", 1, 0, 1),
-		aInt("post_transform", 0),
-		aInts("tree_roots", 0),
+		mlInt("aggregate_function", 1),
+		mlInts("leaf_targetids", 0, 1, 2, 3),
+		mlTensorAttr("leaf_weights", FromSlice(Float, []float32{1, 10, 1000, 100}, 4)),
+		mlTensorAttr("membership_values", FromSlice(Float, []float32{1.2, 3.7, 8, 9, nan, 12, 7, nan}, 8)),
+		mlInt("n_targets", 4),
+		mlInts("nodes_falseleafs", 1, 0, 1),
+		mlInts("nodes_falsenodeids", 2, 2, 3),
+		mlInts("nodes_featureids", 0, 0, 0),
+		mlTensorAttr("nodes_modes", FromSlice(Uint8, []uint8{0, 6, 6}, 3)),
+		mlTensorAttr("nodes_splits", FromSlice(Float, []float32{11, 232344, nan}, 3)),
+		mlInts("nodes_trueleafs", 0, 1, 1),
+		mlInts("nodes_truenodeids", 1, 0, 1),
+		mlInt("post_transform", 0),
+		mlInts("tree_roots", 0),
 	}
 }
 
 func TestTreeEnsembleV5(t *testing.T) {
 	nan := float32(math.NaN())
 	x := FromSlice(Float, []float32{1.2, 3.4, -0.12, nan, 12, 7}, 6, 1)
-	out, err := runML(t, "TreeEnsemble", 5, v5MembershipAttrs(), 1, x)
+	out, err := runML(t, "TreeEnsemble", 5, treeV5MembershipAttrs(), 1, x)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -579,22 +579,22 @@ func TestTreeEnsembleV5(t *testing.T) {
 		0, 0, 1000, 0,
 		0, 10, 0, 0,
 	}
-	wantFloats(t, "membership", out[0].Float32s(), want, 0)
+	mlWantFloats(t, "membership", out[0].Float32s(), want, 0)
 
 	// Double input and output, single tree with two targets.
 	single := []*Attr{
-		aInt("aggregate_function", 1),
-		aInts("leaf_targetids", 0, 1, 0, 1),
-		aTensor("leaf_weights", FromSlice(Double, []float64{5.23, 12.12, -12.23, 7.21}, 4)),
-		aInt("n_targets", 2),
-		aInts("nodes_falseleafs", 0, 1, 1),
-		aInts("nodes_falsenodeids", 2, 2, 3),
-		aInts("nodes_featureids", 0, 0, 0),
-		aTensor("nodes_modes", FromSlice(Uint8, []uint8{0, 0, 0}, 3)),
-		aTensor("nodes_splits", FromSlice(Double, []float64{3.14, 1.2, 4.2}, 3)),
-		aInts("nodes_trueleafs", 0, 1, 1),
-		aInts("nodes_truenodeids", 1, 0, 1),
-		aInts("tree_roots", 0),
+		mlInt("aggregate_function", 1),
+		mlInts("leaf_targetids", 0, 1, 0, 1),
+		mlTensorAttr("leaf_weights", FromSlice(Double, []float64{5.23, 12.12, -12.23, 7.21}, 4)),
+		mlInt("n_targets", 2),
+		mlInts("nodes_falseleafs", 0, 1, 1),
+		mlInts("nodes_falsenodeids", 2, 2, 3),
+		mlInts("nodes_featureids", 0, 0, 0),
+		mlTensorAttr("nodes_modes", FromSlice(Uint8, []uint8{0, 0, 0}, 3)),
+		mlTensorAttr("nodes_splits", FromSlice(Double, []float64{3.14, 1.2, 4.2}, 3)),
+		mlInts("nodes_trueleafs", 0, 1, 1),
+		mlInts("nodes_truenodeids", 1, 0, 1),
+		mlInts("tree_roots", 0),
 	}
 	xd := FromSlice(Double, []float64{1.2, 3.4, -0.12, 1.66, 4.14, 1.77}, 3, 2)
 	out, err = runML(t, "TreeEnsemble", 5, single, 1, xd)
@@ -614,7 +614,7 @@ func TestTreeEnsembleV5(t *testing.T) {
 
 	// Float16 input gives float16 output.
 	xh := FromSlice(Float16, []F16{F16From(1.2), F16From(3.4)}, 2, 1)
-	out, err = runML(t, "TreeEnsemble", 5, v5MembershipAttrs(), 1, xh)
+	out, err = runML(t, "TreeEnsemble", 5, treeV5MembershipAttrs(), 1, xh)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -623,27 +623,27 @@ func TestTreeEnsembleV5(t *testing.T) {
 	}
 
 	// Errors.
-	bad := v5MembershipAttrs()
-	bad[3] = aTensor("membership_values", FromSlice(Float, []float32{1}, 1))
+	bad := treeV5MembershipAttrs()
+	bad[3] = mlTensorAttr("membership_values", FromSlice(Float, []float32{1}, 1))
 	if _, err := runML(t, "TreeEnsemble", 5, bad, 1, x); err == nil || !strings.Contains(err.Error(), "membership_values") {
 		t.Errorf("missing set: %v", err)
 	}
-	bad = v5MembershipAttrs()
-	bad[11] = aInts("nodes_truenodeids", 1, 9, 1)
+	bad = treeV5MembershipAttrs()
+	bad[11] = mlInts("nodes_truenodeids", 1, 9, 1)
 	if _, err := runML(t, "TreeEnsemble", 5, bad, 1, x); err == nil || !strings.Contains(err.Error(), "out of range") {
 		t.Errorf("leaf out of range: %v", err)
 	}
-	bad = v5MembershipAttrs()
-	bad[10] = aInts("nodes_trueleafs", 0, 0, 1)
-	bad[11] = aInts("nodes_truenodeids", 1, 0, 1)
+	bad = treeV5MembershipAttrs()
+	bad[10] = mlInts("nodes_trueleafs", 0, 0, 1)
+	bad[11] = mlInts("nodes_truenodeids", 1, 0, 1)
 	if _, err := runML(t, "TreeEnsemble", 5, bad, 1, x); err == nil || !strings.Contains(err.Error(), "cycle") {
 		t.Errorf("cycle: %v", err)
 	}
 }
 
-// benchForest builds a random regressor of nTrees full trees of the given
+// treeBenchForestAttrs builds a random regressor of nTrees full trees of the given
 // depth over nf features.
-func benchForestAttrs(nTrees, depth, nf int, rng *rand.Rand) []*Attr {
+func treeBenchForestAttrs(nTrees, depth, nf int, rng *rand.Rand) []*Attr {
 	var tree, node, feat, tn, fn, tIDs, tNodes, tTargets []int64
 	var modes []string
 	var vals, weights []float32
@@ -671,19 +671,19 @@ func benchForestAttrs(nTrees, depth, nf int, rng *rand.Rand) []*Attr {
 		build(0)
 	}
 	return []*Attr{
-		aInts("nodes_treeids", tree...), aInts("nodes_nodeids", node...), aInts("nodes_featureids", feat...),
-		aStrings("nodes_modes", modes...), aFloats("nodes_values", vals...), aInts("nodes_truenodeids", tn...),
-		aInts("nodes_falsenodeids", fn...), aInts("target_treeids", tIDs...), aInts("target_nodeids", tNodes...),
-		aInts("target_ids", tTargets...), aFloats("target_weights", weights...), aInt("n_targets", 1),
-		aString("aggregate_function", "AVERAGE"),
+		mlInts("nodes_treeids", tree...), mlInts("nodes_nodeids", node...), mlInts("nodes_featureids", feat...),
+		mlStrs("nodes_modes", modes...), mlFloats("nodes_values", vals...), mlInts("nodes_truenodeids", tn...),
+		mlInts("nodes_falsenodeids", fn...), mlInts("target_treeids", tIDs...), mlInts("target_nodeids", tNodes...),
+		mlInts("target_ids", tTargets...), mlFloats("target_weights", weights...), mlInt("n_targets", 1),
+		mlStr("aggregate_function", "AVERAGE"),
 	}
 }
 
-func benchmarkTreeRegressor(b *testing.B, rows int) {
+func treeBenchmarkRegressor(b *testing.B, rows int) {
 	rng := rand.New(rand.NewSource(2))
 	const nf = 20
 	k, err := DefaultRegistry().Build(&Node{OpType: "TreeEnsembleRegressor", Domain: DomainML, Version: 3,
-		Attrs: NewAttrs(benchForestAttrs(100, 10, nf, rng)...), Inputs: []string{"x"}, Outputs: []string{"y"}})
+		Attrs: NewAttrs(treeBenchForestAttrs(100, 10, nf, rng)...), Inputs: []string{"x"}, Outputs: []string{"y"}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -713,6 +713,6 @@ func benchmarkTreeRegressor(b *testing.B, rows int) {
 // BenchmarkTreeRegressor runs 100 trees of depth 10 (the size of the
 // rf_regressor_5f model) on one row and on a batch.
 func BenchmarkTreeRegressor(b *testing.B) {
-	b.Run("batch1", func(b *testing.B) { benchmarkTreeRegressor(b, 1) })
-	b.Run("batch1000", func(b *testing.B) { benchmarkTreeRegressor(b, 1000) })
+	b.Run("batch1", func(b *testing.B) { treeBenchmarkRegressor(b, 1) })
+	b.Run("batch1000", func(b *testing.B) { treeBenchmarkRegressor(b, 1000) })
 }

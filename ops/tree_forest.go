@@ -24,8 +24,8 @@ type treeNode[T treeFloat] struct {
 }
 
 const (
-	infoMissingTrue = 1 << 4
-	infoSetShift    = 8
+	treeInfoMissingTrue = 1 << 4
+	treeInfoSetShift    = 8
 )
 
 // isLeaf reports whether nd is a leaf.
@@ -35,10 +35,10 @@ func (nd *treeNode[T]) isLeaf() bool { return nd.info < 0 }
 // else 1 (the false child); 0 for a leaf. It compiles without branches.
 func (nd *treeNode[T]) step(cond bool) int32 {
 	jf := int32(uint32(^nd.info) >> 31) // 1 for a split, 0 for a leaf
-	return jf + (nd.jump-jf)&-b2i32(cond)
+	return jf + (nd.jump-jf)&-treeB2I32(cond)
 }
 
-func b2i32(b bool) int32 {
+func treeB2I32(b bool) int32 {
 	var i int32
 	if b {
 		i = 1
@@ -54,26 +54,26 @@ type treeForest[T treeFloat] struct {
 	leafTarget []int32
 	leafWeight []T
 	sets       [][]T // sorted members of BRANCH_MEMBER nodes
-	mode       uint8 // the mode every split uses (LT and GT folded into LEQ and GTE), or modeMixed
+	mode       uint8 // the mode every split uses (LT and GT folded into LEQ and GTE), or treeMixed
 	nTargets   int
 	maxFeature int // largest feature index read, -1 if none
 	depthSum   int // sum over trees of the maximum depth (work estimate)
 
 	// aggregation
-	agg     aggFunc
-	post    postTransform
+	agg     treeAggFunc
+	post    mlPostTransform
 	base    []T
 	origin  T // base[0] when there is exactly one base value
 	useBase bool
 	nTrees  T
 }
 
-// maxCompiledNodes bounds the expansion of shared false-branch subtrees.
-const maxCompiledNodes = 1 << 28
+// treeMaxCompiledNodes bounds the expansion of shared false-branch subtrees.
+const treeMaxCompiledNodes = 1 << 28
 
-// nextDown returns the largest T below v (v itself for NaN; NaN for -Inf,
+// treeNextDown returns the largest T below v (v itself for NaN; NaN for -Inf,
 // so that "x < -Inf", which never holds, becomes "x <= NaN").
-func nextDown[T treeFloat](v T) T {
+func treeNextDown[T treeFloat](v T) T {
 	if math.IsInf(float64(v), -1) {
 		return T(math.NaN())
 	}
@@ -83,8 +83,8 @@ func nextDown[T treeFloat](v T) T {
 	return T(math.Nextafter(float64(v), math.Inf(-1)))
 }
 
-// nextUp returns the smallest T above v (NaN for +Inf).
-func nextUp[T treeFloat](v T) T {
+// treeNextUp returns the smallest T above v (NaN for +Inf).
+func treeNextUp[T treeFloat](v T) T {
 	if math.IsInf(float64(v), 1) {
 		return T(math.NaN())
 	}
@@ -112,8 +112,8 @@ func compileForest[T treeFloat](def *treeDef) (*treeForest[T], error) {
 	f.useBase = len(f.base) == def.nTargets
 
 	limit := 4*len(def.nodes) + 1<<20
-	if limit > maxCompiledNodes {
-		limit = maxCompiledNodes
+	if limit > treeMaxCompiledNodes {
+		limit = treeMaxCompiledNodes
 	}
 	pos := make([]int32, len(def.nodes)) // compiled position + 1, 0 if not placed
 	setIndex := map[int]int32{}
@@ -128,7 +128,7 @@ func compileForest[T treeFloat](def *treeDef) (*treeForest[T], error) {
 		}
 		nd := &def.nodes[d]
 		p := int32(len(f.nodes))
-		if nd.mode == modeLeaf {
+		if nd.mode == treeLeaf {
 			leaf := treeNode[T]{info: -1 - int32(len(f.leafStart)), thr: T(nd.value)}
 			if len(nd.weights) > 0 {
 				leaf.thr = T(nd.weights[0].value)
@@ -146,16 +146,16 @@ func compileForest[T treeFloat](def *treeDef) (*treeForest[T], error) {
 		}
 		mode, thr := nd.mode, T(nd.value)
 		switch mode {
-		case modeLT: // x < t  <=>  x <= the float below t
-			mode, thr = modeLEQ, nextDown(thr)
-		case modeGT:
-			mode, thr = modeGTE, nextUp(thr)
+		case treeLT: // x < t  <=>  x <= the float below t
+			mode, thr = treeLEQ, treeNextDown(thr)
+		case treeGT:
+			mode, thr = treeGTE, treeNextUp(thr)
 		}
 		info := int32(mode)
 		if nd.missingTrue {
-			info |= infoMissingTrue
+			info |= treeInfoMissingTrue
 		}
-		if mode == modeMember {
+		if mode == treeMember {
 			si, ok := setIndex[d]
 			if !ok {
 				si = int32(len(f.sets))
@@ -167,15 +167,15 @@ func compileForest[T treeFloat](def *treeDef) (*treeForest[T], error) {
 				sort.Slice(set, func(i, j int) bool { return set[i] < set[j] })
 				f.sets = append(f.sets, set)
 			}
-			info |= si << infoSetShift
+			info |= si << treeInfoSetShift
 		}
 		switch {
-		case nd.missingTrue || mode == modeMember:
-			f.mode = modeMixed
+		case nd.missingTrue || mode == treeMember:
+			f.mode = treeMixed
 		case first:
 			f.mode = mode
 		case f.mode != mode:
-			f.mode = modeMixed
+			f.mode = treeMixed
 		}
 		first = false
 		if nd.feature > f.maxFeature {
@@ -209,7 +209,7 @@ func compileForest[T treeFloat](def *treeDef) (*treeForest[T], error) {
 	}
 	f.leafStart = append(f.leafStart, int32(len(f.leafWeight)))
 	if first {
-		f.mode = modeLEQ // no splits at all: any specialised loop will do
+		f.mode = treeLEQ // no splits at all: any specialised loop will do
 	}
 	return f, nil
 }
@@ -225,47 +225,47 @@ func (f *treeForest[T]) leafVotes(nd *treeNode[T]) ([]int32, []T) {
 func (f *treeForest[T]) leafOf(i int32, x []T) int32 {
 	nodes := f.nodes
 	switch f.mode {
-	case modeLEQ:
+	case treeLEQ:
 		for {
 			nd := &nodes[i]
 			if nd.isLeaf() {
 				return i
 			}
-			i += 1 + (nd.jump-1)&-b2i32(x[nd.feature] <= nd.thr)
+			i += 1 + (nd.jump-1)&-treeB2I32(x[nd.feature] <= nd.thr)
 		}
-	case modeGTE:
+	case treeGTE:
 		for {
 			nd := &nodes[i]
 			if nd.isLeaf() {
 				return i
 			}
-			i += 1 + (nd.jump-1)&-b2i32(x[nd.feature] >= nd.thr)
+			i += 1 + (nd.jump-1)&-treeB2I32(x[nd.feature] >= nd.thr)
 		}
-	case modeEQ:
+	case treeEQ:
 		for {
 			nd := &nodes[i]
 			if nd.isLeaf() {
 				return i
 			}
-			i += 1 + (nd.jump-1)&-b2i32(x[nd.feature] == nd.thr)
+			i += 1 + (nd.jump-1)&-treeB2I32(x[nd.feature] == nd.thr)
 		}
-	case modeNEQ:
+	case treeNEQ:
 		for {
 			nd := &nodes[i]
 			if nd.isLeaf() {
 				return i
 			}
-			i += 1 + (nd.jump-1)&-b2i32(x[nd.feature] != nd.thr)
+			i += 1 + (nd.jump-1)&-treeB2I32(x[nd.feature] != nd.thr)
 		}
 	}
 	return f.leafOfMixed(i, x)
 }
 
-// leaves4LEQ runs four BRANCH_LEQ traversals in lockstep (from roots r0-r3
+// treeLeaves4LEQ runs four BRANCH_LEQ traversals in lockstep (from roots r0-r3
 // over rows x0-x3) and returns the four leaves. Interleaving independent
 // traversals hides the latency of each step's dependent loads. Every row
 // must have at least one feature (leaves read feature 0).
-func leaves4LEQ[T treeFloat](nodes []treeNode[T], r0, r1, r2, r3 int32, x0, x1, x2, x3 []T) (int32, int32, int32, int32) {
+func treeLeaves4LEQ[T treeFloat](nodes []treeNode[T], r0, r1, r2, r3 int32, x0, x1, x2, x3 []T) (int32, int32, int32, int32) {
 	n0, n1, n2, n3 := &nodes[r0], &nodes[r1], &nodes[r2], &nodes[r3]
 	for n0.info&n1.info&n2.info&n3.info >= 0 {
 		r0 += n0.step(x0[n0.feature] <= n0.thr)
@@ -289,18 +289,18 @@ func (f *treeForest[T]) leafOfMixed(i int32, x []T) int32 {
 		v := x[nd.feature]
 		var c bool
 		switch uint8(nd.info & 15) {
-		case modeLEQ:
+		case treeLEQ:
 			c = v <= nd.thr
-		case modeGTE:
+		case treeGTE:
 			c = v >= nd.thr
-		case modeEQ:
+		case treeEQ:
 			c = v == nd.thr
-		case modeNEQ:
+		case treeNEQ:
 			c = v != nd.thr
-		case modeMember:
-			c = setContains(f.sets[nd.info>>infoSetShift], v)
+		case treeMember:
+			c = treeSetContains(f.sets[nd.info>>treeInfoSetShift], v)
 		}
-		if !c && nd.info&infoMissingTrue != 0 && v != v {
+		if !c && nd.info&treeInfoMissingTrue != 0 && v != v {
 			c = true
 		}
 		if c {
@@ -311,7 +311,7 @@ func (f *treeForest[T]) leafOfMixed(i int32, x []T) int32 {
 	}
 }
 
-func setContains[T treeFloat](set []T, v T) bool {
+func treeSetContains[T treeFloat](set []T, v T) bool {
 	if len(set) <= 16 {
 		for _, s := range set {
 			if s == v {
@@ -332,109 +332,125 @@ func setContains[T treeFloat](set []T, v T) bool {
 	return lo < len(set) && set[lo] == v
 }
 
-// leafFinder visits, for a block of rows, the leaf every tree reaches,
-// calling fn(row, leaf) in tree order for each row.
-func (f *treeForest[T]) forLeaves(x []T, c, lo, hi int, fn func(row int, leaf *treeNode[T])) {
+// collectLeaves stores in leaves[(i-lo)*len(roots)+t] the node index of
+// the leaf that tree t reaches for row i, for rows [lo, hi) of x (row
+// stride c).
+func (f *treeForest[T]) collectLeaves(x []T, c, lo, hi int, leaves []int32) {
 	nodes := f.nodes
 	roots := f.roots
-	lanes := f.mode == modeLEQ && c > 0
+	nt := len(roots)
+	lanes := f.mode == treeLEQ && c > 0
 	if lanes && hi-lo >= 4 {
 		// Four rows at a time through each tree.
-		for _, r := range roots {
+		for t, r := range roots {
 			i := lo
 			for ; i+4 <= hi; i += 4 {
-				l0, l1, l2, l3 := leaves4LEQ(nodes, r, r, r, r,
+				o := (i-lo)*nt + t
+				leaves[o], leaves[o+nt], leaves[o+2*nt], leaves[o+3*nt] = treeLeaves4LEQ(nodes, r, r, r, r,
 					x[i*c:i*c+c], x[(i+1)*c:(i+1)*c+c], x[(i+2)*c:(i+2)*c+c], x[(i+3)*c:(i+3)*c+c])
-				fn(i, &nodes[l0])
-				fn(i+1, &nodes[l1])
-				fn(i+2, &nodes[l2])
-				fn(i+3, &nodes[l3])
 			}
 			for ; i < hi; i++ {
-				fn(i, &nodes[f.leafOf(r, x[i*c:i*c+c])])
+				leaves[(i-lo)*nt+t] = f.leafOf(r, x[i*c:i*c+c])
 			}
 		}
 		return
 	}
 	for i := lo; i < hi; i++ {
 		row := x[i*c : i*c+c]
+		out := leaves[(i-lo)*nt : (i-lo)*nt+nt]
 		t := 0
 		if lanes {
 			// Four trees at a time for one row.
-			for ; t+4 <= len(roots); t += 4 {
-				l0, l1, l2, l3 := leaves4LEQ(nodes, roots[t], roots[t+1], roots[t+2], roots[t+3], row, row, row, row)
-				fn(i, &nodes[l0])
-				fn(i, &nodes[l1])
-				fn(i, &nodes[l2])
-				fn(i, &nodes[l3])
+			for ; t+4 <= nt; t += 4 {
+				out[t], out[t+1], out[t+2], out[t+3] = treeLeaves4LEQ(nodes, roots[t], roots[t+1], roots[t+2], roots[t+3], row, row, row, row)
 			}
 		}
-		for ; t < len(roots); t++ {
-			fn(i, &nodes[f.leafOf(roots[t], row)])
+		for ; t < nt; t++ {
+			out[t] = f.leafOf(roots[t], row)
 		}
 	}
 }
 
-// treeRowBlock is the number of rows evaluated together: each tree is run
-// over the whole block before the next, which keeps the tree in cache.
+// treeRowBlock is the largest number of rows evaluated together: each tree
+// is run over the whole block before the next, which keeps it in cache.
 const treeRowBlock = 64
 
-// accumulate1 runs every tree over rows [lo, hi) of x (row stride c) for a
-// single-target ensemble, combining the leaves' first values into sc (and
-// has, for MIN and MAX). sc and has are indexed by row-lo and start zeroed.
-func (f *treeForest[T]) accumulate1(x []T, c, lo, hi int, sc []T, has []bool) {
-	switch f.agg {
-	case aggSum, aggAverage:
-		f.forLeaves(x, c, lo, hi, func(i int, leaf *treeNode[T]) { sc[i-lo] += leaf.thr })
-	case aggMin:
-		f.forLeaves(x, c, lo, hi, func(i int, leaf *treeNode[T]) {
-			if k := i - lo; !has[k] || leaf.thr < sc[k] {
-				sc[k], has[k] = leaf.thr, true
+// blockRows returns how many rows to evaluate together so that the leaf
+// buffer (rows x trees) stays around 32 KiB.
+func (f *treeForest[T]) blockRows() int {
+	return max(4, min(treeRowBlock, 8192/max(1, len(f.roots))))
+}
+
+// accumulate1 combines, for a single-target ensemble, the first value of
+// each row's leaves (leaves holds len(roots) entries per row) into sc (and
+// has, for MIN and MAX), one entry per row.
+func (f *treeForest[T]) accumulate1(leaves []int32, sc []T, has []bool) {
+	nodes := f.nodes
+	nt := len(f.roots)
+	for k := range sc {
+		ls := leaves[k*nt : k*nt+nt]
+		switch f.agg {
+		case treeAggSum, treeAggAverage:
+			var s T
+			for _, l := range ls {
+				s += nodes[l].thr
 			}
-		})
-	case aggMax:
-		f.forLeaves(x, c, lo, hi, func(i int, leaf *treeNode[T]) {
-			if k := i - lo; !has[k] || leaf.thr > sc[k] {
-				sc[k], has[k] = leaf.thr, true
+			sc[k] = s
+		case treeAggMin, treeAggMax:
+			h := false
+			var s T
+			for _, l := range ls {
+				w := nodes[l].thr
+				if !h || (f.agg == treeAggMin && w < s) || (f.agg == treeAggMax && w > s) {
+					s, h = w, true
+				}
 			}
-		})
+			sc[k], has[k] = s, h
+		}
 	}
 }
 
 // accumulateN is accumulate1 for ensembles with several targets: sc and has
-// hold nTargets entries per row.
-func (f *treeForest[T]) accumulateN(x []T, c, lo, hi int, sc []T, has []bool) {
+// hold nTargets entries per row and start zeroed.
+func (f *treeForest[T]) accumulateN(leaves []int32, rows int, sc []T, has []bool) {
 	nt := f.nTargets
-	agg := f.agg
-	f.forLeaves(x, c, lo, hi, func(i int, leaf *treeNode[T]) {
-		row := (i - lo) * nt
-		targets, weights := f.leafVotes(leaf)
-		for k, t := range targets {
-			j := row + int(t)
-			w := weights[k]
-			switch agg {
-			case aggSum, aggAverage:
-				sc[j] += w
-			case aggMin:
-				if !has[j] || w < sc[j] {
-					sc[j] = w
+	ntrees := len(f.roots)
+	nodes := f.nodes
+	for k := 0; k < rows; k++ {
+		s, h := sc[k*nt:k*nt+nt], has[k*nt:k*nt+nt]
+		for _, l := range leaves[k*ntrees : k*ntrees+ntrees] {
+			targets, weights := f.leafVotes(&nodes[l])
+			switch f.agg {
+			case treeAggSum, treeAggAverage:
+				for j, t := range targets {
+					s[t] += weights[j]
+					h[t] = true
 				}
-			case aggMax:
-				if !has[j] || w > sc[j] {
-					sc[j] = w
+			case treeAggMin:
+				for j, t := range targets {
+					if w := weights[j]; !h[t] || w < s[t] {
+						s[t] = w
+					}
+					h[t] = true
+				}
+			case treeAggMax:
+				for j, t := range targets {
+					if w := weights[j]; !h[t] || w > s[t] {
+						s[t] = w
+					}
+					h[t] = true
 				}
 			}
-			has[j] = true
 		}
-	})
+	}
 }
 
 // finalize1 turns a single-target accumulation into the regression value.
 func (f *treeForest[T]) finalize1(s T, has bool) T {
 	switch f.agg {
-	case aggSum:
+	case treeAggSum:
 		s += f.origin
-	case aggAverage:
+	case treeAggAverage:
 		s = s/f.nTrees + f.origin
 	default:
 		if has {
@@ -443,8 +459,8 @@ func (f *treeForest[T]) finalize1(s T, has bool) T {
 			s = f.origin
 		}
 	}
-	if f.post == postProbit {
-		s = T(probit32(float32(s)))
+	if f.post == mlPostProbit {
+		s = T(mlProbit(float32(s)))
 	}
 	return s
 }
@@ -456,11 +472,11 @@ func (f *treeForest[T]) finalizeN(sc []T, has []bool, out []T, tmp []float32) {
 	for j := range sc {
 		s := sc[j]
 		switch f.agg {
-		case aggSum:
+		case treeAggSum:
 			if f.useBase {
 				s += f.base[j]
 			}
-		case aggAverage:
+		case treeAggAverage:
 			s /= f.nTrees
 			if f.useBase {
 				s += f.base[j]
@@ -481,13 +497,13 @@ func (f *treeForest[T]) finalizeN(sc []T, has []bool, out []T, tmp []float32) {
 		}
 		out[j] = s
 	}
-	if f.post == postNone {
+	if f.post == mlPostNone {
 		return
 	}
 	for j, v := range out {
 		tmp[j] = float32(v)
 	}
-	applyPost(f.post, tmp)
+	mlApplyPost(f.post, tmp)
 	for j, v := range tmp {
 		out[j] = T(v)
 	}

@@ -1,0 +1,263 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+
+	"github.com/agate-ml/agate/engine"
+	"github.com/agate-ml/agate/ops"
+	"github.com/agate-ml/agate/tokenizer"
+)
+
+// Names of the transformer inputs a text classifier may declare.
+const (
+	inputIDs      = "input_ids"
+	attentionMask = "attention_mask"
+	tokenTypeIDs  = "token_type_ids"
+)
+
+// Prediction is a text classifier's output for one text.
+type Prediction struct {
+	// Scores holds one probability per model label, in Labels() order.
+	Scores []float64
+	// Tokens is the number of tokens the model saw (special tokens included).
+	Tokens int
+	// Truncated reports whether the text was cut to the maximum length.
+	Truncated bool
+}
+
+// TextClassifier runs a sequence-classification transformer: it tokenizes
+// texts, pads them into one batch, runs the model once and turns the logits
+// into probabilities (a sigmoid per label for multi-label models, a softmax
+// otherwise). It is safe for concurrent use.
+type TextClassifier struct {
+	model      *engine.Model
+	tok        *tokenizer.Tokenizer
+	labels     []string
+	multiLabel bool
+	maxLength  int
+	inputs     []string // the model's inputs, in order
+	output     string
+}
+
+// LoadTextClassifier loads dir/model.onnx and the tokenizer files of dir
+// (tokenizer.json or vocab.txt, tokenizer_config.json, config.json).
+// maxLength, when positive, caps the tokens per text below the tokenizer's
+// own maximum.
+func LoadTextClassifier(dir string, maxLength int, opts ...engine.Option) (*TextClassifier, error) {
+	tok, err := tokenizer.Load(dir)
+	if err != nil {
+		return nil, fmt.Errorf("text classifier %s: %w", dir, err)
+	}
+	m, err := engine.LoadFile(filepath.Join(dir, "model.onnx"), opts...)
+	if err != nil {
+		return nil, fmt.Errorf("text classifier %s: %w", dir, err)
+	}
+	tc, err := NewTextClassifier(m, tok, maxLength)
+	if err != nil {
+		m.Close()
+		return nil, fmt.Errorf("text classifier %s: %w", dir, err)
+	}
+	return tc, nil
+}
+
+// NewTextClassifier wraps a loaded model and its tokenizer. The model must
+// take input_ids (and optionally attention_mask and token_type_ids) and
+// return float logits [batch, labels] as its first output.
+func NewTextClassifier(m *engine.Model, tok *tokenizer.Tokenizer, maxLength int) (*TextClassifier, error) {
+	tc := &TextClassifier{model: m, tok: tok, labels: tok.Labels(),
+		multiLabel: tok.ProblemType() == "multi_label_classification", maxLength: tok.MaxLength()}
+	if maxLength > 0 && (tc.maxLength <= 0 || maxLength < tc.maxLength) {
+		tc.maxLength = maxLength
+	}
+	hasIDs := false
+	for _, in := range m.Inputs() {
+		switch in.Name {
+		case inputIDs:
+			hasIDs = true
+		case attentionMask, tokenTypeIDs:
+		default:
+			if !in.Optional {
+				return nil, fmt.Errorf("model input %q is not one of input_ids, attention_mask, token_type_ids", in.Name)
+			}
+		}
+		tc.inputs = append(tc.inputs, in.Name)
+	}
+	if !hasIDs {
+		return nil, errors.New("model has no input_ids input")
+	}
+	outs := m.Outputs()
+	if len(outs) == 0 {
+		return nil, errors.New("model has no outputs")
+	}
+	tc.output = outs[0].Name
+	if typ := outs[0].Type; typ != nil && typ.HasShape && len(typ.Shape) == 2 {
+		if n := typ.Shape[1].Value; n > 0 && len(tc.labels) == 0 {
+			for i := 0; i < int(n); i++ {
+				tc.labels = append(tc.labels, fmt.Sprintf("LABEL_%d", i))
+			}
+		} else if n > 0 && int(n) != len(tc.labels) {
+			return nil, fmt.Errorf("model has %d outputs per text but config.json names %d labels", n, len(tc.labels))
+		}
+	}
+	if len(tc.labels) == 0 {
+		return nil, errors.New("no labels: config.json has no id2label and the output width is unknown")
+	}
+	return tc, nil
+}
+
+// Labels returns the model's labels in output order.
+func (tc *TextClassifier) Labels() []string { return append([]string(nil), tc.labels...) }
+
+// MultiLabel reports whether scores are independent sigmoids (true) or a
+// softmax over the labels.
+func (tc *TextClassifier) MultiLabel() bool { return tc.multiLabel }
+
+// MaxLength is the maximum number of tokens per text.
+func (tc *TextClassifier) MaxLength() int { return tc.maxLength }
+
+// Engine returns the underlying model.
+func (tc *TextClassifier) Engine() *engine.Model { return tc.model }
+
+// Close releases the model.
+func (tc *TextClassifier) Close() error { return tc.model.Close() }
+
+// Encode tokenizes one text, truncated to MaxLength.
+func (tc *TextClassifier) Encode(ctx context.Context, text string) (tokenizer.Encoding, error) {
+	b, err := tc.tok.EncodeBatch(ctx, []string{text}, tokenizer.Options{MaxLength: tc.maxLength})
+	if err != nil {
+		return tokenizer.Encoding{}, fmt.Errorf("tokenizing: %w", err)
+	}
+	return b.Encodings[0], nil
+}
+
+// Classify tokenizes texts and classifies them in one model run.
+func (tc *TextClassifier) Classify(ctx context.Context, texts []string) ([]Prediction, error) {
+	if len(texts) == 0 {
+		return nil, nil
+	}
+	b, err := tc.tok.EncodeBatch(ctx, texts, tokenizer.Options{MaxLength: tc.maxLength})
+	if err != nil {
+		return nil, fmt.Errorf("tokenizing: %w", err)
+	}
+	return tc.ClassifyEncoded(ctx, b.Encodings)
+}
+
+// ClassifyEncoded pads encodings (from Encode) to the longest and runs the
+// model once on the batch.
+func (tc *TextClassifier) ClassifyEncoded(ctx context.Context, encs []tokenizer.Encoding) ([]Prediction, error) {
+	n := len(encs)
+	if n == 0 {
+		return nil, nil
+	}
+	seq := 1
+	for i := range encs {
+		seq = max(seq, len(encs[i].IDs))
+	}
+	ids := make([]int64, n*seq)
+	mask := make([]int64, n*seq)
+	types := make([]int64, n*seq)
+	padID := int64(tc.tok.PadID())
+	left := tc.tok.PaddingSide() == "left"
+	for i := range encs {
+		e := &encs[i]
+		row := i * seq
+		off := 0
+		if left {
+			off = seq - len(e.IDs)
+		}
+		for j := 0; j < seq; j++ {
+			ids[row+j] = padID
+		}
+		for j, id := range e.IDs {
+			ids[row+off+j] = int64(id)
+			mask[row+off+j] = 1
+			if j < len(e.TypeIDs) {
+				types[row+off+j] = int64(e.TypeIDs[j])
+			}
+		}
+	}
+	in := make([]ops.Value, len(tc.inputs))
+	for i, name := range tc.inputs {
+		switch name {
+		case inputIDs:
+			in[i] = ops.FromSlice(ops.Int64, ids, n, seq)
+		case attentionMask:
+			in[i] = ops.FromSlice(ops.Int64, mask, n, seq)
+		case tokenTypeIDs:
+			in[i] = ops.FromSlice(ops.Int64, types, n, seq)
+		}
+	}
+	outs := make([]ops.Value, len(tc.model.Outputs()))
+	if err := tc.model.RunList(ctx, in, outs); err != nil {
+		return nil, fmt.Errorf("running the model: %w", err)
+	}
+	logits, ok := outs[0].(*ops.Tensor)
+	if !ok || len(logits.Shape) != 2 || logits.Shape[0] != n || logits.Shape[1] != len(tc.labels) {
+		return nil, fmt.Errorf("model output %q is %v, want float logits [%d, %d]", tc.output, outs[0], n, len(tc.labels))
+	}
+	vals, err := toFloat64s(logits)
+	if err != nil {
+		return nil, fmt.Errorf("model output %q: %w", tc.output, err)
+	}
+	k := len(tc.labels)
+	preds := make([]Prediction, n)
+	for i := range preds {
+		row := vals[i*k : (i+1)*k]
+		if tc.multiLabel {
+			for j := range row {
+				row[j] = sigmoid(row[j])
+			}
+		} else {
+			softmax(row)
+		}
+		preds[i] = Prediction{Scores: row[:k:k], Tokens: len(encs[i].IDs), Truncated: encs[i].Truncated}
+	}
+	return preds, nil
+}
+
+func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
+
+func softmax(v []float64) {
+	m := math.Inf(-1)
+	for _, x := range v {
+		m = max(m, x)
+	}
+	var s float64
+	for i, x := range v {
+		v[i] = math.Exp(x - m)
+		s += v[i]
+	}
+	for i := range v {
+		v[i] /= s
+	}
+}
+
+// toFloat64s converts a float tensor's data to float64.
+func toFloat64s(t *ops.Tensor) ([]float64, error) {
+	switch d := t.Data.(type) {
+	case []float32:
+		out := make([]float64, len(d))
+		for i, v := range d {
+			out[i] = float64(v)
+		}
+		return out, nil
+	case []float64:
+		return append([]float64(nil), d...), nil
+	}
+	return nil, fmt.Errorf("element type %s is not float or double", t.DType)
+}
+
+// isTextModelDir reports whether dir holds a tokenizer next to model.onnx.
+func isTextModelDir(dir string) bool {
+	for _, f := range []string{"tokenizer.json", "vocab.txt"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,52 @@
+package ops
+
+import "testing"
+
+func TestConstruct(t *testing.T) {
+	tensorAttr := func(name string, v *Tensor) *Attr { return &Attr{Name: name, Type: AttrTensor, T: v} }
+	shtRunCases(t, []shtCase{
+		{name: "constant value", op: "Constant", attrs: []*Attr{tensorAttr("value", shtF32([]int{2}, 1, 2))}, want: []*Tensor{shtF32([]int{2}, 1, 2)}},
+		{name: "constant value_float", op: "Constant", attrs: []*Attr{{Name: "value_float", Type: AttrFloat, F: 1.5}}, want: []*Tensor{Scalar(float32(1.5))}},
+		{name: "constant value_floats", op: "Constant", attrs: []*Attr{{Name: "value_floats", Type: AttrFloats, Floats: []float32{1, 2}}}, want: []*Tensor{shtF32([]int{2}, 1, 2)}},
+		{name: "constant value_int", op: "Constant", attrs: []*Attr{shtInt("value_int", 7)}, want: []*Tensor{Scalar(int64(7))}},
+		{name: "constant value_ints", op: "Constant", attrs: []*Attr{shtInts("value_ints", 7, 8)}, want: []*Tensor{shtVec(7, 8)}},
+		{name: "constant value_string", op: "Constant", attrs: []*Attr{shtStr("value_string", "hi")}, want: []*Tensor{Scalar("hi")}},
+		{name: "constant value_strings", op: "Constant", attrs: []*Attr{{Name: "value_strings", Type: AttrStrings, Strings: []string{"a", "b"}}},
+			want: []*Tensor{FromSlice(String, []string{"a", "b"}, 2)}},
+		{name: "constant none", op: "Constant", err: "exactly one"},
+		{name: "constant two", op: "Constant", attrs: []*Attr{shtInt("value_int", 7), shtStr("value_string", "x")}, err: "exactly one"},
+		{name: "constant wrong type", op: "Constant", attrs: []*Attr{shtStr("value_int", "x")}, err: "expected int"},
+		{name: "constantofshape default", op: "ConstantOfShape", in: []*Tensor{shtVec(2, 1)}, want: []*Tensor{shtF32([]int{2, 1}, 0, 0)}},
+		{name: "constantofshape int32", op: "ConstantOfShape", attrs: []*Attr{tensorAttr("value", FromSlice(Int32, []int32{4}, 1))}, in: []*Tensor{shtVec(3)},
+			want: []*Tensor{FromSlice(Int32, []int32{4, 4, 4}, 3)}},
+		{name: "constantofshape scalar", op: "ConstantOfShape", attrs: []*Attr{tensorAttr("value", shtF32([]int{1}, 2))}, in: []*Tensor{shtVec()},
+			want: []*Tensor{Scalar(float32(2))}},
+		{name: "constantofshape zero dim", op: "ConstantOfShape", in: []*Tensor{shtVec(0, 3)}, want: []*Tensor{shtF32([]int{0, 3})}},
+		{name: "constantofshape negative", op: "ConstantOfShape", in: []*Tensor{shtVec(-1)}, err: "negative"},
+		{name: "constantofshape two values", op: "ConstantOfShape", attrs: []*Attr{tensorAttr("value", shtF32([]int{2}, 1, 2))}, in: []*Tensor{shtVec(1)}, err: "one element"},
+		{name: "range float", op: "Range", in: []*Tensor{Scalar(float32(1)), Scalar(float32(2)), Scalar(float32(0.25))},
+			want: []*Tensor{shtF32([]int{4}, 1, 1.25, 1.5, 1.75)}},
+		{name: "range int32 negative", op: "Range", in: []*Tensor{Scalar(int32(10)), Scalar(int32(4)), Scalar(int32(-3))},
+			want: []*Tensor{FromSlice(Int32, []int32{10, 7}, 2)}},
+		{name: "range int64 empty", op: "Range", in: []*Tensor{Scalar(int64(5)), Scalar(int64(1)), Scalar(int64(2))}, want: []*Tensor{shtI64([]int{0})}},
+		{name: "range int16", op: "Range", in: []*Tensor{Scalar(int16(0)), Scalar(int16(5)), Scalar(int16(2))}, want: []*Tensor{FromSlice(Int16, []int16{0, 2, 4}, 3)}},
+		{name: "range f16", op: "Range", in: []*Tensor{Scalar(F16From(1)), Scalar(F16From(2)), Scalar(F16From(0.5))},
+			want: []*Tensor{FromSlice(Float16, []F16{F16From(1), F16From(1.5)}, 2)}},
+		{name: "range zero delta", op: "Range", in: []*Tensor{Scalar(int64(0)), Scalar(int64(1)), Scalar(int64(0))}, err: "zero"},
+		{name: "range mixed types", op: "Range", in: []*Tensor{Scalar(int64(0)), Scalar(int32(1)), Scalar(int64(1))}, err: "has type"},
+		{name: "eyelike", op: "EyeLike", in: []*Tensor{shtF32([]int{2, 3})}, want: []*Tensor{shtF32([]int{2, 3}, 1, 0, 0, 0, 1, 0)}},
+		{name: "eyelike k dtype", op: "EyeLike", attrs: []*Attr{shtInt("k", -1), shtInt("dtype", int64(Int32))}, in: []*Tensor{shtF32([]int{3, 2})},
+			want: []*Tensor{FromSlice(Int32, []int32{0, 0, 1, 0, 0, 1}, 3, 2)}},
+		{name: "eyelike bool", op: "EyeLike", attrs: []*Attr{shtInt("k", 1)}, in: []*Tensor{FromSlice(Bool, make([]bool, 4), 2, 2)},
+			want: []*Tensor{FromSlice(Bool, []bool{false, true, false, false}, 2, 2)}},
+		{name: "eyelike rank", op: "EyeLike", in: []*Tensor{shtF32([]int{2}, 0, 0)}, err: "2-D"},
+		{name: "onehot", op: "OneHot", in: []*Tensor{shtVec(0, 2, -1, 5), Scalar(int64(3)), shtF32([]int{2}, 0, 1)},
+			want: []*Tensor{shtF32([]int{4, 3}, 1, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0)}},
+		{name: "onehot axis 0", op: "OneHot", attrs: []*Attr{shtInt("axis", 0)}, in: []*Tensor{shtVec(1, 0), shtF32([]int{1}, 2), shtI64([]int{2}, 5, 9)},
+			want: []*Tensor{shtI64([]int{2, 2}, 5, 9, 9, 5)}},
+		{name: "onehot float indices", op: "OneHot", in: []*Tensor{shtF32([]int{1}, 1.7), Scalar(int64(2)), shtF32([]int{2}, 0, 1)},
+			want: []*Tensor{shtF32([]int{1, 2}, 0, 1)}},
+		{name: "onehot bad values", op: "OneHot", in: []*Tensor{shtVec(0), Scalar(int64(2)), shtF32([]int{1}, 0)}, err: "two elements"},
+		{name: "onehot bad axis", op: "OneHot", attrs: []*Attr{shtInt("axis", 2)}, in: []*Tensor{shtVec(0), Scalar(int64(2)), shtF32([]int{2}, 0, 1)}, err: "out of range"},
+	})
+}

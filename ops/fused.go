@@ -1,0 +1,186 @@
+package ops
+
+import (
+	"fmt"
+	"math"
+)
+
+// DomainAgate is the private operator domain of the kernels the engine's
+// graph optimizer substitutes for recognised subgraphs. Models never
+// contain these ops; the optimizer creates them.
+const DomainAgate = "ai.agate"
+
+// registerFused adds the fused transformer kernels.
+func registerFused(r *Registry) {
+	r.Add(DomainAgate, "FusedMatMul", 1, newFusedMatMul)
+	r.Add(DomainAgate, "SelfAttention", 1, newSelfAttention)
+}
+
+// Activations a FusedMatMul can apply after its bias.
+const (
+	ActNone     = "none"
+	ActGelu     = "gelu"      // erf form
+	ActGeluTanh = "gelu_tanh" // tanh approximation
+	ActRelu     = "relu"
+)
+
+// fusedMatMul computes act(A·B + bias): MatMul with its bias add and
+// activation folded into one pass over the output while it is in cache.
+// Inputs: A [..., K], B [K, N] (constant, pre-packed), bias [N] (optional).
+type fusedMatMul struct {
+	mm  *matmulKernel
+	act string
+}
+
+func newFusedMatMul(n *Node) (any, error) {
+	act := n.Attrs.String("activation", ActNone)
+	switch act {
+	case ActNone, ActGelu, ActGeluTanh, ActRelu:
+	default:
+		return nil, fmt.Errorf("unknown activation %q", act)
+	}
+	mm, err := newMatMul(n)
+	if err != nil {
+		return nil, err
+	}
+	return &fusedMatMul{mm: mm.(*matmulKernel), act: act}, nil
+}
+
+func (k *fusedMatMul) Run(ec *Context, in, out []*Tensor) error {
+	if err := k.mm.Run(ec, in[:2], out); err != nil {
+		return err
+	}
+	y := out[0]
+	ys, ok := y.Data.([]float32)
+	if !ok {
+		return fmt.Errorf("FusedMatMul supports float32, got %s", y.DType)
+	}
+	var bias []float32
+	if len(in) > 2 && in[2] != nil {
+		bias = in[2].Float32s()
+		if n := y.Shape[len(y.Shape)-1]; len(bias) != n {
+			return fmt.Errorf("bias has %d elements, output rows %d", len(bias), n)
+		}
+	}
+	if bias == nil && k.act == ActNone {
+		return nil
+	}
+	cols := y.Shape[len(y.Shape)-1]
+	rows := len(ys) / max(cols, 1)
+	ec.Parallel(rows, max(1, 16384/max(cols, 1)), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			row := ys[r*cols : (r+1)*cols]
+			if bias != nil {
+				for j, b := range bias {
+					row[j] += b
+				}
+			}
+			switch k.act {
+			case ActGelu:
+				ewGelu32(row, row)
+			case ActGeluTanh:
+				ewGeluTanh32(row, row)
+			case ActRelu:
+				for j, v := range row {
+					if v < 0 {
+						row[j] = 0
+					}
+				}
+			}
+		}
+	})
+	return nil
+}
+
+// selfAttention computes multi-head scaled dot-product attention straight
+// from the projection layout: q, k, v are [B, S, H] with H = heads·D, the
+// optional mask is additive and broadcasts to [B, heads, S_q, S_kv], and the
+// output is [B, S, H], so no transposes are materialised.
+type selfAttention struct {
+	heads int
+	scale float32
+}
+
+func newSelfAttention(n *Node) (any, error) {
+	heads := int(n.Attrs.Int("num_heads", 0))
+	if heads <= 0 {
+		return nil, fmt.Errorf("num_heads must be positive, got %d", heads)
+	}
+	return &selfAttention{heads: heads, scale: n.Attrs.Float("scale", 0)}, nil
+}
+
+func (k *selfAttention) Run(ec *Context, in, out []*Tensor) error {
+	q, kk, v := in[0], in[1], in[2]
+	if q == nil || kk == nil || v == nil {
+		return fmt.Errorf("q, k and v are required")
+	}
+	for _, t := range []*Tensor{q, kk, v} {
+		if t.DType != Float || len(t.Shape) != 3 {
+			return fmt.Errorf("SelfAttention takes float32 [batch, seq, hidden] tensors, got %s", t)
+		}
+	}
+	b, sq, h := q.Shape[0], q.Shape[1], q.Shape[2]
+	skv := kk.Shape[1]
+	if kk.Shape[0] != b || v.Shape[0] != b || kk.Shape[2] != h || v.Shape[2] != h || v.Shape[1] != skv {
+		return fmt.Errorf("q %v, k %v and v %v disagree", q.Shape, kk.Shape, v.Shape)
+	}
+	if h%k.heads != 0 {
+		return fmt.Errorf("hidden size %d is not a multiple of %d heads", h, k.heads)
+	}
+	d := h / k.heads
+	scale := k.scale
+	if scale == 0 {
+		scale = float32(1 / math.Sqrt(float64(d)))
+	}
+	var mask []float32
+	var ms [4]int
+	if len(in) > 3 && in[3] != nil {
+		m := in[3]
+		if m.DType != Float {
+			return fmt.Errorf("the attention mask must be float32 (additive), got %s", m.DType)
+		}
+		full := []int{b, k.heads, sq, skv}
+		if len(m.Shape) > 4 {
+			return fmt.Errorf("mask shape %v does not broadcast to %v", m.Shape, full)
+		}
+		if _, err := BroadcastShapes(m.Shape, full); err != nil {
+			return fmt.Errorf("mask: %w", err)
+		}
+		copy(ms[:], BroadcastStrides(m.Shape, full))
+		mask = m.Float32s()
+	}
+	y := ec.Empty(Float, b, sq, h)
+	qs, ks, vs, ys := q.Float32s(), kk.Float32s(), v.Float32s(), y.Float32s()
+	jobs := b * k.heads
+	chunks := min(ec.Workers.Workers(), jobs)
+	scratch := ec.Empty(Float, chunks, sq*skv)
+	sc := scratch.Float32s()
+	seq := func(n, grain int, fn func(lo, hi int)) { fn(0, n) }
+	ec.Parallel(chunks, 1, func(lo, hi int) {
+		for c := lo; c < hi; c++ {
+			p := sc[c*sq*skv : (c+1)*sq*skv]
+			for job := c; job < jobs; job += chunks {
+				bi, hd := job/k.heads, job%k.heads
+				qo := bi*sq*h + hd*d
+				ko := bi*skv*h + hd*d
+				// scores = scale · Q_h · K_hᵀ
+				sgemm(false, true, sq, skv, d, scale, qs[qo:], h, ks[ko:], h, 0, p, skv, seq)
+				for i := 0; i < sq; i++ {
+					row := p[i*skv : (i+1)*skv]
+					if mask != nil {
+						mo := bi*ms[0] + hd*ms[1] + i*ms[2]
+						for j := range row {
+							row[j] += mask[mo+j*ms[3]]
+						}
+					}
+					softmaxRow32(row, row, softmaxPlain)
+				}
+				// context = P · V_h, written into the [B, S, H] output
+				sgemm(false, false, sq, d, skv, 1, p, skv, vs[ko:], h, 0, ys[qo:], h, seq)
+			}
+		}
+	})
+	ec.Release(scratch)
+	out[0] = y
+	return nil
+}

@@ -1,0 +1,106 @@
+package ops
+
+import (
+	"math"
+	"math/rand"
+	"testing"
+)
+
+func cvtSigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
+
+func TestRNN(t *testing.T) {
+	x := cvtF32([]int{2, 1, 1}, 1, 2)
+	w := cvtF32([]int{1, 1, 1}, 0.5)
+	r := cvtF32([]int{1, 1, 1}, 0.25)
+	b := cvtF32([]int{1, 2}, 0.1, 0.2)
+	h1 := math.Tanh(0.5 + 0.3)
+	h2 := math.Tanh(1.0 + 0.25*h1 + 0.3)
+	out := cvtMust(t, "RNN", 14, []*Attr{cvtInt("hidden_size", 1)}, 2, x, w, r, b)
+	cvtCheck(t, "forward Y", out[0], []int{2, 1, 1, 1}, []float64{h1, h2}, 1e-6)
+	cvtCheck(t, "forward Y_h", out[1], []int{1, 1, 1}, []float64{h2}, 1e-6)
+
+	r1 := math.Tanh(1.0 + 0.3)
+	r2 := math.Tanh(0.5 + 0.25*r1 + 0.3)
+	out = cvtMust(t, "RNN", 14, []*Attr{cvtStr("direction", "reverse")}, 2, x, w, r, b)
+	cvtCheck(t, "reverse Y", out[0], []int{2, 1, 1, 1}, []float64{r2, r1}, 1e-6)
+
+	w2 := cvtF32([]int{2, 1, 1}, 0.5, 0.5)
+	r2t := cvtF32([]int{2, 1, 1}, 0.25, 0.25)
+	b2 := cvtF32([]int{2, 2}, 0.1, 0.2, 0.1, 0.2)
+	out = cvtMust(t, "RNN", 14, []*Attr{cvtStr("direction", "bidirectional")}, 2, x, w2, r2t, b2)
+	cvtCheck(t, "bidirectional Y", out[0], []int{2, 2, 1, 1}, []float64{h1, r2, h2, r1}, 1e-6)
+	cvtCheck(t, "bidirectional Y_h", out[1], []int{2, 1, 1}, []float64{h2, r2}, 1e-6)
+
+	// Two sequences, the second one step long; layout 1 puts batch first.
+	xb := cvtF32([]int{2, 2, 1}, 1, 2, 1, 7)
+	seq := FromSlice(Int32, []int32{2, 1}, 2)
+	out = cvtMust(t, "RNN", 14, []*Attr{cvtInt("layout", 1)}, 2, xb, w, r, b, seq)
+	cvtCheck(t, "sequence_lens Y", out[0], []int{2, 2, 1, 1}, []float64{h1, h2, h1, 0}, 1e-6)
+	cvtCheck(t, "sequence_lens Y_h", out[1], []int{2, 1, 1}, []float64{h2, h1}, 1e-6)
+
+	out = cvtMust(t, "RNN", 14, []*Attr{cvtStrs("activations", "Relu")}, 2, x, w, r, b)
+	cvtCheck(t, "relu", out[1], []int{1, 1, 1}, []float64{1.0 + 0.25*0.8 + 0.3}, 1e-6)
+
+	_, err := cvtRun(t, "RNN", 14, nil, 2, x, cvtF32([]int{1, 1, 2}, 1, 1), r)
+	cvtWantErr(t, "W shape", err, "W shape")
+	_, err = cvtRun(t, "RNN", 14, []*Attr{cvtStrs("activations", "Swish")}, 2, x, w, r)
+	cvtWantErr(t, "activation", err, "activation")
+	_, err = cvtRun(t, "RNN", 14, []*Attr{cvtStr("direction", "sideways")}, 2, x, w, r)
+	cvtWantErr(t, "direction", err, "direction")
+	_, err = cvtRun(t, "RNN", 14, nil, 2, x, w, r, b, FromSlice(Int32, []int32{3}, 1))
+	cvtWantErr(t, "sequence_lens", err, "sequence_lens")
+}
+
+func TestGRU(t *testing.T) {
+	x := cvtF32([]int{1, 1, 1}, 1)
+	w := cvtF32([]int{1, 3, 1}, 0.5, 0.6, 0.7)
+	r := cvtF32([]int{1, 3, 1}, 0.1, 0.2, 0.3)
+	b := cvtF32([]int{1, 6}, 0, 0, 0, 0, 0, 0.4)
+	h0 := cvtF32([]int{1, 1, 1}, 0.5)
+	z := cvtSigmoid(0.5 + 0.1*0.5)
+	rg := cvtSigmoid(0.6 + 0.2*0.5)
+	hc0 := math.Tanh(0.7 + 0.3*rg*0.5 + 0.4)
+	hc1 := math.Tanh(0.7 + rg*(0.3*0.5+0.4))
+	out := cvtMust(t, "GRU", 14, nil, 2, x, w, r, b, nil, h0)
+	cvtCheck(t, "gru", out[1], []int{1, 1, 1}, []float64{(1-z)*hc0 + z*0.5}, 1e-6)
+	out = cvtMust(t, "GRU", 14, []*Attr{cvtInt("linear_before_reset", 1)}, 2, x, w, r, b, nil, h0)
+	cvtCheck(t, "gru linear before reset", out[1], []int{1, 1, 1}, []float64{(1-z)*hc1 + z*0.5}, 1e-6)
+}
+
+func TestLSTM(t *testing.T) {
+	x := cvtF32([]int{1, 1, 1}, 1)
+	w := cvtF32([]int{1, 4, 1}, 0.1, 0.2, 0.3, 0.4)
+	r := cvtF32([]int{1, 4, 1}, 0.5, 0.6, 0.7, 0.8)
+	h0 := cvtF32([]int{1, 1, 1}, 0.5)
+	c0 := cvtF32([]int{1, 1, 1}, 0.25)
+	p := cvtF32([]int{1, 3}, 0.01, 0.02, 0.03)
+	i := cvtSigmoid(0.1 + 0.5*0.5 + 0.01*0.25)
+	f := cvtSigmoid(0.3 + 0.7*0.5 + 0.03*0.25)
+	cc := math.Tanh(0.4 + 0.8*0.5)
+	c := f*0.25 + i*cc
+	o := cvtSigmoid(0.2 + 0.6*0.5 + 0.02*c)
+	h := o * math.Tanh(c)
+	out := cvtMust(t, "LSTM", 14, nil, 3, x, w, r, nil, nil, h0, c0, p)
+	cvtCheck(t, "Y", out[0], []int{1, 1, 1, 1}, []float64{h}, 1e-6)
+	cvtCheck(t, "Y_h", out[1], []int{1, 1, 1}, []float64{h}, 1e-6)
+	cvtCheck(t, "Y_c", out[2], []int{1, 1, 1}, []float64{c}, 1e-6)
+	// A tight clip bounds every gate input.
+	ci := cvtSigmoid(0.1)
+	cf := cvtSigmoid(0.1)
+	ccc := math.Tanh(0.1)
+	cl := cf*0.25 + ci*ccc
+	co := cvtSigmoid(0.1)
+	out = cvtMust(t, "LSTM", 14, []*Attr{cvtFloat("clip", 0.1)}, 3, x, w, r, nil, nil, h0, c0)
+	cvtCheck(t, "clip", out[1], []int{1, 1, 1}, []float64{co * math.Tanh(cl)}, 1e-6)
+	_, err := cvtRun(t, "LSTM", 14, nil, 3, x, w, r, nil, nil, h0, c0, cvtF32([]int{1, 2}, 1, 2))
+	cvtWantErr(t, "P shape", err, "P shape")
+}
+
+func BenchmarkLSTM(b *testing.B) {
+	r := rand.New(rand.NewSource(1))
+	S, B, I, H := 32, 4, 64, 128
+	x := cvtRand(r, S, B, I)
+	w := cvtRand(r, 1, 4*H, I)
+	rr := cvtRand(r, 1, 4*H, H)
+	cvtBench(b, "LSTM", 14, []*Attr{cvtInt("hidden_size", int64(H))}, x, w, rr)
+}

@@ -1,0 +1,52 @@
+package server
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics holds the service's Prometheus collectors, registered on the
+// server's own registry (never the global one).
+type metrics struct {
+	reg        *prometheus.Registry
+	requests   *prometheus.CounterVec
+	latency    *prometheus.HistogramVec
+	batchSize  *prometheus.HistogramVec
+	queueDepth *prometheus.GaugeVec
+	inference  *prometheus.HistogramVec
+	rejected   *prometheus.CounterVec
+	inFlight   prometheus.Gauge
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "agate_http_requests_total", Help: "HTTP requests by route, method and status code.",
+		}, []string{"route", "method", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "agate_http_request_duration_seconds", Help: "HTTP request latency by route, method and status code.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"route", "method", "status"}),
+		batchSize: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "agate_batch_size", Help: "Items (texts or rows) per model run.",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256},
+		}, []string{"model"}),
+		queueDepth: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "agate_queue_depth", Help: "Items waiting in a model's batching queue.",
+		}, []string{"model"}),
+		inference: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "agate_inference_duration_seconds", Help: "Model run time per batch.",
+			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"model"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "agate_rejected_total", Help: "Requests refused for load: reason is queue_full or rate_limited.",
+		}, []string{"reason"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "agate_http_in_flight_requests", Help: "HTTP requests being served.",
+		}),
+	}
+	m.reg.MustRegister(m.requests, m.latency, m.batchSize, m.queueDepth, m.inference, m.rejected, m.inFlight,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}

@@ -1,0 +1,373 @@
+// Package server is agate's HTTP API, a thin Gin layer over the engine and
+// the task adapters of package models:
+//
+//   - POST /analyze: toxicity analysis of one or many texts
+//   - POST /v1alpha1/comments:analyze: a Perspective API compatible route
+//   - POST /predict and POST /v1/models/{name}/predict: tabular predictions
+//   - the KServe v2 / Open Inference Protocol REST routes under /v2
+//   - GET /health, /healthz, /readyz, /v1/models, /metrics, /docs, /openapi.json
+//
+// Requests to a model go through a dynamic batcher (one per model and task)
+// with a bounded queue: when it is full the client gets 429 with
+// Retry-After. Every response carries an X-Request-ID; errors are JSON with
+// the request id; every request is logged as one JSON line.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/agate-ml/agate/models"
+	"github.com/agate-ml/agate/tokenizer"
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Config configures a Server. The zero value of a field means its default.
+type Config struct {
+	// Addr is the listen address (default ":8080").
+	Addr string
+	// Logger receives the JSON request log (default: discard).
+	Logger *slog.Logger
+	// Version is reported by /health and /v2.
+	Version string
+	// AnalyzeModel names the text model behind /analyze and the Perspective
+	// route (default "toxic-bert").
+	AnalyzeModel string
+	// PredictModel names the tabular model behind POST /predict (default
+	// "demo-rf").
+	PredictModel string
+	// MaxBodyBytes caps request bodies (default 1 MiB).
+	MaxBodyBytes int64
+	// MaxTexts caps the texts of one /analyze request (default 64).
+	MaxTexts int
+	// MaxTextBytes caps one text (default 20000 bytes).
+	MaxTextBytes int
+	// MaxRows caps the rows of one predict request (default 1024).
+	MaxRows int
+	// RequestTimeout bounds a request's time in the queue and the model
+	// (default 10s): past it the client gets 504.
+	RequestTimeout time.Duration
+	// Batching enables dynamic batching; when false every request runs on
+	// its own (still through the bounded queue).
+	Batching bool
+	// Batch configures the per-model batchers (defaults: 32 items, 2ms,
+	// 16384 padded tokens, queue 512, GOMAXPROCS workers).
+	Batch BatchConfig
+	// RateLimit is the sustained requests per second allowed per client
+	// address; 0 disables rate limiting.
+	RateLimit float64
+	// RateBurst is the bucket size (default: RateLimit rounded up).
+	RateBurst int
+	// TrustedProxies are the proxy addresses or CIDRs whose
+	// X-Forwarded-For is believed for the client address (default none).
+	TrustedProxies []string
+	// ReadTimeout, WriteTimeout and IdleTimeout configure the HTTP server
+	// (defaults 15s, 30s, 120s); ReadHeaderTimeout is 5s.
+	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// ShutdownTimeout bounds the graceful drain (default 30s).
+	ShutdownTimeout time.Duration
+	// ShutdownDelay keeps serving, with readiness failing, for this long
+	// after the stop signal so load balancers stop routing first (default 0).
+	ShutdownDelay time.Duration
+	// LogHealth logs successful probe and /metrics requests too.
+	LogHealth bool
+}
+
+func (c Config) withDefaults() Config {
+	def := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	if c.Addr == "" {
+		c.Addr = ":8080"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Version == "" {
+		c.Version = "dev"
+	}
+	if c.AnalyzeModel == "" {
+		c.AnalyzeModel = "toxic-bert"
+	}
+	if c.PredictModel == "" {
+		c.PredictModel = "demo-rf"
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 1 << 20
+	}
+	if c.MaxTexts <= 0 {
+		c.MaxTexts = 64
+	}
+	if c.MaxTextBytes <= 0 {
+		c.MaxTextBytes = 20000
+	}
+	if c.MaxRows <= 0 {
+		c.MaxRows = 1024
+	}
+	def(&c.RequestTimeout, 10*time.Second)
+	if c.Batch.MaxSize <= 0 {
+		c.Batch.MaxSize = 32
+	}
+	if c.Batch.MaxDelay < 0 {
+		c.Batch.MaxDelay = 0
+	}
+	if c.Batch.MaxTokens <= 0 {
+		c.Batch.MaxTokens = 16384
+	}
+	if c.Batch.QueueSize <= 0 {
+		c.Batch.QueueSize = 512
+	}
+	if c.Batch.Workers <= 0 {
+		c.Batch.Workers = runtime.GOMAXPROCS(0)
+	}
+	if !c.Batching {
+		c.Batch.MaxSize = 1
+	}
+	def(&c.ReadTimeout, 15*time.Second)
+	def(&c.WriteTimeout, 30*time.Second)
+	def(&c.IdleTimeout, 120*time.Second)
+	def(&c.ShutdownTimeout, 30*time.Second)
+	return c
+}
+
+// Server serves the models of a registry over HTTP.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	reg      *models.Registry
+	metrics  *metrics
+	limiter  *clientLimiter
+	engine   *gin.Engine
+	ready    atomic.Bool
+	started  time.Time
+	mu       sync.Mutex
+	runtimes map[string]*runtimeModel
+	closed   bool
+}
+
+// runtimeModel is a loaded model with its batchers.
+type runtimeModel struct {
+	m    *models.Model
+	text *batcher[tokenizer.Encoding, models.Prediction]
+	rows *batcher[[]float64, rowResult]
+}
+
+type rowResult struct {
+	pred    models.TabularPrediction
+	classes []string
+}
+
+// New builds a server over reg. It is not ready (readiness probes fail)
+// until SetReady(true), so the caller can load models in the background.
+func New(reg *models.Registry, cfg Config) (*Server, error) {
+	if reg == nil {
+		return nil, errors.New("server: nil registry")
+	}
+	cfg = cfg.withDefaults()
+	s := &Server{cfg: cfg, log: cfg.Logger, reg: reg, metrics: newMetrics(), started: time.Now(),
+		runtimes: map[string]*runtimeModel{}}
+	if cfg.RateLimit > 0 {
+		s.limiter = newClientLimiter(cfg.RateLimit, cfg.RateBurst, 100000)
+	}
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	e.ContextWithFallback = true
+	if err := e.SetTrustedProxies(cfg.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("server: trusted proxies: %w", err)
+	}
+	e.Use(withRequestID, s.recoverPanics, s.observe)
+	if s.limiter != nil {
+		e.Use(s.rateLimit)
+	}
+	e.Use(s.limitBody)
+	s.routes(e)
+	s.engine = e
+	return s, nil
+}
+
+func (s *Server) routes(e *gin.Engine) {
+	e.NoRoute(func(c *gin.Context) {
+		abort(c, errorf(http.StatusNotFound, "no route for %s %s; see /docs", c.Request.Method, c.Request.URL.Path))
+	})
+	e.NoMethod(func(c *gin.Context) {
+		abort(c, errorf(http.StatusMethodNotAllowed, "method %s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
+	})
+	e.GET("/health", s.health)
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelError)})))
+	e.GET("/openapi.json", s.openAPI)
+	e.GET("/docs", s.docs)
+	e.GET("/", func(c *gin.Context) { c.Redirect(http.StatusFound, "/docs") })
+
+	e.POST("/analyze", s.analyze)
+	e.POST("/v1alpha1/comments:analyze", s.perspective)
+
+	e.GET("/v1/models", s.listModels)
+	e.GET("/v1/models/:name", s.getModel)
+	e.POST("/v1/models/:name/predict", s.predict)
+	e.POST("/predict", s.predict)
+
+	e.GET("/v2", s.v2Server)
+	e.GET("/v2/health/live", s.v2Live)
+	e.GET("/v2/health/ready", s.v2Ready)
+	e.GET("/v2/models/:name", s.v2Model)
+	e.GET("/v2/models/:name/ready", s.v2ModelReady)
+	e.POST("/v2/models/:name/infer", s.v2Infer)
+	e.GET("/v2/models/:name/versions/:version", s.v2Model)
+	e.GET("/v2/models/:name/versions/:version/ready", s.v2ModelReady)
+	e.POST("/v2/models/:name/versions/:version/infer", s.v2Infer)
+}
+
+// Handler returns the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+// SetReady marks the server ready (models loaded) or not.
+func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
+
+// Ready reports whether the server is ready.
+func (s *Server) Ready() bool { return s.ready.Load() }
+
+// Close drains and stops every batcher; requests submitted afterwards get 503.
+func (s *Server) Close() {
+	s.mu.Lock()
+	s.closed = true
+	rts := s.runtimes
+	s.runtimes = map[string]*runtimeModel{}
+	s.mu.Unlock()
+	for _, rt := range rts {
+		if rt.text != nil {
+			rt.text.Close()
+		}
+		if rt.rows != nil {
+			rt.rows.Close()
+		}
+	}
+}
+
+// runtime returns the model called name with its batchers (created on first
+// use), or a 404 / 503 error.
+func (s *Server) runtime(name string) (*runtimeModel, *apiError) {
+	m, ok := s.reg.Get(name)
+	if !ok {
+		if hint, missing := s.reg.Missing(name); missing {
+			return nil, &apiError{status: http.StatusServiceUnavailable, msg: fmt.Sprintf("model %q is not installed on this server", name), hint: hint}
+		}
+		return nil, errorf(http.StatusNotFound, "model %q not found; GET /v1/models lists the models", name)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, &apiError{status: http.StatusServiceUnavailable, msg: "the server is shutting down", retryAfter: 1}
+	}
+	if rt, ok := s.runtimes[name]; ok && rt.m == m {
+		return rt, nil
+	}
+	rt := &runtimeModel{m: m}
+	depth := s.metrics.queueDepth.WithLabelValues(name)
+	onDepth := func(n int64) { depth.Set(float64(n)) }
+	size, inf := s.metrics.batchSize.WithLabelValues(name), s.metrics.inference.WithLabelValues(name)
+	onBatch := func(n int, d time.Duration) { size.Observe(float64(n)); inf.Observe(d.Seconds()) }
+	switch {
+	case m.Text != nil:
+		rt.text = newBatcher(s.cfg.Batch, m.Text.ClassifyEncoded, onDepth, onBatch)
+	case m.Tabular != nil:
+		cfg := s.cfg.Batch
+		cfg.MaxTokens = 0
+		tab := m.Tabular
+		rt.rows = newBatcher(cfg, func(ctx context.Context, rows [][]float64) ([]rowResult, error) {
+			preds, classes, err := tab.Predict(ctx, rows)
+			if err != nil {
+				return nil, err
+			}
+			out := make([]rowResult, len(preds))
+			for i, p := range preds {
+				out[i] = rowResult{pred: p, classes: classes}
+			}
+			return out, nil
+		}, onDepth, onBatch)
+	}
+	s.runtimes[name] = rt
+	return rt, nil
+}
+
+// requestContext bounds a request by RequestTimeout.
+func (s *Server) requestContext(c *gin.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(c.Request.Context(), s.cfg.RequestTimeout)
+}
+
+// submitError converts a batcher error and counts load shedding.
+func (s *Server) submitError(err error) *apiError {
+	if errors.Is(err, ErrQueueFull) {
+		s.metrics.rejected.WithLabelValues("queue_full").Inc()
+	}
+	return inferenceError(err)
+}
+
+// HTTPServer returns an http.Server for the configured address and
+// timeouts, serving Handler.
+func (s *Server) HTTPServer() *http.Server {
+	return &http.Server{
+		Addr:              s.cfg.Addr,
+		Handler:           s.engine,
+		ReadTimeout:       s.cfg.ReadTimeout,
+		ReadHeaderTimeout: 5 * time.Second,
+		WriteTimeout:      s.cfg.WriteTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+}
+
+// Serve serves on ln until ctx is done, then shuts down gracefully: the
+// server turns unready, waits ShutdownDelay, stops accepting connections,
+// lets in-flight requests finish (up to ShutdownTimeout) and drains the
+// batchers.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := s.HTTPServer()
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	s.log.Info("listening", slog.String("addr", ln.Addr().String()))
+	select {
+	case err := <-errc:
+		s.Close()
+		return fmt.Errorf("server: %w", err)
+	case <-ctx.Done():
+	}
+	s.SetReady(false)
+	s.log.Info("shutting down", slog.Duration("delay", s.cfg.ShutdownDelay), slog.Duration("timeout", s.cfg.ShutdownTimeout))
+	if s.cfg.ShutdownDelay > 0 {
+		time.Sleep(s.cfg.ShutdownDelay)
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	s.Close()
+	if err != nil {
+		return fmt.Errorf("server: graceful shutdown: %w", err)
+	}
+	s.log.Info("stopped")
+	return nil
+}
+
+// ListenAndServe listens on the configured address and calls Serve.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	return s.Serve(ctx, ln)
+}
