@@ -261,9 +261,11 @@ func newFusedNode(like *gnode, domain, op string, version int, inputs []string, 
 		inputs: inputs, outputs: []string{like.outputs[0]}, attrs: attrs}
 }
 
-func intAttr(name string, v int64) *ops.Attr     { return &ops.Attr{Name: name, Type: ops.AttrInt, I: v} }
-func floatAttr(name string, v float32) *ops.Attr { return &ops.Attr{Name: name, Type: ops.AttrFloat, F: v} }
-func stringAttr(name, v string) *ops.Attr        { return &ops.Attr{Name: name, Type: ops.AttrString, S: v} }
+func intAttr(name string, v int64) *ops.Attr { return &ops.Attr{Name: name, Type: ops.AttrInt, I: v} }
+func floatAttr(name string, v float32) *ops.Attr {
+	return &ops.Attr{Name: name, Type: ops.AttrFloat, F: v}
+}
+func stringAttr(name, v string) *ops.Attr { return &ops.Attr{Name: name, Type: ops.AttrString, S: v} }
 
 // lastAxisMean matches ReduceMean over the last axis (attribute or input form).
 func (o *optimizer) lastAxisMean(n *gnode) bool {
