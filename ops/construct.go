@@ -43,7 +43,8 @@ func newCoConstant(n *Node) (any, error) {
 			v, _ := n.Attrs.Strings(name)
 			t = FromSlice(String, append([]string{}, v...), len(v))
 		case "sparse_value":
-			return nil, fmt.Errorf("sparse_value constants are not supported")
+			// the decoder densifies sparse tensors
+			t = n.Attrs.Tensor(name)
 		default:
 			continue
 		}

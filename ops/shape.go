@@ -299,11 +299,19 @@ func (shIdentityValue) RunValues(ec *Context, in, out []Value) error {
 	return nil
 }
 
+// shIdentityAny serves tensors through Run (a view) and every other value
+// through RunValues; the engine picks per run by the input's kind, so the
+// kernel needs no declared input type.
+type shIdentityAny struct {
+	shIdentity
+	shIdentityValue
+}
+
 func newShIdentity(n *Node) (any, error) {
 	if len(n.InputTypes) > 0 && n.InputTypes[0] != nil && n.InputTypes[0].Kind != KindTensor {
 		return shIdentityValue{}, nil
 	}
-	return shIdentity{}, nil
+	return shIdentityAny{}, nil
 }
 
 // shShape implements Shape, with Shape-15's start and end.

@@ -4,7 +4,9 @@
 package conformance
 
 import (
+	"bufio"
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"math"
@@ -61,6 +63,29 @@ type Options struct {
 	Filter    *regexp.Regexp // keep cases whose name matches (nil: all)
 	Workers   int            // intra-op workers per model (default 1)
 	Timeout   time.Duration  // per case (default 60s)
+}
+
+//go:embed tolerances.txt
+var tolerancesFile string
+
+// caseTolerances holds the documented per-case overrides of tolerances.txt.
+var caseTolerances = parseTolerances(tolerancesFile)
+
+func parseTolerances(text string) map[string]Tolerance {
+	m := map[string]Tolerance{}
+	sc := bufio.NewScanner(strings.NewReader(text))
+	for sc.Scan() {
+		line, _, _ := strings.Cut(sc.Text(), "#")
+		name, vals, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		var t Tolerance
+		if _, err := fmt.Sscan(vals, &t.Abs, &t.Rel); err == nil {
+			m[strings.TrimSpace(name)] = t
+		}
+	}
+	return m
 }
 
 // Discover lists the case directories under dir (those holding model.onnx),
@@ -133,6 +158,10 @@ func RunCase(ctx context.Context, dir string, opt Options) (res Result) {
 	}()
 	if opt.Tolerance == (Tolerance{}) {
 		opt.Tolerance = DefaultTolerance
+	}
+	if t, ok := caseTolerances[res.Name]; ok {
+		opt.Tolerance.Abs = math.Max(opt.Tolerance.Abs, t.Abs)
+		opt.Tolerance.Rel = math.Max(opt.Tolerance.Rel, t.Rel)
 	}
 	if opt.Workers == 0 {
 		opt.Workers = 1
@@ -473,6 +502,3 @@ func OpTable(results []Result) map[string][3]int {
 	}
 	return table
 }
-
-// shortOp trims the default domain for display.
-func shortOp(op string) string { return strings.TrimPrefix(op, "ai.onnx:") }
