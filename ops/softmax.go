@@ -135,7 +135,7 @@ func softmaxRow32(x, y []float32, kind softmaxKind) {
 	}
 	switch kind {
 	case softmaxPlain:
-		inv := float32(1 / rnExpSubSum(x, y, m))
+		inv := 1 / vecmath().expSubSum(y, x, m)
 		for i := range y {
 			y[i] *= inv
 		}

@@ -1,0 +1,61 @@
+package ops
+
+import (
+	"math"
+	"sync"
+)
+
+// vecMath holds the vectorised float32 routines of the transformer path,
+// chosen once per process from the CPU's features (AGATE_NOASM=1 forces the
+// Go versions, which are also what other architectures use).
+type vecMath struct {
+	// gelu sets dst[i] = GELU(src[i]) (erf form, absolute error below
+	// 1e-7·|x|); dst and src may be the same slice.
+	gelu func(dst, src []float32)
+	// expSubSum sets dst[i] = exp(src[i]-m) for src[i] <= m and returns the
+	// sum (the softmax inner loop).
+	expSubSum func(dst, src []float32, m float32) float32
+}
+
+var vecMathOnce = sync.OnceValue(func() vecMath {
+	v := asmVecMath(detectCPU())
+	if v.gelu == nil {
+		v.gelu = geluGo
+	}
+	if v.expSubSum == nil {
+		v.expSubSum = expSubSumGo
+	}
+	return v
+})
+
+// vecmath returns the process's vectorised math routines.
+func vecmath() vecMath { return vecMathOnce() }
+
+// geluGo is the portable GELU of the fused path.
+func geluGo(dst, src []float32) {
+	dst = dst[:len(src)]
+	for i, x := range src {
+		z := float64(x) * (1 / math.Sqrt2)
+		az := math.Abs(z)
+		t := 1 / (1 + asP*az)
+		poly := t * (asA1 + t*(asA2+t*(asA3+t*(asA4+t*asA5))))
+		erfc := poly * float64(rnExpf(float32(-az*az)))
+		if z >= 0 {
+			dst[i] = float32(float64(x) * (1 - 0.5*erfc))
+		} else {
+			dst[i] = float32(float64(x) * 0.5 * erfc)
+		}
+	}
+}
+
+// expSubSumGo is the portable softmax inner loop.
+func expSubSumGo(dst, src []float32, m float32) float32 {
+	dst = dst[:len(src)]
+	var s float32
+	for i, x := range src {
+		e := rnExpf(x - m)
+		dst[i] = e
+		s += e
+	}
+	return s
+}

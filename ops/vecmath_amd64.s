@@ -1,0 +1,132 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// Vectorised float32 math for the transformer hot paths (AVX2 + FMA):
+// GELU (erf form, Abramowitz–Stegun 7.1.26 erf) and exp(x-m) with its sum
+// (the softmax inner loop). Constants are 8 copies each, 32-byte aligned.
+
+#define CONST8(name, bits) \
+	DATA name<>+0(SB)/4, $bits; \
+	DATA name<>+4(SB)/4, $bits; \
+	DATA name<>+8(SB)/4, $bits; \
+	DATA name<>+12(SB)/4, $bits; \
+	DATA name<>+16(SB)/4, $bits; \
+	DATA name<>+20(SB)/4, $bits; \
+	DATA name<>+24(SB)/4, $bits; \
+	DATA name<>+28(SB)/4, $bits; \
+	GLOBL name<>(SB), RODATA|NOPTR, $32
+
+CONST8(vmInvSqrt2, 0x3f3504f3)  // 0.70710678
+CONST8(vmAbsMask, 0x7fffffff)
+CONST8(vmOne, 0x3f800000)
+CONST8(vmHalf, 0x3f000000)
+CONST8(vmP, 0x3ea7ba05)         // 0.3275911
+CONST8(vmA1, 0x3e827906)        // 0.254829592
+CONST8(vmA2, 0xbe91a98e)        // -0.284496736
+CONST8(vmA3, 0x3fb5f0e3)        // 1.421413741
+CONST8(vmA4, 0xbfba00e3)        // -1.453152027
+CONST8(vmA5, 0x3f87dc22)        // 1.061405429
+CONST8(vmExpLo, 0xc2a00000)     // -80
+CONST8(vmLog2e, 0x3fb8aa3b)     // 1.44269504
+CONST8(vmLn2Hi, 0x3f317200)     // 0.693145752
+CONST8(vmLn2Lo, 0x35bfbe8e)     // 1.42860677e-06
+CONST8(vmC2, 0x3f000000)        // 1/2
+CONST8(vmC3, 0x3e2aaaab)        // 1/6
+CONST8(vmC4, 0x3d2aaaab)        // 1/24
+CONST8(vmC5, 0x3c088889)        // 1/120
+CONST8(vmC6, 0x3ab60b61)        // 1/720
+
+// EXP computes Y_out = exp(Y_in) for Y_in in [-80, 0] (clamped below),
+// clobbering Y12-Y14.
+#define EXP(in, out) \
+	VMAXPS vmExpLo<>(SB), in, in; \
+	VMULPS vmLog2e<>(SB), in, Y12; \
+	VROUNDPS $0, Y12, Y12; \
+	VMOVAPS in, Y13; \
+	VFNMADD231PS vmLn2Hi<>(SB), Y12, Y13; \
+	VFNMADD231PS vmLn2Lo<>(SB), Y12, Y13; \
+	VMOVAPS vmC6<>(SB), out; \
+	VFMADD213PS vmC5<>(SB), Y13, out; \
+	VFMADD213PS vmC4<>(SB), Y13, out; \
+	VFMADD213PS vmC3<>(SB), Y13, out; \
+	VFMADD213PS vmC2<>(SB), Y13, out; \
+	VFMADD213PS vmOne<>(SB), Y13, out; \
+	VFMADD213PS vmOne<>(SB), Y13, out; \
+	VCVTPS2DQ Y12, Y14; \
+	VPSLLD $23, Y14, Y14; \
+	VPADDD Y14, out, out
+
+// func geluAVX2(dst, src *float32, n int)
+// n is a multiple of 8.
+TEXT ·geluAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $3, CX
+	JZ   gelu_done
+
+gelu_loop:
+	VMOVUPS (SI), Y0                    // x
+	VMULPS  vmInvSqrt2<>(SB), Y0, Y1    // z
+	VANDPS  vmAbsMask<>(SB), Y1, Y2     // |z|
+	VMOVAPS vmOne<>(SB), Y3
+	VFMADD231PS vmP<>(SB), Y2, Y3       // 1 + p|z|
+	VMOVAPS vmOne<>(SB), Y4
+	VDIVPS  Y3, Y4, Y3                  // t = 1/(1+p|z|)
+	VMOVAPS vmA5<>(SB), Y4
+	VFMADD213PS vmA4<>(SB), Y3, Y4
+	VFMADD213PS vmA3<>(SB), Y3, Y4
+	VFMADD213PS vmA2<>(SB), Y3, Y4
+	VFMADD213PS vmA1<>(SB), Y3, Y4
+	VMULPS  Y3, Y4, Y4                  // poly(t)
+	VMULPS  Y2, Y2, Y5
+	VXORPS  Y6, Y6, Y6
+	VSUBPS  Y5, Y6, Y5                  // -z²
+	EXP(Y5, Y7)                         // exp(-z²)
+	VMULPS  Y4, Y7, Y7                  // erfc(|z|)
+	VMULPS  vmHalf<>(SB), Y0, Y8        // x/2
+	VMULPS  Y7, Y8, Y8                  // h = x·erfc/2  (the result for x < 0)
+	VSUBPS  Y8, Y0, Y9                  // x − h         (the result for x ≥ 0)
+	VBLENDVPS Y0, Y8, Y9, Y10           // sign(x) ? h : x−h
+	VMOVUPS Y10, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     gelu_loop
+
+gelu_done:
+	VZEROUPPER
+	RET
+
+// func expSubSumAVX2(dst, src *float32, n int, m float32) float32
+// dst[i] = exp(src[i] - m) for src[i] <= m; returns the sum. n is a
+// multiple of 8.
+TEXT ·expSubSumAVX2(SB), NOSPLIT, $0-36
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS m+24(FP), Y9
+	VXORPS Y10, Y10, Y10               // running sum
+	SHRQ $3, CX
+	JZ   exp_done
+
+exp_loop:
+	VMOVUPS (SI), Y0
+	VSUBPS  Y9, Y0, Y0
+	EXP(Y0, Y1)
+	VMOVUPS Y1, (DI)
+	VADDPS  Y1, Y10, Y10
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     exp_loop
+
+exp_done:
+	VEXTRACTF128 $1, Y10, X11
+	VADDPS  X11, X10, X10
+	VHADDPS X10, X10, X10
+	VHADDPS X10, X10, X10
+	VMOVSS  X10, ret+32(FP)
+	VZEROUPPER
+	RET
