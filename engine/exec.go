@@ -273,22 +273,15 @@ func (sg *subgraph) call(ec *ops.Context, inputs []ops.Value, nodeIn []ops.Value
 	return sg.plan.run(ec, inputs, caps, outs)
 }
 
-// NumInputs returns the subgraph's input count (ops.Graph).
-func (sg *subgraph) NumInputs() int { return len(sg.plan.inputs) }
-
-// NumOutputs returns the subgraph's output count (ops.Graph).
-func (sg *subgraph) NumOutputs() int { return len(sg.plan.outputs) }
-
-// Call runs a subgraph that reads nothing from its enclosing graph (ops.Graph).
-func (sg *subgraph) Call(ec *ops.Context, inputs []ops.Value) ([]ops.Value, error) {
-	if len(sg.plan.captures) > 0 {
-		return nil, fmt.Errorf("subgraph %q reads %v from the enclosing graph and cannot be called from a kernel", sg.name, sg.plan.captures)
-	}
+// CallGraph runs the subgraph for a kernel with a graph attribute
+// (ops.GraphCaller): in holds the subgraph's inputs, nodeIn the node's full
+// input list (its inputs, then the enclosing-scope values it captures).
+func (sg *subgraph) CallGraph(ec *ops.Context, in, nodeIn []ops.Value) ([]ops.Value, error) {
 	outs := make([]ops.Value, len(sg.plan.outputs))
-	if err := sg.call(ec, inputs, nil, outs); err != nil {
+	if err := sg.call(ec, in, nodeIn, outs); err != nil {
 		return nil, err
 	}
 	return outs, nil
 }
 
-var _ ops.Graph = (*subgraph)(nil)
+var _ ops.GraphCaller = (*subgraph)(nil)

@@ -411,11 +411,20 @@ type matmulIntToFloatKernel struct {
 	constB  *Tensor
 	constZP *Tensor
 	packed  *packedB
+	qconstB *Tensor   // the constant B of qpacked
+	qpacked *qpackedB // B packed for the 8-bit kernels
 }
 
 func newMatMulIntegerToFloat(dynamic bool) Factory {
 	return func(n *Node) (any, error) {
 		k := &matmulIntToFloatKernel{dynamic: dynamic}
+		if len(n.ConstInputs) > 1 {
+			if k.qpacked = constQpacked(n.ConstInputs[1]); k.qpacked != nil {
+				// The 8-bit kernels take every constant (2-D) B.
+				k.qconstB = n.ConstInputs[1]
+				return k, nil
+			}
+		}
 		bzpIdx := 5
 		if dynamic {
 			bzpIdx = 3
@@ -519,6 +528,37 @@ func (k *matmulIntToFloatKernel) Run(ec *Context, in, out []*Tensor) error {
 			ec.Release(t)
 		}
 	}()
+	bsv, tmp, err := attnFloat(ec, bs)
+	if err != nil {
+		return err
+	}
+	if tmp != nil {
+		temps = append(temps, tmp)
+	}
+	if len(bsv) != 1 && len(bsv) != d.n {
+		return fmt.Errorf("b_scale must be a scalar or hold %d elements, got shape %s", d.n, ShapeString(bs.Shape))
+	}
+	var biasv []float32
+	if bias != nil {
+		if bias.Len() != d.n {
+			return fmt.Errorf("bias must hold %d elements, got shape %s", d.n, ShapeString(bias.Shape))
+		}
+		var bt *Tensor
+		biasv, bt, err = attnFloat(ec, bias)
+		if err != nil {
+			return err
+		}
+		if bt != nil {
+			temps = append(temps, bt)
+		}
+	}
+	outType := Float
+	if as != nil && as.DType != Float && as.DType.IsFloat() {
+		outType = as.DType
+	}
+	if ok, err := k.runQgemm(ec, d, a, b, as, azp, bzp, bsv, biasv, outType, out); ok || err != nil {
+		return err
+	}
 	// A as zero-point corrected float32, and its scale.
 	at := ec.Empty(Float, a.Shape...)
 	temps = append(temps, at)
@@ -558,34 +598,6 @@ func (k *matmulIntToFloatKernel) Run(ec *Context, in, out []*Tensor) error {
 			}
 		}
 	}
-	bsv, tmp, err := attnFloat(ec, bs)
-	if err != nil {
-		return err
-	}
-	if tmp != nil {
-		temps = append(temps, tmp)
-	}
-	if len(bsv) != 1 && len(bsv) != d.n {
-		return fmt.Errorf("b_scale must be a scalar or hold %d elements, got shape %s", d.n, ShapeString(bs.Shape))
-	}
-	var biasv []float32
-	if bias != nil {
-		if bias.Len() != d.n {
-			return fmt.Errorf("bias must hold %d elements, got shape %s", d.n, ShapeString(bias.Shape))
-		}
-		var bt *Tensor
-		biasv, bt, err = attnFloat(ec, bias)
-		if err != nil {
-			return err
-		}
-		if bt != nil {
-			temps = append(temps, bt)
-		}
-	}
-	outType := Float
-	if as != nil && as.DType != Float && as.DType.IsFloat() {
-		outType = as.DType
-	}
 	yt := ec.Empty(Float, d.out...)
 	temps = append(temps, yt)
 	yf := yt.Float32s()
@@ -623,6 +635,81 @@ func (k *matmulIntToFloatKernel) Run(ec *Context, in, out []*Tensor) error {
 	fromF32(y, yf)
 	out[0] = y
 	return nil
+}
+
+// runQgemm computes the product on the 8-bit GEMM kernels, writing the
+// scales and bias in their write-back. It reports false (having done
+// nothing) when the operands need the general float path: B with batch
+// dimensions, or zero points other than a scalar for A and a scalar or one
+// per column for B.
+func (k *matmulIntToFloatKernel) runQgemm(ec *Context, d *matmulDims, a, b, as, azp, bzp *Tensor, bsv, biasv []float32, outType DType, out []*Tensor) (bool, error) {
+	bb, bSigned, okB := int8Bytes(b)
+	if !okB || !d.bIs2D() || NumElements(d.aBatch) != d.nBatches {
+		return false, nil
+	}
+	var ab []byte
+	aSigned := false
+	aType := Uint8
+	if !k.dynamic {
+		var okA bool
+		if ab, aSigned, okA = int8Bytes(a); !okA {
+			return false, nil
+		}
+		aType = a.DType
+	} else if azp != nil {
+		return false, nil
+	}
+	za, zb, ok := qgemmZeroPoints(azp, bzp, aType, b.DType, d.n)
+	if !ok {
+		return false, nil
+	}
+	defer qgemmIntPool.Put(zb)
+	var aScale float32
+	if k.dynamic {
+		xs := a.Float32s()
+		scale, zp := dynQuantParams(xs)
+		qa := ec.Empty(Uint8, a.Shape...)
+		defer ec.Release(qa)
+		ab = qa.Data.([]uint8)
+		quantizeU8(ab, xs, scale, zp)
+		aScale, za = scale, int32(zp)
+	} else {
+		asv, tmp, err := attnFloat(ec, as)
+		if err != nil {
+			return false, err
+		}
+		if tmp != nil {
+			defer ec.Release(tmp)
+		}
+		if len(asv) != 1 {
+			return false, fmt.Errorf("a_scale must be a scalar, got shape %s", ShapeString(as.Shape))
+		}
+		aScale = asv[0]
+	}
+	st := ec.Empty(Float, len(bsv))
+	defer ec.Release(st)
+	scale := st.Float32s()
+	for j, v := range bsv {
+		scale[j] = aScale * v
+	}
+	pb := k.qpacked
+	if pb == nil || !sameInt8(b, k.qconstB) {
+		p, release := qpackRuntime(bb, bSigned, d.k, d.n)
+		defer release()
+		pb = &p
+	}
+	y := ec.Empty(outType, d.out...)
+	yt := y
+	if outType != Float {
+		yt = ec.Empty(Float, d.out...)
+		defer ec.Release(yt)
+	}
+	qgemm(ab, aSigned, d.nBatches*d.m, d.k, za, pb, *zb, qgemmOut{cf: yt.Float32s(), scale: scale, bias: biasv, ldc: d.n}, ec.Parallel)
+	if yt != y {
+		fromF32(y, yt.Float32s())
+	}
+	out[0] = y
+	return true, nil
 }
 
 // sameInt8 reports whether two optional 8-bit tensors are the same data.

@@ -61,4 +61,44 @@ func sgemmMicroAVX2(k int, a []float32, rsa, ksa int, b, c []float32, ldc, mr, n
 	sgemmAVX2(k, &a[0], rsa, ksa, &b[0], &c[0], ldc, mr, nr, alpha, beta, boolInt(load))
 }
 
-func asmQgemmArchs(f cpuFeatures) []*qgemmArch { return nil }
+var (
+	qgemmArchVNNI = qgemmArch{name: "vnni", mr: 12, nr: 32, micro: qgemmMicroVNNI}
+	qgemmArchAVX2 = qgemmArch{name: "avx2", mr: 4, nr: 16, sat: true, fallback: &qgemmArchGo, micro: qgemmMicroAVX2}
+)
+
+func asmQgemmArchs(f cpuFeatures) []*qgemmArch {
+	var archs []*qgemmArch
+	if f.vnni {
+		archs = append(archs, &qgemmArchVNNI)
+	}
+	if f.avx2FMA {
+		archs = append(archs, &qgemmArchAVX2)
+	}
+	return archs
+}
+
+// qgemmTile checks an 8-bit tile's operands like checkTile and returns the
+// destination pointer and the kernel's float flag.
+func qgemmTile(kq int, a, b []byte, ci []int32, cf []float32, ldc, mr, nr, tileM, tileN int, cols, rows []int32) (unsafe.Pointer, int) {
+	n := len(ci)
+	if cf != nil {
+		n = len(cf)
+	}
+	if kq <= 0 || mr <= 0 || nr <= 0 || len(a) < kq*4*tileM || len(b) < kq*4*tileN || n < (mr-1)*ldc+nr || len(cols) < 4*tileN || len(rows) < tileM {
+		panic("ops: qgemm tile out of range")
+	}
+	if cf != nil {
+		return unsafe.Pointer(&cf[0]), 1
+	}
+	return unsafe.Pointer(&ci[0]), 0
+}
+
+func qgemmMicroVNNI(kq int, a, b []byte, ci []int32, cf []float32, ldc, mr, nr int, cols, rows []int32) {
+	c, float := qgemmTile(kq, a, b, ci, cf, ldc, mr, nr, 12, 32, cols, rows)
+	qgemmVNNI(kq, &a[0], &b[0], c, ldc, mr, nr, &cols[0], &rows[0], float)
+}
+
+func qgemmMicroAVX2(kq int, a, b []byte, ci []int32, cf []float32, ldc, mr, nr int, cols, rows []int32) {
+	c, float := qgemmTile(kq, a, b, ci, cf, ldc, mr, nr, 4, 16, cols, rows)
+	qgemmAVX2(kq, &a[0], &b[0], c, ldc, mr, nr, &cols[0], &rows[0], float)
+}

@@ -20,6 +20,10 @@ import (
 
 var out strings.Builder
 
+// embeddedBcast makes the AVX-512 float kernel fold the broadcast of A into
+// the FMA's memory operand instead of a separate VBROADCASTSS.
+var embeddedBcast = os.Getenv("GEMM_SEPARATE_BCAST") == ""
+
 func p(format string, args ...any) { fmt.Fprintf(&out, "\t"+format+"\n", args...) }
 func label(l string)               { fmt.Fprintf(&out, "%s:\n", l) }
 
@@ -175,6 +179,12 @@ func sgemmAVX512Body(name string, rows, w, bStep int) {
 			p("VMOVUPS %d(DI), Z%d", off*bStep+64*h, breg+h)
 		}
 		for r := 0; r < rows; r++ {
+			if embeddedBcast {
+				for h := 0; h < w; h++ {
+					p("VFMADD231PS.BCST %s, Z%d, %s", aAddr(r), breg+h, acc(r, h))
+				}
+				continue
+			}
 			t := 28 + r%4
 			p("VBROADCASTSS %s, Z%d", aAddr(r), t)
 			for h := 0; h < w; h++ {

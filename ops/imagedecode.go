@@ -27,9 +27,10 @@ const (
 
 // imageDecoder implements ImageDecoder for JPEG, PNG, GIF, BMP, the
 // portable any-map formats (PBM, PGM, PPM) and uncompressed or PackBits
-// baseline TIFF. JPEG chroma is upsampled with the interpolation the
-// operator specifies (libjpeg's "fancy" upsampling) and converted to RGB
-// with libjpeg's fixed-point arithmetic. As the operator specifies, a
+// baseline TIFF. Sequential JPEG is decoded with libjpeg's integer inverse
+// DCT, its chroma upsampled with the interpolation the operator specifies
+// (libjpeg's "fancy" upsampling) and converted to RGB with libjpeg's
+// fixed-point arithmetic, so that pixels match libjpeg-based decoders. As the operator specifies, a
 // stream that cannot be decoded (including JPEG 2000 and WebP, which are
 // not supported) yields an empty (0, 0, channels) image rather than an
 // error.
@@ -103,6 +104,11 @@ var errImgFormat = errors.New("unrecognized or unsupported image format")
 func imgDecode(b []byte) (pix []uint8, w, h int, gray bool, err error) {
 	switch {
 	case bytes.HasPrefix(b, []byte{0xff, 0xd8}):
+		if pix, w, h, gray, err := imgDecodeJPEG(b); err == nil {
+			return pix, w, h, gray, nil
+		}
+		// Variants the exact decoder leaves aside (progressive JPEG
+		// and others) go through the standard library.
 		m, err := jpeg.Decode(bytes.NewReader(b))
 		if err != nil {
 			return nil, 0, 0, false, err
@@ -147,6 +153,47 @@ func imgFromImage(m image.Image) (pix []uint8, w, h int, gray bool, err error) {
 		return pix, w, h, true, nil
 	}
 	pix = make([]uint8, 3*w*h)
+	switch m := m.(type) {
+	case *image.NRGBA:
+		for y := 0; y < h; y++ {
+			src := m.Pix[y*m.Stride:]
+			dst := pix[3*y*w:]
+			for x := 0; x < w; x++ {
+				dst[3*x], dst[3*x+1], dst[3*x+2] = src[4*x], src[4*x+1], src[4*x+2]
+			}
+		}
+		return pix, w, h, false, nil
+	case *image.RGBA:
+		for y := 0; y < h; y++ {
+			src := m.Pix[y*m.Stride:]
+			dst := pix[3*y*w:]
+			for x := 0; x < w; x++ {
+				p := src[4*x : 4*x+4]
+				if p[3] != 0xff { // premultiplied: recover straight values
+					c := color.NRGBAModel.Convert(color.RGBA{p[0], p[1], p[2], p[3]}).(color.NRGBA)
+					dst[3*x], dst[3*x+1], dst[3*x+2] = c.R, c.G, c.B
+					continue
+				}
+				dst[3*x], dst[3*x+1], dst[3*x+2] = p[0], p[1], p[2]
+			}
+		}
+		return pix, w, h, false, nil
+	case *image.Paletted:
+		var pal [256][3]uint8
+		for i, c := range m.Palette {
+			n := color.NRGBAModel.Convert(c).(color.NRGBA)
+			pal[i] = [3]uint8{n.R, n.G, n.B}
+		}
+		for y := 0; y < h; y++ {
+			src := m.Pix[y*m.Stride:]
+			dst := pix[3*y*w:]
+			for x := 0; x < w; x++ {
+				c := pal[src[x]]
+				dst[3*x], dst[3*x+1], dst[3*x+2] = c[0], c[1], c[2]
+			}
+		}
+		return pix, w, h, false, nil
+	}
 	i := 0
 	for y := r.Min.Y; y < r.Max.Y; y++ {
 		for x := r.Min.X; x < r.Max.X; x++ {

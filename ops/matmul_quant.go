@@ -89,11 +89,17 @@ func subtractZeroPoints(v []int32, zp []int32, rows, cols int, perRow bool) erro
 	return nil
 }
 
-// matmulInt32 computes the int32 product of widened operands.
-func matmulInt32(ec *Context, a, b *Tensor, aShape, bShape []int, azp, bzp *Tensor) (*Tensor, *matmulDims, error) {
+// matmulInt32 computes the int32 product of 8-bit operands minus their
+// zero points. pb, when not nil, is b packed at plan time. The common
+// cases (per-tensor zero point of A, per-tensor or per-column zero point
+// of B) run on the 8-bit GEMM kernels; the others widen to int32.
+func matmulInt32(ec *Context, a, b *Tensor, aShape, bShape []int, azp, bzp *Tensor, pb *qpackedB) (*Tensor, *matmulDims, error) {
 	d, err := matmulShape(aShape, bShape)
 	if err != nil {
 		return nil, nil, err
+	}
+	if y := matmulInt32Fast(ec, d, a, b, azp, bzp, pb); y != nil {
+		return y, d, nil
 	}
 	at, err := int8Values(ec, a)
 	if err != nil {
@@ -126,10 +132,119 @@ func matmulInt32(ec *Context, a, b *Tensor, aShape, bShape []int, azp, bzp *Tens
 	return y, d, nil
 }
 
-// matmulIntegerKernel implements MatMulInteger.
-type matmulIntegerKernel struct{}
+// qgemmZeroPoints reads the zero points of a qgemm call into the int32
+// slice zb (pooled; the caller puts it back) and returns A's, or ok false
+// when their shapes need the general path: A's must be a scalar, B's a
+// scalar or one per column (n values along B's last axis).
+func qgemmZeroPoints(azp, bzp *Tensor, aType, bType DType, n int) (za int32, zb *[]int32, ok bool) {
+	if azp != nil {
+		v, signed, isInt8 := int8Bytes(azp)
+		if !isInt8 || azp.DType != aType || len(v) != 1 {
+			return 0, nil, false
+		}
+		za = int32(byteValueOf(v[0], signed))
+	}
+	if bzp == nil {
+		zb = getInt32s(1)
+		(*zb)[0] = 0
+		return za, zb, true
+	}
+	v, signed, isInt8 := int8Bytes(bzp)
+	if !isInt8 || bzp.DType != bType || (len(v) != 1 && (len(v) != n || len(bzp.Shape) == 0 || bzp.Shape[len(bzp.Shape)-1] != n)) {
+		return 0, nil, false
+	}
+	zb = getInt32s(len(v))
+	for i, x := range v {
+		(*zb)[i] = int32(byteValueOf(x, signed))
+	}
+	return za, zb, true
+}
 
-func (matmulIntegerKernel) Run(ec *Context, in, out []*Tensor) error {
+func byteValueOf(b byte, signed bool) int32 {
+	if signed {
+		return int32(int8(b))
+	}
+	return int32(b)
+}
+
+// qpackRuntime packs the k×n 8-bit matrix b for one call into pooled
+// buffers, which release returns.
+func qpackRuntime(b []byte, signed bool, k, n int) (pb qpackedB, release func()) {
+	ar := gemmImpl().q8
+	data := getBytes(qpackedBLen(ar, k, n))
+	sums := getInt32s(roundUp(n, ar.nr))
+	pb = qpackB(ar, *data, *sums, b, signed, k, n, n)
+	return pb, func() {
+		qgemmBytePool.Put(data)
+		qgemmIntPool.Put(sums)
+	}
+}
+
+// matmulInt32Fast runs matmulInt32 on the 8-bit GEMM kernels, or returns
+// nil when the operands need the general path.
+func matmulInt32Fast(ec *Context, d *matmulDims, a, b, azp, bzp *Tensor, pb *qpackedB) *Tensor {
+	ab, aSigned, okA := int8Bytes(a)
+	bb, bSigned, okB := int8Bytes(b)
+	if !okA || !okB {
+		return nil
+	}
+	za, zb, ok := qgemmZeroPoints(azp, bzp, a.DType, b.DType, d.n)
+	if !ok {
+		return nil
+	}
+	defer qgemmIntPool.Put(zb)
+	y := ec.Empty(Int32, d.out...)
+	yd := y.Int32s()
+	m, k, n := d.m, d.k, d.n
+	if d.bIs2D() && NumElements(d.aBatch) == d.nBatches {
+		if pb == nil {
+			p, release := qpackRuntime(bb, bSigned, k, n)
+			defer release()
+			pb = &p
+		}
+		qgemm(ab, aSigned, d.nBatches*m, k, za, pb, *zb, qgemmOut{ci: yd, ldc: n}, ec.Parallel)
+		return y
+	}
+	for t := 0; t < d.nBatches; t++ {
+		offA, offB := d.offsets(t)
+		p, release := qpackRuntime(bb[offB:offB+k*n], bSigned, k, n)
+		qgemm(ab[offA:offA+m*k], aSigned, m, k, za, &p, *zb, qgemmOut{ci: yd[t*m*n : (t+1)*m*n], ldc: n}, ec.Parallel)
+		release()
+	}
+	return y
+}
+
+// constQpacked packs a constant 2-D 8-bit right operand at plan time, or
+// returns nil.
+func constQpacked(b *Tensor) *qpackedB {
+	if b == nil || len(b.Shape) != 2 {
+		return nil
+	}
+	bb, signed, ok := int8Bytes(b)
+	if !ok {
+		return nil
+	}
+	return newQpackedB(bb, signed, b.Shape[0], b.Shape[1], b.Shape[1])
+}
+
+// matmulIntegerKernel implements MatMulInteger; a constant B is packed at
+// plan time.
+type matmulIntegerKernel struct {
+	constB *Tensor
+	packed *qpackedB
+}
+
+func newMatMulInteger(n *Node) (any, error) {
+	k := &matmulIntegerKernel{}
+	if len(n.ConstInputs) > 1 {
+		if k.packed = constQpacked(n.ConstInputs[1]); k.packed != nil {
+			k.constB = n.ConstInputs[1]
+		}
+	}
+	return k, nil
+}
+
+func (k *matmulIntegerKernel) Run(ec *Context, in, out []*Tensor) error {
 	if len(in) < 2 || in[0] == nil || in[1] == nil {
 		return fmt.Errorf("MatMulInteger needs A and B")
 	}
@@ -140,7 +255,11 @@ func (matmulIntegerKernel) Run(ec *Context, in, out []*Tensor) error {
 	if len(in) > 3 {
 		bzp = in[3]
 	}
-	y, _, err := matmulInt32(ec, in[0], in[1], in[0].Shape, in[1].Shape, azp, bzp)
+	var pb *qpackedB
+	if k.packed != nil && sameInt8(in[1], k.constB) {
+		pb = k.packed
+	}
+	y, _, err := matmulInt32(ec, in[0], in[1], in[0].Shape, in[1].Shape, azp, bzp, pb)
 	if err != nil {
 		return err
 	}
@@ -148,10 +267,24 @@ func (matmulIntegerKernel) Run(ec *Context, in, out []*Tensor) error {
 	return nil
 }
 
-// qlinearMatMulKernel implements QLinearMatMul.
-type qlinearMatMulKernel struct{}
+// qlinearMatMulKernel implements QLinearMatMul; a constant B is packed at
+// plan time.
+type qlinearMatMulKernel struct {
+	constB *Tensor
+	packed *qpackedB
+}
 
-func (qlinearMatMulKernel) Run(ec *Context, in, out []*Tensor) error {
+func newQLinearMatMul(n *Node) (any, error) {
+	k := &qlinearMatMulKernel{}
+	if len(n.ConstInputs) > 3 {
+		if k.packed = constQpacked(n.ConstInputs[3]); k.packed != nil {
+			k.constB = n.ConstInputs[3]
+		}
+	}
+	return k, nil
+}
+
+func (k *qlinearMatMulKernel) Run(ec *Context, in, out []*Tensor) error {
 	if len(in) < 8 {
 		return fmt.Errorf("QLinearMatMul needs 8 inputs, got %d", len(in))
 	}
@@ -161,7 +294,11 @@ func (qlinearMatMulKernel) Run(ec *Context, in, out []*Tensor) error {
 		}
 	}
 	a, as, azp, b, bs, bzp, ys, yzp := in[0], in[1], in[2], in[3], in[4], in[5], in[6], in[7]
-	c, d, err := matmulInt32(ec, a, b, a.Shape, b.Shape, azp, bzp)
+	var pb *qpackedB
+	if k.packed != nil && sameInt8(b, k.constB) {
+		pb = k.packed
+	}
+	c, d, err := matmulInt32(ec, a, b, a.Shape, b.Shape, azp, bzp, pb)
 	if err != nil {
 		return err
 	}

@@ -5,11 +5,10 @@ import (
 	"math"
 )
 
-// registerNewOps registers recent ai.onnx operators: SwiGLU,
-// CausalConvWithState and LinearAttention.
+// registerNewOps registers recent ai.onnx operators: SwiGLU and
+// LinearAttention.
 func registerNewOps(r *Registry) {
 	r.Add("", "SwiGLU", 28, newSwiGLU)
-	r.Add("", "CausalConvWithState", 27, newCausalConvWithState)
 	r.Add("", "LinearAttention", 27, newLinearAttention)
 }
 
@@ -138,144 +137,6 @@ func (k *swiGLU) Run(ec *Context, in, out []*Tensor) error {
 		return fmt.Errorf("inputs must be float16, bfloat16, float or double, got %s", a.DType)
 	}
 	out[0] = y
-	return nil
-}
-
-// causalConv implements CausalConvWithState: a causal depthwise 1-D
-// convolution whose left padding is the carried state of the previous
-// call, with an optional fused SiLU.
-type causalConv struct{ silu bool }
-
-func newCausalConvWithState(n *Node) (any, error) {
-	switch act := n.Attrs.String("activation", "none"); act {
-	case "none":
-		return &causalConv{}, nil
-	case "silu", "swish":
-		return &causalConv{silu: true}, nil
-	default:
-		return nil, fmt.Errorf("attribute \"activation\": expected none, silu or swish, got %q", act)
-	}
-}
-
-func (k *causalConv) Run(ec *Context, in, out []*Tensor) error {
-	if len(in) < 2 || in[0] == nil || in[1] == nil {
-		return fmt.Errorf("inputs input and weight are required")
-	}
-	x, w := in[0], in[1]
-	if len(x.Shape) != 3 {
-		return fmt.Errorf("input must have shape (batch, channels, length), got %v", x.Shape)
-	}
-	B, C, L := x.Shape[0], x.Shape[1], x.Shape[2]
-	if len(w.Shape) != 3 || w.Shape[0] != C || w.Shape[1] != 1 || w.Shape[2] < 1 {
-		return fmt.Errorf("weight must have shape (%d, 1, k) with k >= 1, got %v", C, w.Shape)
-	}
-	K := w.Shape[2]
-	var bias, past *Tensor
-	if len(in) > 2 {
-		bias = in[2]
-	}
-	if len(in) > 3 {
-		past = in[3]
-	}
-	for _, t := range []*Tensor{w, bias, past} {
-		if t != nil && t.DType != x.DType {
-			return fmt.Errorf("all inputs must share input's type %s, got %s", x.DType, t.DType)
-		}
-	}
-	if bias != nil && (len(bias.Shape) != 1 || bias.Shape[0] != C) {
-		return fmt.Errorf("bias must have shape (%d), got %v", C, bias.Shape)
-	}
-	if past != nil && !EqualShapes(past.Shape, []int{B, C, K - 1}) {
-		return fmt.Errorf("past_state must have shape (%d, %d, %d), got %v", B, C, K-1, past.Shape)
-	}
-	var tmps []*Tensor
-	defer func() {
-		for _, t := range tmps {
-			ec.Release(t)
-		}
-	}()
-	load := func(t *Tensor, name string) ([]float32, error) {
-		if t == nil {
-			return nil, nil
-		}
-		d, tmp, err := nxLoad(ec, t, name)
-		if tmp != nil {
-			tmps = append(tmps, tmp)
-		}
-		return d, err
-	}
-	xd, err := load(x, "input")
-	if err != nil {
-		return err
-	}
-	wd, err := load(w, "weight")
-	if err != nil {
-		return err
-	}
-	bd, err := load(bias, "bias")
-	if err != nil {
-		return err
-	}
-	pd, err := load(past, "past_state")
-	if err != nil {
-		return err
-	}
-	yBuf := ec.Empty(Float, B, C, L)
-	sBuf := ec.Empty(Float, B, C, K-1)
-	yd, sd := yBuf.Data.([]float32), sBuf.Data.([]float32)
-	P := K - 1
-	ec.Parallel(B*C, max(1, 16384/max(1, L*K)), func(lo, hi int) {
-		for bc := lo; bc < hi; bc++ {
-			c := bc % C
-			xs := xd[bc*L : (bc+1)*L]
-			ws := wd[c*K : (c+1)*K]
-			var ps []float32
-			if pd != nil {
-				ps = pd[bc*P : (bc+1)*P]
-			}
-			// padded(i) is the i-th element of past_state ++ input.
-			padded := func(i int) float32 {
-				if i < P {
-					if ps == nil {
-						return 0
-					}
-					return ps[i]
-				}
-				return xs[i-P]
-			}
-			ys := yd[bc*L : (bc+1)*L]
-			for t := 0; t < L; t++ {
-				var acc float32
-				if bd != nil {
-					acc = bd[c]
-				}
-				if t >= P {
-					row := xs[t-P : t-P+K]
-					for j, wj := range ws {
-						acc += wj * row[j]
-					}
-				} else {
-					for j, wj := range ws {
-						acc += wj * padded(t+j)
-					}
-				}
-				if k.silu {
-					acc = float32(float64(acc) * nxSigmoid(float64(acc)))
-				}
-				ys[t] = acc
-			}
-			ss := sd[bc*P : (bc+1)*P]
-			for i := range ss {
-				ss[i] = padded(L + i)
-			}
-		}
-	})
-	out[0] = nxOutput(ec, yBuf, x.DType)
-	if len(out) > 1 {
-		out[1] = nxOutput(ec, sBuf, x.DType)
-	} else {
-		ec.Release(sBuf)
-	}
 	return nil
 }
 

@@ -13,8 +13,8 @@ func registerQuant(r *Registry) {
 	r.Add("", "QuantizeLinear", 10, newQuantizeLinear)
 	r.Add("", "DequantizeLinear", 10, newDequantizeLinear)
 	r.AddKernel("", "DynamicQuantizeLinear", 11, dynQuantKernel{})
-	r.AddKernel("", "MatMulInteger", 10, matmulIntegerKernel{})
-	r.AddKernel("", "QLinearMatMul", 10, qlinearMatMulKernel{})
+	r.Add("", "MatMulInteger", 10, newMatMulInteger)
+	r.Add("", "QLinearMatMul", 10, newQLinearMatMul)
 }
 
 // quantRange returns the representable range of an integer quantized type.

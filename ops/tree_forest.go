@@ -277,6 +277,28 @@ func treeLeaves4LEQ[T treeFloat](nodes []treeNode[T], r0, r1, r2, r3 int32, x0, 
 	return r0, r1, r2, r3
 }
 
+// treeLeaves8LEQ runs eight BRANCH_LEQ traversals of one row in lockstep:
+// with a single row, more independent trees in flight hide more of the
+// memory latency of each level.
+func treeLeaves8LEQ[T treeFloat](nodes []treeNode[T], roots []int32, x []T, out []int32) {
+	r0, r1, r2, r3, r4, r5, r6, r7 := roots[0], roots[1], roots[2], roots[3], roots[4], roots[5], roots[6], roots[7]
+	n0, n1, n2, n3 := &nodes[r0], &nodes[r1], &nodes[r2], &nodes[r3]
+	n4, n5, n6, n7 := &nodes[r4], &nodes[r5], &nodes[r6], &nodes[r7]
+	for n0.info&n1.info&n2.info&n3.info&n4.info&n5.info&n6.info&n7.info >= 0 {
+		r0 += n0.step(x[n0.feature] <= n0.thr)
+		r1 += n1.step(x[n1.feature] <= n1.thr)
+		r2 += n2.step(x[n2.feature] <= n2.thr)
+		r3 += n3.step(x[n3.feature] <= n3.thr)
+		r4 += n4.step(x[n4.feature] <= n4.thr)
+		r5 += n5.step(x[n5.feature] <= n5.thr)
+		r6 += n6.step(x[n6.feature] <= n6.thr)
+		r7 += n7.step(x[n7.feature] <= n7.thr)
+		n0, n1, n2, n3 = &nodes[r0], &nodes[r1], &nodes[r2], &nodes[r3]
+		n4, n5, n6, n7 = &nodes[r4], &nodes[r5], &nodes[r6], &nodes[r7]
+	}
+	out[0], out[1], out[2], out[3], out[4], out[5], out[6], out[7] = r0, r1, r2, r3, r4, r5, r6, r7
+}
+
 // leafOfMixed is the general traversal: per-node modes, NaN tracking and
 // set membership.
 func (f *treeForest[T]) leafOfMixed(i int32, x []T) int32 {
@@ -360,7 +382,10 @@ func (f *treeForest[T]) collectLeaves(x []T, c, lo, hi int, leaves []int32) {
 		out := leaves[(i-lo)*nt : (i-lo)*nt+nt]
 		t := 0
 		if lanes {
-			// Four trees at a time for one row.
+			// Eight, then four trees at a time for one row.
+			for ; t+8 <= nt; t += 8 {
+				treeLeaves8LEQ(nodes, roots[t:t+8], row, out[t:t+8])
+			}
 			for ; t+4 <= nt; t += 4 {
 				out[t], out[t+1], out[t+2], out[t+3] = treeLeaves4LEQ(nodes, roots[t], roots[t+1], roots[t+2], roots[t+3], row, row, row, row)
 			}

@@ -125,16 +125,3 @@ func TypeOfValue(v Value) *Type {
 	}
 	return nil
 }
-
-// Graph is a compiled graph attribute (a subgraph) as kernels see it
-// through Attrs.Graph: kernels with function-valued attributes (FlexAttention's
-// score_mod) call it. Subgraphs that read values of the enclosing graph can
-// only run from the engine's control-flow kernels and return an error here.
-type Graph interface {
-	// NumInputs and NumOutputs give the subgraph's arity.
-	NumInputs() int
-	NumOutputs() int
-	// Call runs the subgraph on inputs and returns its outputs, which the
-	// caller owns.
-	Call(ec *Context, inputs []Value) ([]Value, error)
-}
