@@ -79,7 +79,7 @@ type Model struct {
 	plan    *plan
 	pool    *ops.Pool
 	ownPool bool
-	arenas  sync.Pool
+	states  sync.Pool // *runState
 	inputs  []IOInfo
 	outputs []IOInfo
 }
@@ -234,6 +234,14 @@ func (m *Model) RunList(ctx context.Context, inputs []ops.Value, outs []ops.Valu
 	return m.runList(ctx, inputs, outs)
 }
 
+// runState is what one run borrows from the model: its arena and kernel
+// context, recycled together so that a steady-state run allocates only its
+// outputs.
+type runState struct {
+	arena *ops.Arena
+	ec    *ops.Context
+}
+
 func (m *Model) runList(ctx context.Context, inputs []ops.Value, outs []ops.Value) (err error) {
 	if ctx == nil {
 		ctx = context.Background()
@@ -241,38 +249,50 @@ func (m *Model) runList(ctx context.Context, inputs []ops.Value, outs []ops.Valu
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	arena, _ := m.arenas.Get().(*ops.Arena)
-	if arena == nil {
-		arena = ops.NewArena()
+	st, _ := m.states.Get().(*runState)
+	if st == nil {
+		st = &runState{arena: ops.NewArena()}
+		st.ec = ops.NewContext(ctx, m.pool, st.arena)
 	}
-	ec := ops.NewContext(ctx, m.pool, arena)
+	st.ec.Ctx = ctx
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("internal error while running the model: %v", r)
-			arena = nil // its state is unknown: do not reuse it
+			st = nil // its state is unknown: do not reuse it
 		}
-		if arena != nil {
-			m.arenas.Put(arena)
+		if st != nil {
+			st.ec.Ctx = nil
+			m.states.Put(st)
 		}
 	}()
-	if err := m.plan.run(ec, inputs, nil, outs); err != nil {
+	if err := m.plan.run(st.ec, inputs, nil, outs); err != nil {
 		return err
 	}
 	for i, v := range outs[:len(m.outputs)] {
-		outs[i] = detach(arena, v)
+		outs[i] = detach(st.arena, v)
 	}
 	return nil
 }
 
-// detach makes v independent of the arena: owned buffers are handed over,
-// shared ones copied.
+// copyOutputBelow is the size (in elements) under which an output is copied
+// out of the arena, which keeps its buffer for the next run; larger outputs
+// are handed over without a copy.
+const copyOutputBelow = 1 << 14
+
+// detach makes v independent of the arena: owned buffers are copied
+// (small) or handed over (large), shared ones copied.
 func detach(a *ops.Arena, v ops.Value) ops.Value {
 	t, ok := v.(*ops.Tensor)
 	if !ok {
 		return v
 	}
-	if t.Owned() && a.Detach(t) {
-		return &ops.Tensor{DType: t.DType, Shape: append([]int(nil), t.Shape...), Data: t.Data}
+	if t.Owned() && t.Len() >= copyOutputBelow {
+		shape, data, dt := t.Shape, t.Data, t.DType
+		if a.Detach(t) {
+			out := &ops.Tensor{DType: dt, Shape: append([]int(nil), shape...), Data: data}
+			a.Release(t) // recycles the struct only: the buffer is detached
+			return out
+		}
 	}
 	c := t.Clone()
 	if t.Owned() {
