@@ -5,7 +5,7 @@ CONFORMANCE ?= $(SHARED)/conformance/onnx-1.23
 BIN         := bin/agate
 export AGATE_SHARED ?= $(SHARED)
 
-.PHONY: all build test test-purego lint fmt vet conformance bench bench-ort ort run clean proto
+.PHONY: all build test test-purego lint fmt vet conformance bench bench-ort ort run loadtest clean proto
 
 all: build
 
@@ -52,6 +52,14 @@ bench-ort: ort
 
 proto:
 	protoc --go_out=. --go_opt=paths=source_relative engine/internal/onnxpb/onnx.proto
+
+## run: start the service on :8080 (flags: go run ./cmd/agate serve --help)
+run:
+	$(GO) run ./cmd/agate serve $(ARGS)
+
+## loadtest: bounded loopback load test of /predict and /analyze, batching on and off
+loadtest:
+	$(GO) test -tags loadtest -run TestLoad -v -timeout 10m ./server/
 
 clean:
 	rm -rf bin

@@ -35,6 +35,9 @@ type PullOptions struct {
 	AllowUnpinned bool
 	// Force downloads files again even when a verified copy is present.
 	Force bool
+	// Dest, when set, is the model folder to fill instead of
+	// cacheDir/<name>.
+	Dest string
 	// Progress, when set, receives one line per step.
 	Progress func(msg string)
 }
@@ -64,6 +67,9 @@ func Pull(ctx context.Context, man *Manifest, cacheDir string, o PullOptions) (s
 		return "", err
 	}
 	dir := Dir(cacheDir, man.Name)
+	if o.Dest != "" {
+		dir = o.Dest
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("pull %s: %w", man.Name, err)
 	}
@@ -75,7 +81,7 @@ func Pull(ctx context.Context, man *Manifest, cacheDir string, o PullOptions) (s
 		if man.Name != demo.Name {
 			return "", fmt.Errorf("pull %s: no builtin builder for this model (only %s)", man.Name, demo.Name)
 		}
-		if !o.Force && Present(cacheDir, man.Name) {
+		if _, err := os.Stat(filepath.Join(dir, "model.onnx")); err == nil && !o.Force {
 			progress(fmt.Sprintf("%s: already built in %s", man.Name, dir))
 		} else {
 			progress(fmt.Sprintf("%s: training the demo random forest (%s)", man.Name, demo.Formula))

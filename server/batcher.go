@@ -22,7 +22,8 @@ type BatchConfig struct {
 	// disables merging requests. A single request larger than MaxSize runs
 	// on its own.
 	MaxSize int
-	// MaxDelay is how long the first request of a batch waits for others.
+	// MaxDelay is how long the first request of a batch waits for others;
+	// 0 batches greedily: whatever is queued when a worker frees up.
 	MaxDelay time.Duration
 	// MaxTokens caps a text batch's padded size (items × longest item);
 	// 0 means no cap.
@@ -175,10 +176,10 @@ func (b *batcher[In, Out]) worker() {
 			return items >= b.cfg.MaxSize || (b.cfg.MaxTokens > 0 && items*width >= b.cfg.MaxTokens)
 		}
 		var timer <-chan time.Time
+		var stopTimer func() bool
 		if b.cfg.MaxDelay > 0 && b.cfg.MaxSize > 1 {
 			t := time.NewTimer(b.cfg.MaxDelay)
-			defer t.Stop()
-			timer = t.C
+			timer, stopTimer = t.C, t.Stop
 		}
 	collect:
 		for b.cfg.MaxSize > 1 && !full() {
@@ -206,6 +207,9 @@ func (b *batcher[In, Out]) worker() {
 			batch = append(batch, j)
 			items += len(j.items)
 			width = max(width, j.width)
+		}
+		if stopTimer != nil {
+			stopTimer()
 		}
 		b.execute(batch)
 	}

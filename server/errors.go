@@ -97,7 +97,10 @@ type V2Error struct {
 func decodeJSON(c *gin.Context, dst any) *apiError {
 	if ct := c.GetHeader("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		// curl -d sends application/x-www-form-urlencoded, and some clients
+		// text/plain: their bodies are read as JSON too.
+		lenient := mt == "application/x-www-form-urlencoded" || mt == "text/plain"
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json") && !lenient) {
 			return errorf(http.StatusUnsupportedMediaType, "content type %q is not application/json", ct)
 		}
 	}

@@ -154,6 +154,13 @@ type Server struct {
 	mu       sync.Mutex
 	runtimes map[string]*runtimeModel
 	closed   bool
+	// maxItems is the most texts or rows of one request sent to the model
+	// in one run (Batch.MaxSize, even when dynamic batching is off).
+	maxItems int
+	// openapi is the OpenAPI document as JSON.
+	openapi []byte
+	// rawSlots bounds concurrent direct engine calls (v2 tensor inference).
+	rawSlots chan struct{}
 }
 
 // runtimeModel is a loaded model with its batchers.
@@ -174,9 +181,18 @@ func New(reg *models.Registry, cfg Config) (*Server, error) {
 	if reg == nil {
 		return nil, errors.New("server: nil registry")
 	}
+	maxItems := cfg.Batch.MaxSize
+	if maxItems <= 0 {
+		maxItems = 32
+	}
 	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, log: cfg.Logger, reg: reg, metrics: newMetrics(), started: time.Now(),
-		runtimes: map[string]*runtimeModel{}}
+	s := &Server{cfg: cfg, maxItems: maxItems, log: cfg.Logger, reg: reg, metrics: newMetrics(), started: time.Now(),
+		runtimes: map[string]*runtimeModel{}, rawSlots: make(chan struct{}, cfg.Batch.QueueSize+cfg.Batch.Workers)}
+	doc, err := OpenAPI()
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s.openapi = doc
 	if cfg.RateLimit > 0 {
 		s.limiter = newClientLimiter(cfg.RateLimit, cfg.RateBurst, 100000)
 	}
@@ -302,6 +318,19 @@ func (s *Server) runtime(name string) (*runtimeModel, *apiError) {
 	s.runtimes[name] = rt
 	return rt, nil
 }
+
+// acquireRaw takes a slot for a direct (unbatched) engine call; false
+// means the server is saturated.
+func (s *Server) acquireRaw() bool {
+	select {
+	case s.rawSlots <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (s *Server) releaseRaw() { <-s.rawSlots }
 
 // requestContext bounds a request by RequestTimeout.
 func (s *Server) requestContext(c *gin.Context) (context.Context, context.CancelFunc) {

@@ -3,6 +3,8 @@
 //
 // Usage:
 //
+//	agate serve [flags]                serve the models over HTTP
+//	agate pull [flags] NAME...         download and verify catalog models
 //	agate conformance [flags] DIR...   run ONNX backend test cases
 //	agate check [flags] DIR            run one model folder and print errors per output
 //	agate inspect MODEL.onnx           print a model's inputs, outputs and operators
@@ -27,6 +29,8 @@ Usage:
   agate <command> [flags] [arguments]
 
 Commands:
+  serve         serve models over HTTP (toxicity analysis, predictions, KServe v2)
+  pull          download and verify catalog models into the cache (or build the demo model)
   conformance   run ONNX backend test cases (model.onnx + test_data_set_*) and report pass/fail
   check         run one model folder against its stored reference outputs, with errors per output
   inspect       describe a model: inputs, outputs, opsets and operators
@@ -48,6 +52,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	cmd, rest := args[0], args[1:]
 	switch cmd {
+	case "serve":
+		return cmdServe(ctx, rest, stdout, stderr)
+	case "pull":
+		return cmdPull(ctx, rest, stdout, stderr)
 	case "conformance":
 		return cmdConformance(ctx, rest, stdout, stderr)
 	case "check":

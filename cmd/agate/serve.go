@@ -1,0 +1,336 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/agate-ml/agate/models"
+	"github.com/agate-ml/agate/ops"
+	"github.com/agate-ml/agate/server"
+)
+
+// envFlags defines flags whose default comes from an environment variable
+// of the same name: --batch-max-size reads AGATE_BATCH_MAX_SIZE.
+type envFlags struct {
+	fs   *flag.FlagSet
+	errs []error
+}
+
+func envName(flagName string) string {
+	return "AGATE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func (e *envFlags) env(name string) (string, bool) {
+	return os.LookupEnv(envName(name))
+}
+
+func (e *envFlags) usage(name, usage string) string {
+	return usage + " [$" + envName(name) + "]"
+}
+
+func (e *envFlags) String(name, def, usage string) *string {
+	if v, ok := e.env(name); ok {
+		def = v
+	}
+	return e.fs.String(name, def, e.usage(name, usage))
+}
+
+func (e *envFlags) Int(name string, def int, usage string) *int {
+	if v, ok := e.env(name); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			e.errs = append(e.errs, fmt.Errorf("$%s: %w", envName(name), err))
+		}
+		def = n
+	}
+	return e.fs.Int(name, def, e.usage(name, usage))
+}
+
+func (e *envFlags) Int64(name string, def int64, usage string) *int64 {
+	if v, ok := e.env(name); ok {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			e.errs = append(e.errs, fmt.Errorf("$%s: %w", envName(name), err))
+		}
+		def = n
+	}
+	return e.fs.Int64(name, def, e.usage(name, usage))
+}
+
+func (e *envFlags) Float(name string, def float64, usage string) *float64 {
+	if v, ok := e.env(name); ok {
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			e.errs = append(e.errs, fmt.Errorf("$%s: %w", envName(name), err))
+		}
+		def = n
+	}
+	return e.fs.Float64(name, def, e.usage(name, usage))
+}
+
+func (e *envFlags) Bool(name string, def bool, usage string) *bool {
+	if v, ok := e.env(name); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			e.errs = append(e.errs, fmt.Errorf("$%s: %w", envName(name), err))
+		}
+		def = b
+	}
+	return e.fs.Bool(name, def, e.usage(name, usage))
+}
+
+func (e *envFlags) Duration(name string, def time.Duration, usage string) *time.Duration {
+	if v, ok := e.env(name); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			e.errs = append(e.errs, fmt.Errorf("$%s: %w", envName(name), err))
+		}
+		def = d
+	}
+	return e.fs.Duration(name, def, e.usage(name, usage))
+}
+
+// defaultCacheDir is $XDG_CACHE_HOME/agate (or the OS equivalent).
+func defaultCacheDir() string {
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "agate")
+	}
+	return filepath.Join(os.TempDir(), "agate-cache")
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+const serveUsage = `Usage: agate serve [flags]
+
+Serves the models over HTTP: POST /analyze (toxicity), POST /predict and
+/v1/models/{name}/predict (tabular models), the KServe v2 / Open Inference
+Protocol under /v2, a Perspective API compatible /v1alpha1/comments:analyze,
+/health, /healthz, /readyz, /metrics (Prometheus), /docs and /openapi.json.
+
+Models come from the cache folder (see 'agate pull') and from --model-dir.
+The demo random forest (demo-rf) is built into the cache on first start; the
+toxicity model (toxic-bert) is served when pulled, and /analyze answers 503
+with the command to fetch it otherwise.
+
+Every flag can also be set through the environment variable named after it,
+shown in brackets; a flag on the command line wins.
+
+Flags:
+`
+
+// cmdServe runs the HTTP service until ctx ends (SIGINT / SIGTERM).
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), serveUsage)
+		fs.PrintDefaults()
+	}
+	f := &envFlags{fs: fs}
+	addr := f.String("addr", ":8080", "listen address")
+	cacheDir := f.String("cache-dir", defaultCacheDir(), "model cache folder (filled by 'agate pull')")
+	modelDirs := f.String("model-dir", "", "comma-separated model folders to serve: a folder with model.onnx, or a folder of such folders")
+	modelNames := f.String("models", "demo-rf,toxic-bert", "comma-separated catalog models to serve from the cache")
+	manifestDir := f.String("manifest-dir", "", "folder of extra model manifests (*.yaml) added to the built-in catalog")
+	analyzeModel := f.String("analyze-model", "toxic-bert", "text model behind /analyze and /v1alpha1/comments:analyze")
+	predictModel := f.String("predict-model", "demo-rf", "tabular model behind POST /predict")
+	batching := f.Bool("batching", true, "merge concurrent requests into one model run (dynamic batching)")
+	batchSize := f.Int("batch-max-size", 32, "most texts or rows per model run")
+	batchDelay := f.Duration("batch-max-delay", 0, "longest wait for a batch to fill (0: batch whatever is queued when a worker frees up)")
+	batchTokens := f.Int("batch-max-tokens", 16384, "most padded tokens (texts x longest text) per text batch")
+	queueSize := f.Int("queue-size", 512, "most texts or rows waiting per model; beyond it requests get 429")
+	workers := f.Int("batch-workers", 0, "model runs in parallel per model (0: number of CPUs)")
+	engineWorkers := f.Int("engine-workers", 0, "engine threads inside one model run (0: number of CPUs)")
+	rateLimit := f.Float("rate-limit", 0, "requests per second allowed per client address (0: no limit)")
+	rateBurst := f.Int("rate-burst", 0, "rate limiter bucket size (0: the rate, rounded up)")
+	proxies := f.String("trusted-proxies", "", "comma-separated proxy addresses/CIDRs whose X-Forwarded-For is trusted")
+	maxBody := f.Int64("max-body-bytes", 1<<20, "largest request body")
+	maxTexts := f.Int("max-texts", 64, "most texts per /analyze request")
+	maxTextBytes := f.Int("max-text-bytes", 20000, "longest text, in bytes")
+	maxRows := f.Int("max-rows", 1024, "most rows per predict request")
+	reqTimeout := f.Duration("request-timeout", 10*time.Second, "time limit of one request in queue and model (then 504)")
+	readTimeout := f.Duration("read-timeout", 15*time.Second, "HTTP read timeout")
+	writeTimeout := f.Duration("write-timeout", 30*time.Second, "HTTP write timeout")
+	idleTimeout := f.Duration("idle-timeout", 120*time.Second, "HTTP keep-alive idle timeout")
+	shutdownTimeout := f.Duration("shutdown-timeout", 30*time.Second, "longest graceful drain on SIGTERM")
+	shutdownDelay := f.Duration("shutdown-delay", 0, "keep serving, unready, this long after SIGTERM (set ~5s behind a load balancer)")
+	logLevel := f.String("log-level", "info", "debug, info, warn or error")
+	logHealth := f.Bool("log-health", false, "also log successful probe and /metrics requests")
+	healthcheck := fs.Bool("healthcheck", false, "do not serve: probe the server at --addr (GET /readyz) and exit 0 when ready (for container HEALTHCHECKs)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if len(f.errs) > 0 {
+		fmt.Fprintln(stderr, "agate serve:", errors.Join(f.errs...))
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "agate serve: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	if *healthcheck {
+		return probe(ctx, *addr, stderr)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintln(stderr, "agate serve: --log-level:", err)
+		return 2
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	catalog, err := models.BuiltinCatalog()
+	if err == nil && *manifestDir != "" {
+		var extra models.Catalog
+		extra, err = models.ReadCatalog(*manifestDir)
+		catalog = catalog.Merge(extra)
+	}
+	if err != nil {
+		log.Error("reading manifests", slog.String("error", err.Error()))
+		return 1
+	}
+	reg := models.NewRegistry()
+	defer reg.Close()
+	srv, err := server.New(reg, server.Config{
+		Addr: *addr, Logger: log, Version: version, AnalyzeModel: *analyzeModel, PredictModel: *predictModel,
+		MaxBodyBytes: *maxBody, MaxTexts: *maxTexts, MaxTextBytes: *maxTextBytes, MaxRows: *maxRows,
+		RequestTimeout: *reqTimeout, Batching: *batching,
+		Batch:     server.BatchConfig{MaxSize: *batchSize, MaxDelay: *batchDelay, MaxTokens: *batchTokens, QueueSize: *queueSize, Workers: *workers},
+		RateLimit: *rateLimit, RateBurst: *rateBurst, TrustedProxies: splitList(*proxies),
+		ReadTimeout: *readTimeout, WriteTimeout: *writeTimeout, IdleTimeout: *idleTimeout,
+		ShutdownTimeout: *shutdownTimeout, ShutdownDelay: *shutdownDelay, LogHealth: *logHealth,
+	})
+	if err != nil {
+		log.Error("configuring the server", slog.String("error", err.Error()))
+		return 2
+	}
+	pool := ops.NewPool(*engineWorkers)
+	defer pool.Close()
+	// Models load in the background: the port answers at once (liveness),
+	// readiness turns on when loading is done.
+	go func() {
+		loadModels(ctx, log, reg, catalog, *cacheDir, splitList(*modelDirs), splitList(*modelNames), pool)
+		srv.SetReady(true)
+		log.Info("ready", slog.Int("models", len(reg.List())), slog.Any("missing", reg.MissingNames()))
+	}()
+	if err := srv.ListenAndServe(ctx); err != nil {
+		log.Error("serving", slog.String("error", err.Error()))
+		return 1
+	}
+	return 0
+}
+
+// loadModels fills reg from the model folders, then from the cache for
+// the catalog names (building the builtin demo model when absent).
+func loadModels(ctx context.Context, log *slog.Logger, reg *models.Registry, catalog models.Catalog, cacheDir string, dirs, names []string, pool *ops.Pool) {
+	add := func(dir string, man *models.Manifest) {
+		start := time.Now()
+		m, err := models.Load(dir, models.LoadOptions{Manifest: man, Pool: pool})
+		if err == nil {
+			err = reg.Add(m)
+		}
+		if err != nil {
+			log.Error("loading model", slog.String("dir", dir), slog.String("error", err.Error()))
+			return
+		}
+		log.Info("model loaded", slog.String("model", m.Name), slog.String("version", m.Version), slog.String("task", m.Task),
+			slog.String("dir", dir), slog.Duration("took", time.Since(start)))
+	}
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, "model.onnx")); err == nil {
+			add(d, nil)
+			continue
+		}
+		entries, err := os.ReadDir(d)
+		if err != nil {
+			log.Error("reading model folder", slog.String("dir", d), slog.String("error", err.Error()))
+			continue
+		}
+		for _, e := range entries {
+			sub := filepath.Join(d, e.Name())
+			if _, err := os.Stat(filepath.Join(sub, "model.onnx")); e.IsDir() && err == nil {
+				add(sub, nil)
+			}
+		}
+	}
+	for _, name := range names {
+		if ctx.Err() != nil {
+			return
+		}
+		if _, ok := reg.Get(name); ok {
+			continue
+		}
+		man := catalog[name]
+		if man == nil {
+			log.Error("unknown model name in --models", slog.String("model", name), slog.Any("catalog", catalog.Names()))
+			reg.SetMissing(name, fmt.Sprintf("%q is not in the catalog (%s)", name, strings.Join(catalog.Names(), ", ")))
+			continue
+		}
+		if !models.Present(cacheDir, name) {
+			if man.Source.Kind != models.SourceBuiltin {
+				hint := fmt.Sprintf("run `agate pull %s` (into %s), then restart", name, cacheDir)
+				log.Warn("model not installed", slog.String("model", name), slog.String("hint", hint))
+				reg.SetMissing(name, hint)
+				continue
+			}
+			start := time.Now()
+			if _, err := models.Pull(ctx, man, cacheDir, models.PullOptions{}); err != nil {
+				log.Error("building model", slog.String("model", name), slog.String("error", err.Error()))
+				reg.SetMissing(name, fmt.Sprintf("run `agate pull %s`", name))
+				continue
+			}
+			log.Info("model built", slog.String("model", name), slog.String("dir", models.Dir(cacheDir, name)), slog.Duration("took", time.Since(start)))
+		}
+		add(models.Dir(cacheDir, name), man)
+	}
+}
+
+// probe checks a running server's readiness; it exits 0 when ready.
+func probe(ctx context.Context, addr string, stderr io.Writer) int {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		fmt.Fprintln(stderr, "agate serve --healthcheck:", err)
+		return 1
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(host, port)+"/readyz", nil)
+	if err != nil {
+		fmt.Fprintln(stderr, "agate serve --healthcheck:", err)
+		return 1
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fmt.Fprintln(stderr, "agate serve --healthcheck:", err)
+		return 1
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintln(stderr, "agate serve --healthcheck: not ready:", resp.Status)
+		return 1
+	}
+	return 0
+}
