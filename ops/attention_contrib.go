@@ -138,10 +138,15 @@ func (k *skipLayerNormKernel) Run(ec *Context, in, out []*Tensor) error {
 	if skip.DType != x.DType || sl == 0 || sl%h != 0 || x.Len()%sl != 0 || skip.Shape[len(skip.Shape)-1] != h {
 		return fmt.Errorf("skip of shape %s does not match input shape %s", ShapeString(skip.Shape), ShapeString(x.Shape))
 	}
-	for name, t := range map[string]*Tensor{"gamma": gamma, "beta": beta, "bias": bias} {
+	for i, t := range [...]*Tensor{gamma, beta, bias} {
 		if t != nil && (t.Len() != h || t.DType != x.DType) {
+			name := [...]string{"gamma", "beta", "bias"}[i]
 			return fmt.Errorf("%s of shape %s must hold %d elements of %s", name, ShapeString(t.Shape), h, x.DType)
 		}
+	}
+	if x.DType == Float && len(out) == 1 {
+		out[0] = k.runF32(ec, x, skip, gamma, beta, bias, h, rows)
+		return nil
 	}
 	var temps []*Tensor
 	defer func() {
@@ -239,6 +244,63 @@ func (k *skipLayerNormKernel) Run(ec *Context, in, out []*Tensor) error {
 	emit(2, invs, Float, statShape)
 	emit(3, sum, x.DType, x.Shape)
 	return nil
+}
+
+// runF32 is the float32 path when only the normalized output is wanted
+// (the fused transformer graph): it writes straight into the output, with
+// no temporaries.
+func (k *skipLayerNormKernel) runF32(ec *Context, x, skip, gamma, beta, bias *Tensor, h, rows int) *Tensor {
+	y := ec.Empty(Float, x.Shape...)
+	ys, xs, ss, gs := y.Float32s(), x.Float32s(), skip.Float32s(), gamma.Float32s()
+	var bes, bis []float32
+	if beta != nil {
+		bes = beta.Float32s()
+	}
+	if bias != nil {
+		bis = bias.Float32s()
+	}
+	eps := float64(k.eps)
+	ec.Parallel(rows, max(1, 8192/max(1, h)), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			yr := ys[r*h : (r+1)*h]
+			xr := xs[r*h : (r+1)*h]
+			sk := ss[(r*h)%len(ss):][:h]
+			var sum float32
+			if bis != nil {
+				for i := range yr {
+					v := xr[i] + sk[i] + bis[i]
+					yr[i] = v
+					sum += v
+				}
+			} else {
+				for i := range yr {
+					v := xr[i] + sk[i]
+					yr[i] = v
+					sum += v
+				}
+			}
+			mean := float32(0)
+			if !k.simplified {
+				mean = sum / float32(h)
+			}
+			var sq float32
+			for _, v := range yr {
+				d := v - mean
+				sq += d * d
+			}
+			inv := float32(1 / math.Sqrt(float64(sq)/float64(h)+eps))
+			if bes != nil {
+				for i, v := range yr {
+					yr[i] = (v-mean)*inv*gs[i] + bes[i]
+				}
+			} else {
+				for i, v := range yr {
+					yr[i] = (v - mean) * inv * gs[i]
+				}
+			}
+		}
+	})
+	return y
 }
 
 // embedLayerNormKernel implements EmbedLayerNormalization: the sum of word,

@@ -11,6 +11,7 @@ type Pool struct {
 	workers int
 	tasks   chan task
 	once    sync.Once
+	groups  sync.Pool // *sync.WaitGroup, reused across calls
 }
 
 type task struct {
@@ -72,7 +73,10 @@ func (p *Pool) Parallel(n, grain int, fn func(lo, hi int)) {
 		fn(0, n)
 		return
 	}
-	var wg sync.WaitGroup
+	wg, _ := p.groups.Get().(*sync.WaitGroup)
+	if wg == nil {
+		wg = new(sync.WaitGroup)
+	}
 	wg.Add(chunks - 1)
 	size := (n + chunks - 1) / chunks
 	lo := size
@@ -81,9 +85,10 @@ func (p *Pool) Parallel(n, grain int, fn func(lo, hi int)) {
 		if hi > n {
 			hi = n
 		}
-		p.tasks <- task{fn: fn, lo: lo, hi: hi, wg: &wg}
+		p.tasks <- task{fn: fn, lo: lo, hi: hi, wg: wg}
 		lo = hi
 	}
 	fn(0, size)
 	wg.Wait()
+	p.groups.Put(wg)
 }
