@@ -9,10 +9,10 @@ import "unsafe"
 // kernel touches, so a driver bug panics instead of corrupting memory.
 
 //go:noescape
-func sgemmAVX512(k int, a *float32, rsa, ksa int, b, c *float32, ldc, mr, nr int, alpha, beta float32, load int)
+func sgemmAVX512(k int, a *float32, rsa, ksa int, b, c *float32, ldc, mr, nr int, alpha, beta float32, bias *float32, load int)
 
 //go:noescape
-func sgemmAVX2(k int, a *float32, rsa, ksa int, b, c *float32, ldc, mr, nr int, alpha, beta float32, load int)
+func sgemmAVX2(k int, a *float32, rsa, ksa int, b, c *float32, ldc, mr, nr int, alpha, beta float32, bias *float32, load int)
 
 //go:noescape
 func qgemmVNNI(kq int, a, b *byte, c unsafe.Pointer, ldc, mr, nr int, cols, rows *int32, float int)
@@ -51,14 +51,22 @@ func boolInt(b bool) int {
 	return 0
 }
 
-func sgemmMicroAVX512(k int, a []float32, rsa, ksa int, b, c []float32, ldc, mr, nr int, alpha, beta float32, load bool) {
-	checkTile(k, a, rsa, ksa, b, 32, c, ldc, mr, nr)
-	sgemmAVX512(k, &a[0], rsa, ksa, &b[0], &c[0], ldc, mr, nr, alpha, beta, boolInt(load))
+// biasPtr returns the first of the nr bias values, or nil.
+func biasPtr(bias []float32, nr int) *float32 {
+	if bias == nil {
+		return nil
+	}
+	return &bias[:nr][0]
 }
 
-func sgemmMicroAVX2(k int, a []float32, rsa, ksa int, b, c []float32, ldc, mr, nr int, alpha, beta float32, load bool) {
+func sgemmMicroAVX512(k int, a []float32, rsa, ksa int, b, c []float32, ldc, mr, nr int, alpha, beta float32, bias []float32, load bool) {
+	checkTile(k, a, rsa, ksa, b, 32, c, ldc, mr, nr)
+	sgemmAVX512(k, &a[0], rsa, ksa, &b[0], &c[0], ldc, mr, nr, alpha, beta, biasPtr(bias, nr), boolInt(load))
+}
+
+func sgemmMicroAVX2(k int, a []float32, rsa, ksa int, b, c []float32, ldc, mr, nr int, alpha, beta float32, bias []float32, load bool) {
 	checkTile(k, a, rsa, ksa, b, 16, c, ldc, mr, nr)
-	sgemmAVX2(k, &a[0], rsa, ksa, &b[0], &c[0], ldc, mr, nr, alpha, beta, boolInt(load))
+	sgemmAVX2(k, &a[0], rsa, ksa, &b[0], &c[0], ldc, mr, nr, alpha, beta, biasPtr(bias, nr), boolInt(load))
 }
 
 var (

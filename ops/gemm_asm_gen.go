@@ -105,8 +105,8 @@ func aAdvance(rows int) {
 // CX = k, SI = a, R8 = row stride of A in bytes, R12 = depth stride of A
 // in bytes, DI = b, DX = c, R9 = mr, R10 = nr.
 func sgemmHeader(name string) {
-	fmt.Fprintf(&out, "// func %s(k int, a *float32, rsa, ksa int, b, c *float32, ldc, mr, nr int, alpha, beta float32, load int)\n", name)
-	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-88\n", name)
+	fmt.Fprintf(&out, "// func %s(k int, a *float32, rsa, ksa int, b, c *float32, ldc, mr, nr int, alpha, beta float32, bias *float32, load int)\n", name)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-96\n", name)
 	p("MOVQ k+0(FP), CX")
 	p("MOVQ a+8(FP), SI")
 	p("MOVQ rsa+16(FP), R8")
@@ -121,13 +121,14 @@ func sgemmHeader(name string) {
 
 // sgemmAVX512 emits
 //
-//	func sgemmAVX512(k int, a *float32, rsa, ksa int, b, c *float32, ldc, mr, nr int, alpha, beta float32, load int)
+//	func sgemmAVX512(k int, a *float32, rsa, ksa int, b, c *float32, ldc, mr, nr int, alpha, beta float32, bias *float32, load int)
 //
 // for tiles of up to 12 rows by 32 columns: 24 zmm accumulators, two zmm of
 // B per depth step and one broadcast of A per row. A is read in place
 // (element (i, p) at a[i*rsa+p*ksa]); B strips advance 128 bytes per depth
-// step. The tile is written as C = alpha*acc + beta*C, or alpha*acc when
-// load is 0 (C is not read then).
+// step. The tile is written as C = alpha*acc + bias + beta*C, or
+// alpha*acc + bias when load is 0 (C is not read then); bias, when not nil,
+// holds one value per column of the tile.
 func sgemmAVX512() {
 	const mr, bStep = 12, 128
 	sgemmHeader("sgemmAVX512")
@@ -216,7 +217,19 @@ func sgemmAVX512Body(name string, rows, w, bStep int) {
 			p("VMULPS Z30, %s, %s", acc(r, h), acc(r, h))
 		}
 	}
-	p("CMPQ load+80(FP), $0")
+	p("MOVQ bias+80(FP), AX")
+	p("TESTQ AX, AX")
+	p("JZ %s_nobias", name)
+	for h := 0; h < w; h++ {
+		p("VMOVUPS.Z %d(AX), K%d, Z%d", 64*h, h+1, 28+h)
+	}
+	for r := 0; r < rows; r++ {
+		for h := 0; h < w; h++ {
+			p("VADDPS Z%d, %s, %s", 28+h, acc(r, h), acc(r, h))
+		}
+	}
+	label(name + "_nobias")
+	p("CMPQ load+88(FP), $0")
 	p("JEQ %s_nold", name)
 	p("VBROADCASTSS beta+76(FP), Z31")
 	for r := 0; r < rows; r++ {
@@ -246,7 +259,7 @@ func sgemmAVX512Body(name string, rows, w, bStep int) {
 
 // sgemmAVX2 emits
 //
-//	func sgemmAVX2(k int, a *float32, rsa, ksa int, b, c *float32, ldc, mr, nr int, alpha, beta float32, load int)
+//	func sgemmAVX2(k int, a *float32, rsa, ksa int, b, c *float32, ldc, mr, nr int, alpha, beta float32, bias *float32, load int)
 //
 // for tiles of up to 6 rows by 16 columns: 12 ymm accumulators, two ymm of B
 // per depth step and one broadcast of A per row, A read in place as for
@@ -329,7 +342,17 @@ func sgemmAVX2Body(name string, rows, w, bStep int) {
 			p("VMULPS Y14, %s, %s", acc(r, h), acc(r, h))
 		}
 	}
-	p("CMPQ load+80(FP), $0")
+	p("MOVQ bias+80(FP), AX")
+	p("TESTQ AX, AX")
+	p("JZ %s_nobias", name)
+	for h := 0; h < w; h++ {
+		p("VMASKMOVPS %d(AX), Y%d, Y15", 32*h, 12+h)
+		for r := 0; r < rows; r++ {
+			p("VADDPS Y15, %s, %s", acc(r, h), acc(r, h))
+		}
+	}
+	label(name + "_nobias")
+	p("CMPQ load+88(FP), $0")
 	p("JEQ %s_nold", name)
 	p("VBROADCASTSS beta+76(FP), Y14")
 	for r := 0; r < rows; r++ {

@@ -23,10 +23,11 @@ type gemmArch struct {
 	kc       int  // depth of a packed block of B
 	ncStrips int  // strips of B a worker sweeps per row strip of A
 	packA    bool // the kernel reads A packed in mr-row strips
-	// micro computes the mr×nr tile C = alpha*A*B + beta*C (C = alpha*A*B
-	// without reading C when load is false), where A element (i, p) is
-	// a[i*rsa+p*ksa] and b is a packed strip of depth k.
-	micro func(k int, a []float32, rsa, ksa int, b, c []float32, ldc, mr, nr int, alpha, beta float32, load bool)
+	// micro computes the mr×nr tile C = alpha*A*B + bias + beta*C
+	// (alpha*A*B + bias without reading C when load is false), where A
+	// element (i, p) is a[i*rsa+p*ksa], b is a packed strip of depth k and
+	// bias is nil or holds at least nr values.
+	micro func(k int, a []float32, rsa, ksa int, b, c []float32, ldc, mr, nr int, alpha, beta float32, bias []float32, load bool)
 }
 
 // sgemmArchGo is the pure-Go kernel, used without assembly support.
@@ -250,6 +251,7 @@ type sgemmJob struct {
 	pb          packedB
 	c           []float32
 	ldc         int
+	bias        []float32
 	splitM      bool
 	fn          func(lo, hi int)
 }
@@ -269,28 +271,46 @@ func (j *sgemmJob) run(lo, hi int) {
 	} else {
 		s0, s1 = lo, hi
 	}
-	sgemmRange(j.transA, i0, i1, s0, s1, j.alpha, j.a, j.lda, &j.pb, j.beta, j.c, j.ldc)
+	sgemmRange(j.transA, i0, i1, s0, s1, j.alpha, j.a, j.lda, &j.pb, j.bias, j.beta, j.c, j.ldc)
 }
 
 // sgemmPacked computes C = alpha*op(A)*B + beta*C for a pre-packed B.
 func sgemmPacked(transA bool, m int, alpha float32, a []float32, lda int, pb *packedB, beta float32, c []float32, ldc int, par parallelFn) {
+	sgemmPackedBias(transA, m, alpha, a, lda, pb, nil, beta, c, ldc, par)
+}
+
+// sgemmPackedBias computes C = alpha*op(A)*B + bias + beta*C for a
+// pre-packed B, where bias (nil, or one value per column of C) is added
+// to every row in the kernel's write-back, while the tile is in registers.
+func sgemmPackedBias(transA bool, m int, alpha float32, a []float32, lda int, pb *packedB, bias []float32, beta float32, c []float32, ldc int, par parallelFn) {
 	n, k := pb.n, pb.k
 	if m == 0 || n == 0 {
 		return
 	}
+	if bias != nil {
+		bias = bias[:n]
+	}
 	if k == 0 || alpha == 0 {
 		scaleC(m, n, beta, c, ldc)
+		if bias != nil {
+			for i := 0; i < m; i++ {
+				row := c[i*ldc : i*ldc+n]
+				for j, v := range bias {
+					row[j] += v
+				}
+			}
+		}
 		return
 	}
 	ar := pb.arch
 	strips := pb.npad / ar.nr
 	if par == nil || 2*m*n*k < gemmParFlops {
-		sgemmRange(transA, 0, m, 0, strips, alpha, a, lda, pb, beta, c, ldc)
+		sgemmRange(transA, 0, m, 0, strips, alpha, a, lda, pb, bias, beta, c, ldc)
 		return
 	}
 	j := sgemmJobPool.Get().(*sgemmJob)
 	j.transA, j.m, j.alpha, j.beta = transA, m, alpha, beta
-	j.a, j.lda, j.pb, j.c, j.ldc = a, lda, *pb, c, ldc
+	j.a, j.lda, j.pb, j.c, j.ldc, j.bias = a, lda, *pb, c, ldc, bias
 	// Split the columns, which shares A, unless there are too few strips
 	// of them to go round.
 	mStrips := (m + ar.mr - 1) / ar.mr
@@ -300,14 +320,15 @@ func sgemmPacked(transA bool, m int, alpha float32, a []float32, lda int, pb *pa
 	} else {
 		par(strips, 1, j.fn)
 	}
-	j.a, j.pb, j.c = nil, packedB{}, nil
+	j.a, j.pb, j.c, j.bias = nil, packedB{}, nil, nil
 	sgemmJobPool.Put(j)
 }
 
 // sgemmRange computes rows [i0, i1) of C over the column strips [s0, s1)
 // of pb: depth block by depth block, each row strip of A against a run of
-// ncStrips column strips (which stay in cache across the row strips).
-func sgemmRange(transA bool, i0, i1, s0, s1 int, alpha float32, a []float32, lda int, pb *packedB, beta float32, c []float32, ldc int) {
+// ncStrips column strips (which stay in cache across the row strips). The
+// bias (nil or n values) is added in the first depth block.
+func sgemmRange(transA bool, i0, i1, s0, s1 int, alpha float32, a []float32, lda int, pb *packedB, bias []float32, beta float32, c []float32, ldc int) {
 	ar := pb.arch
 	mr, nr, k, n, npad := ar.mr, ar.nr, pb.k, pb.n, pb.npad
 	rsa, ksa := lda, 1
@@ -337,7 +358,12 @@ func sgemmRange(transA bool, i0, i1, s0, s1 int, alpha float32, a []float32, lda
 				}
 				for s := sc; s < se; s++ {
 					j := s * nr
-					ar.micro(kb, as, ars, aks, blk[j*kb:(j+nr)*kb], c[i*ldc+j:], ldc, rows, min(nr, n-j), alpha, bet, load)
+					cols := min(nr, n-j)
+					var bs []float32
+					if bias != nil && k0 == 0 {
+						bs = bias[j : j+cols]
+					}
+					ar.micro(kb, as, ars, aks, blk[j*kb:(j+nr)*kb], c[i*ldc+j:], ldc, rows, cols, alpha, bet, bs, load)
 				}
 			}
 		}
@@ -365,7 +391,7 @@ func scaleC(m, n int, beta float32, c []float32, ldc int) {
 // (rsa 1, ksa 2) and a packed strip of B. The depth loop is unrolled four
 // times, which keeps the eight accumulators in registers and gives the
 // scheduler independent work.
-func sgemmMicroGo(k int, a []float32, _, _ int, b, c []float32, ldc, mr, nr int, alpha, beta float32, load bool) {
+func sgemmMicroGo(k int, a []float32, _, _ int, b, c []float32, ldc, mr, nr int, alpha, beta float32, bias []float32, load bool) {
 	var c00, c01, c02, c03, c10, c11, c12, c13 float32
 	a = a[:2*k]
 	b = b[:4*k]
@@ -422,7 +448,7 @@ func sgemmMicroGo(k int, a []float32, _, _ int, b, c []float32, ldc, mr, nr int,
 		a = a[2:]
 		b = b[4:]
 	}
-	if mr == 2 && nr == 4 {
+	if mr == 2 && nr == 4 && bias == nil {
 		r := c[0:4:4]
 		r1 := c[ldc : ldc+4 : ldc+4]
 		if load {
@@ -439,6 +465,9 @@ func sgemmMicroGo(k int, a []float32, _, _ int, b, c []float32, ldc, mr, nr int,
 		row := c[i*ldc : i*ldc+nr]
 		for j := range row {
 			v := alpha * tile[i][j]
+			if bias != nil {
+				v += bias[j]
+			}
 			if load {
 				v += beta * row[j]
 			}

@@ -141,6 +141,41 @@ func TestSgemmKernelTable(t *testing.T) {
 	t.Logf("float kernel %s, 8-bit kernel %s", got.name, gemmImpl().q8.name)
 }
 
+// TestSgemmBias checks the bias folded into the write-back, across depth
+// blocks (k > kc) and partial tiles, with and without beta.
+func TestSgemmBias(t *testing.T) {
+	pool := NewPool(2)
+	defer pool.Close()
+	ec := NewContext(nil, pool, nil)
+	for _, ar := range sgemmArchs() {
+		r := rand.New(rand.NewSource(5))
+		for _, tc := range []gemmCase{{1, 1, 1, 0}, {13, 45, 7, 2}, {30, 70, 600, 1}, {128, 96, 300, 0}, {25, 33, 513, 3}} {
+			for _, beta := range []float32{0, 0.5} {
+				for _, par := range []parallelFn{nil, ec.Parallel} {
+					m, n, k, ldc := tc.m, tc.n, tc.k, tc.n+tc.pad
+					a, b, bias := randSlice(r, m*k), randSlice(r, k*n), randSlice(r, n)
+					c0 := randSlice(r, m*ldc)
+					want := append([]float32(nil), c0...)
+					naiveGemm(true, false, m, n, k, 1.5, a, m, b, n, beta, want, ldc)
+					for i := 0; i < m; i++ {
+						for j := 0; j < n; j++ {
+							want[i*ldc+j] += bias[j]
+						}
+					}
+					got := append([]float32(nil), c0...)
+					pb := packBPar(ar, make([]float32, packedBLenFor(ar, k, n)), false, k, n, b, n, nil)
+					sgemmPackedBias(true, m, 1.5, a, m, &pb, bias, beta, got, ldc, par)
+					for i := range got {
+						if d := math.Abs(float64(got[i] - want[i])); d > 1e-5*float64(k+1) || d != d {
+							t.Fatalf("%s %+v beta=%v par=%v: c[%d,%d]=%v want %v", ar.name, tc, beta, par != nil, i/ldc, i%ldc, got[i], want[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 func TestSgemmPackedStrided(t *testing.T) {
 	// C with a row stride larger than n, prepacked B.
 	for _, ar := range sgemmArchs() {

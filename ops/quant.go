@@ -418,9 +418,8 @@ func (dynQuantKernel) Run(ec *Context, in, out []*Tensor) error {
 	if !ok {
 		return fmt.Errorf("DynamicQuantizeLinear needs a float32 input, got %s", x.DType)
 	}
-	scale, zp := dynQuantParams(xs)
 	y := ec.Empty(Uint8, x.Shape...)
-	quantizeU8(y.Data.([]uint8), xs, scale, zp)
+	scale, zp := dynQuantizeU8(ec, y.Data.([]uint8), xs)
 	out[0] = y
 	if len(out) > 1 {
 		s := ec.Empty(Float)
@@ -435,18 +434,50 @@ func (dynQuantKernel) Run(ec *Context, in, out []*Tensor) error {
 	return nil
 }
 
+// dynQuantGrain is the number of elements below which the dynamic
+// quantization runs on one goroutine.
+const dynQuantGrain = 32768
+
+// dynQuantizeU8 quantizes xs into dst as DynamicQuantizeLinear does and
+// returns the scale and zero point, splitting large inputs across ec's
+// workers.
+func dynQuantizeU8(ec *Context, dst []uint8, xs []float32) (scale, zp float32) {
+	blocks := min(ec.Workers.Workers(), len(xs)/dynQuantGrain)
+	if blocks <= 1 {
+		scale, zp = dynQuantParams(xs)
+		quantizeU8(dst, xs, scale, zp)
+		return scale, zp
+	}
+	size := (len(xs) + blocks - 1) / blocks
+	part := ec.Empty(Float, 2*blocks)
+	pv := part.Float32s()
+	ec.Parallel(blocks, 1, func(lo, hi int) {
+		for b := lo; b < hi; b++ {
+			pv[2*b], pv[2*b+1] = minMax32(xs[b*size : min(len(xs), (b+1)*size)])
+		}
+	})
+	var lo, hi float32
+	for b := range blocks {
+		lo, hi = min(lo, pv[2*b]), max(hi, pv[2*b+1])
+	}
+	ec.Release(part)
+	scale, zp = dynQuantRange(lo, hi)
+	ec.Parallel(len(xs), dynQuantGrain/2, func(lo, hi int) {
+		quantizeU8(dst[lo:hi], xs[lo:hi], scale, zp)
+	})
+	return scale, zp
+}
+
 // dynQuantParams returns DynamicQuantizeLinear's scale and zero point for xs
 // (the range always includes 0), computed in float32.
 func dynQuantParams(xs []float32) (scale, zp float32) {
-	var lo, hi float32
-	for _, v := range xs {
-		if v < lo {
-			lo = v
-		}
-		if v > hi {
-			hi = v
-		}
-	}
+	lo, hi := minMax32(xs)
+	return dynQuantRange(lo, hi)
+}
+
+// dynQuantRange returns the scale and zero point for the range [lo, hi]
+// (lo <= 0 <= hi).
+func dynQuantRange(lo, hi float32) (scale, zp float32) {
 	scale = 1
 	if hi != lo {
 		scale = hi - lo
@@ -457,10 +488,72 @@ func dynQuantParams(xs []float32) (scale, zp float32) {
 	return scale, float32(math.RoundToEven(float64(z)))
 }
 
-// quantizeU8 computes dst = saturate(round(x/scale) + zp) into uint8.
+// minMax32 returns min(0, xs...) and max(0, xs...), ignoring NaNs.
+func minMax32(xs []float32) (lo, hi float32) {
+	var l0, l1, l2, l3, h0, h1, h2, h3 float32
+	i := 0
+	for ; i+4 <= len(xs); i += 4 {
+		v := xs[i : i+4 : i+4]
+		if v[0] < l0 {
+			l0 = v[0]
+		}
+		if v[0] > h0 {
+			h0 = v[0]
+		}
+		if v[1] < l1 {
+			l1 = v[1]
+		}
+		if v[1] > h1 {
+			h1 = v[1]
+		}
+		if v[2] < l2 {
+			l2 = v[2]
+		}
+		if v[2] > h2 {
+			h2 = v[2]
+		}
+		if v[3] < l3 {
+			l3 = v[3]
+		}
+		if v[3] > h3 {
+			h3 = v[3]
+		}
+	}
+	for ; i < len(xs); i++ {
+		if xs[i] < l0 {
+			l0 = xs[i]
+		}
+		if xs[i] > h0 {
+			h0 = xs[i]
+		}
+	}
+	return min(l0, l1, l2, l3), max(h0, h1, h2, h3)
+}
+
+// roundMagic is 1.5·2^23: for |x| <= 2^22, float32(x+roundMagic)-roundMagic
+// is x rounded to an integer, ties to even (the float32 addition does the
+// rounding).
+const roundMagic = 12582912
+
+// quantizeU8 computes dst = saturate(round(x/scale) + zp) into uint8, with
+// round half to even. zp must be an integer in [0, 255].
 func quantizeU8(dst []uint8, xs []float32, scale, zp float32) {
+	dst = dst[:len(xs)]
 	for i, v := range xs {
-		r := math.RoundToEven(float64(v/scale)) + float64(zp)
-		dst[i] = uint8(max(0, min(255, r)))
+		x := v / scale
+		// Bound x first so that the rounding trick holds (and NaN maps
+		// to the low end, deterministically).
+		if !(x > -512) {
+			x = -512
+		} else if x > 512 {
+			x = 512
+		}
+		r := float32(x+roundMagic) - roundMagic + zp
+		if r < 0 {
+			r = 0
+		} else if r > 255 {
+			r = 255
+		}
+		dst[i] = uint8(r)
 	}
 }

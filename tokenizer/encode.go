@@ -132,9 +132,8 @@ func (t *Tokenizer) EncodeBatch(ctx context.Context, texts []string, opts Option
 		b.SeqLen += m - b.SeqLen%m
 	}
 	n := b.Size * b.SeqLen
-	b.InputIDs = make([]int64, n)
-	b.AttentionMask = make([]int64, n)
-	b.TokenTypeIDs = make([]int64, n)
+	m := make([]int64, 3*n)
+	b.InputIDs, b.AttentionMask, b.TokenTypeIDs = m[:n:n], m[n:2*n:2*n], m[2*n:]
 	for i, e := range b.Encodings {
 		ids, mask, types := b.Row(i)
 		pad := b.SeqLen - len(e.IDs)
@@ -260,24 +259,21 @@ func (t *Tokenizer) truncate(a, b *sequence, limit int) bool {
 	if n1+n2 <= limit {
 		return false
 	}
-	swap := n1 > n2
-	if swap {
-		n1, n2 = n2, n1
+	// Only the longer sequence is cut when the shorter one fits in half
+	// the limit; otherwise both get half (the longer one the odd token).
+	short := min(n1, n2)
+	keepShort, keepLong := short, limit-short
+	if 2*short > limit {
+		keepShort = limit / 2
+		keepLong = keepShort + limit%2
 	}
-	if n1 > limit {
-		n2 = n1
+	if n1 > n2 {
+		a.keep(keepLong, t.truncLeft)
+		b.keep(keepShort, t.truncLeft)
 	} else {
-		n2 = max(n1, limit-n1)
+		a.keep(keepShort, t.truncLeft)
+		b.keep(keepLong, t.truncLeft)
 	}
-	if n1+n2 > limit {
-		n1 = limit / 2
-		n2 = n1 + limit%2
-	}
-	if swap {
-		n1, n2 = n2, n1
-	}
-	a.keep(n1, t.truncLeft)
-	b.keep(n2, t.truncLeft)
 	return true
 }
 
@@ -298,10 +294,14 @@ func (t *Tokenizer) postProcess(a, b *sequence, special bool) Encoding {
 	if b != nil {
 		n += b.len()
 	}
+	// The six int slices share one allocation; each is capped at n so that
+	// appending to one never writes into another.
+	ints := make([]int, 6*n)
+	part := func(i int) []int { return ints[i*n : i*n : (i+1)*n] }
 	e := Encoding{
-		IDs: make([]int, 0, n), TypeIDs: make([]int, 0, n), Tokens: make([]string, 0, n),
-		Offsets: make([]Offset, 0, n), SpecialTokensMask: make([]int, 0, n), AttentionMask: make([]int, 0, n),
-		WordIDs: make([]int, 0, n), SequenceIDs: make([]int, 0, n),
+		IDs: part(0), TypeIDs: part(1), Tokens: make([]string, 0, n),
+		Offsets: make([]Offset, 0, n), SpecialTokensMask: part(2), AttentionMask: part(3),
+		WordIDs: part(4), SequenceIDs: part(5),
 	}
 	for _, p := range tmpl {
 		if p.seq < 0 {

@@ -63,11 +63,10 @@ func (v vocab) vocabSize() int { return len(v.ids) }
 // wordPiece is a greedy longest-match-first WordPiece model, as in BERT.
 type wordPiece struct {
 	vocab
-	unk       string
-	unkID     int
-	prefix    string
-	maxChars  int
-	hasPrefix bool
+	unk      string
+	unkID    int
+	prefix   string
+	maxChars int
 }
 
 func newWordPiece(ids map[string]int, unk, prefix string, maxChars int) (*wordPiece, error) {

@@ -90,7 +90,7 @@ func (b bertNormalizer) normalize(in []nchar) []nchar {
 		out = append(out, nchar{r, c.start, c.end})
 	}
 	if b.stripAccents && !ascii {
-		out = stripMarks(decompose(out, norm.NFD))
+		out = stripMarks(decompose(out, norm.NFD), unicode.Mn)
 	}
 	if b.lowercase {
 		out = lowercase(out)
@@ -174,11 +174,14 @@ func lowercase(in []nchar) []nchar {
 	return in
 }
 
-// stripMarks removes combining marks (general category M), in place.
-func stripMarks(in []nchar) []nchar {
+// stripMarks removes the characters of category marks, in place.
+// BertNormalizer removes nonspacing marks only (unicode.Mn), so spacing
+// vowel signs such as Devanagari U+093E survive; the StripAccents normalizer
+// removes every combining mark (unicode.M).
+func stripMarks(in []nchar, marks *unicode.RangeTable) []nchar {
 	out := in[:0]
 	for _, c := range in {
-		if c.r >= 0x300 && unicode.Is(unicode.M, c.r) {
+		if c.r >= 0x300 && unicode.Is(marks, c.r) {
 			continue
 		}
 		out = append(out, c)
@@ -191,29 +194,56 @@ func stripMarks(in []nchar) []nchar {
 // character keeps the span of the character it came from.
 func decompose(in []nchar, f norm.Form) []nchar {
 	out := make([]nchar, 0, len(in)+len(in)/4)
-	var buf [4]byte
-	var dec []byte
+	var buf [utf8.UTFMax]byte
 	changed := false
 	for _, c := range in {
 		if c.r < 0xA0 {
 			out = append(out, c)
 			continue
 		}
-		n := utf8.EncodeRune(buf[:], c.r)
-		if f.IsNormal(buf[:n]) && f.Properties(buf[:n]).CCC() == 0 {
+		if c.r >= hangulBase && c.r < hangulBase+hangulCount {
+			out = appendHangul(out, c)
+			continue
+		}
+		// The tables hold the full decomposition of each character.
+		p := f.Properties(buf[:utf8.EncodeRune(buf[:], c.r)])
+		d := p.Decomposition()
+		if d == nil {
 			out = append(out, c)
+			changed = changed || p.CCC() != 0
 			continue
 		}
 		changed = true
-		dec = f.Append(dec[:0], buf[:n]...)
-		for len(dec) > 0 {
-			r, size := utf8.DecodeRune(dec)
+		for len(d) > 0 {
+			r, size := utf8.DecodeRune(d)
 			out = append(out, nchar{r, c.start, c.end})
-			dec = dec[size:]
+			d = d[size:]
 		}
 	}
 	if changed {
 		canonicalOrder(out, f)
+	}
+	return out
+}
+
+// Hangul syllables decompose algorithmically (Unicode section 3.12).
+const (
+	hangulBase  = 0xAC00
+	hangulCount = 11172
+	jamoLBase   = 0x1100
+	jamoVBase   = 0x1161
+	jamoTBase   = 0x11A7
+	jamoTCount  = 28
+	jamoNCount  = 21 * jamoTCount
+)
+
+// appendHangul appends the leading consonant, vowel and, when present,
+// trailing consonant of the Hangul syllable c.
+func appendHangul(out []nchar, c nchar) []nchar {
+	i := c.r - hangulBase
+	out = append(out, nchar{jamoLBase + i/jamoNCount, c.start, c.end}, nchar{jamoVBase + i%jamoNCount/jamoTCount, c.start, c.end})
+	if t := i % jamoTCount; t != 0 {
+		out = append(out, nchar{jamoTBase + t, c.start, c.end})
 	}
 	return out
 }
@@ -323,7 +353,7 @@ func (lowercaseNormalizer) normalize(in []nchar) []nchar { return lowercase(in) 
 // stripAccentsNormalizer is the StripAccents normalizer (it expects NFD input).
 type stripAccentsNormalizer struct{}
 
-func (stripAccentsNormalizer) normalize(in []nchar) []nchar { return stripMarks(in) }
+func (stripAccentsNormalizer) normalize(in []nchar) []nchar { return stripMarks(in, unicode.M) }
 
 // stripNormalizer removes leading and/or trailing whitespace.
 type stripNormalizer struct{ left, right bool }

@@ -2,13 +2,16 @@
 // reading Hugging Face tokenizer folders (tokenizer.json, tokenizer_config.json,
 // config.json).
 //
-// BERT-style WordPiece tokenizers (BERT, DistilBERT, MiniLM...) are
-// implemented natively and reproduce Hugging Face's ids and offsets. BPE
-// (byte-level, as in RoBERTa/GPT-2), Unigram (XLM-R, SentencePiece exports)
-// and WordLevel models use github.com/sugarme/tokenizer for the model step
-// only; normalization, pre-tokenization, special tokens, truncation, padding
-// and offsets are done here. Every call into that module is guarded against
-// panics.
+// The WordPiece (BERT, DistilBERT, MiniLM...), BPE (byte-level, as in
+// RoBERTa/GPT-2), Unigram (XLM-R, SentencePiece exports) and WordLevel
+// models, the normalizers, pre-tokenizers, special tokens, truncation,
+// padding and offsets are implemented here and reproduce Hugging Face's ids
+// and offsets. github.com/sugarme/tokenizer is not used at run time: its
+// alignment code panics on some inputs (index out of range), it reads
+// BertNormalizer's strip_accents: null as false ("méchant" becomes [UNK]) and
+// it does not treat non-ASCII whitespace as Hugging Face does. The tests use it as a differential
+// reference where it is right (see sugarme_test.go) and take SentencePiece
+// test data from it.
 //
 // A Tokenizer is immutable after loading and safe for concurrent use.
 package tokenizer

@@ -252,14 +252,14 @@ func TestBatchPaddingTruncation(t *testing.T) {
 	if b.SeqLen != 6 {
 		t.Fatalf("SeqLen = %d, want 6", b.SeqLen)
 	}
-	ids, mask, types := b.Row(1)
+	ids, _, _ := b.Row(1)
 	if want := []int64{101, 2017, 2024, 2019, 10041, 102}; !slices.Equal(ids, want) {
 		t.Errorf("truncated row = %v, want %v", ids, want)
 	}
 	if !b.Encodings[1].Truncated || b.Encodings[0].Truncated {
 		t.Errorf("Truncated flags = %v, %v", b.Encodings[0].Truncated, b.Encodings[1].Truncated)
 	}
-	ids, mask, types = b.Row(0)
+	ids, mask, types := b.Row(0)
 	if !slices.Equal(ids, []int64{101, 7929, 102, 0, 0, 0}) || !slices.Equal(mask, []int64{1, 1, 1, 0, 0, 0}) || !slices.Equal(types, []int64{0, 0, 0, 0, 0, 0}) {
 		t.Errorf("padded row: ids %v mask %v types %v", ids, mask, types)
 	}
