@@ -47,20 +47,56 @@ func newFusedMatMul(n *Node) (any, error) {
 }
 
 func (k *fusedMatMul) Run(ec *Context, in, out []*Tensor) error {
+	if k.runPacked(ec, in, out) {
+		return k.activate(ec, out[0], nil)
+	}
 	if err := k.mm.Run(ec, in[:2], out); err != nil {
 		return err
-	}
-	y := out[0]
-	ys, ok := y.Data.([]float32)
-	if !ok {
-		return fmt.Errorf("FusedMatMul supports float32, got %s", y.DType)
 	}
 	var bias []float32
 	if len(in) > 2 && in[2] != nil {
 		bias = in[2].Float32s()
-		if n := y.Shape[len(y.Shape)-1]; len(bias) != n {
-			return fmt.Errorf("bias has %d elements, output rows %d", len(bias), n)
+	}
+	return k.activate(ec, out[0], bias)
+}
+
+// runPacked handles the common case, float32 A against the weights packed
+// at plan time, with the bias added in the GEMM's write-back. It reports
+// false when the inputs do not fit that case.
+func (k *fusedMatMul) runPacked(ec *Context, in, out []*Tensor) bool {
+	a, b := in[0], in[1]
+	pb := k.mm.packedB
+	if pb == nil || a.DType != Float || len(a.Shape) < 1 || !sameData(b, k.mm.constB) {
+		return false
+	}
+	kk, n := b.Shape[0], b.Shape[1]
+	if a.Shape[len(a.Shape)-1] != kk {
+		return false
+	}
+	var bias []float32
+	if len(in) > 2 && in[2] != nil {
+		if bias = in[2].Float32s(); len(bias) != n {
+			return false
 		}
+	}
+	var shape [maxRank]int
+	r := copy(shape[:], a.Shape)
+	shape[r-1] = n
+	y := ec.Empty(Float, shape[:r]...)
+	rows := a.Len() / max(kk, 1)
+	sgemmPackedBias(false, rows, 1, a.Float32s(), kk, pb, bias, 0, y.Float32s(), n, ec.Parallel)
+	out[0] = y
+	return true
+}
+
+// activate adds bias (when not nil) and applies the activation in place.
+func (k *fusedMatMul) activate(ec *Context, y *Tensor, bias []float32) error {
+	ys, ok := y.Data.([]float32)
+	if !ok {
+		return fmt.Errorf("FusedMatMul supports float32, got %s", y.DType)
+	}
+	if n := y.Shape[len(y.Shape)-1]; bias != nil && len(bias) != n {
+		return fmt.Errorf("bias has %d elements, output rows %d", len(bias), n)
 	}
 	if bias == nil && k.act == ActNone {
 		return nil
