@@ -63,3 +63,4 @@ loadtest:
 
 clean:
 	rm -rf bin
+include cuda.mk

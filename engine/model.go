@@ -34,6 +34,8 @@ type options struct {
 	registry *ops.Registry
 	noFold   bool
 	noFuse   bool
+	device   string
+	logf     func(format string, args ...any)
 }
 
 // WithWorkers sets the number of intra-op worker goroutines (default
@@ -59,6 +61,15 @@ func WithoutConstantFolding() Option { return func(o *options) { o.noFold = true
 // (LayerNorm, GELU, attention, MatMul+bias) into single kernels.
 func WithoutFusion() Option { return func(o *options) { o.noFuse = true } }
 
+// WithDevice places the model on a device: "cpu" (the default) or "cuda:N"
+// in a binary built with the cuda tag. Operators the device lacks run on the
+// CPU, each logged through logf (nil: not logged). When the device cannot be
+// used (no cuda tag, no driver, no GPU) loading fails with an error wrapping
+// ErrNoDevice, so a caller can log it and load again on the CPU.
+func WithDevice(device string, logf func(format string, args ...any)) Option {
+	return func(o *options) { o.device, o.logf = device, logf }
+}
+
 // IOInfo describes a model input or output.
 type IOInfo struct {
 	Name string
@@ -76,12 +87,13 @@ type Model struct {
 	Opsets          map[string]int
 	Metadata        map[string]string
 
-	plan    *plan
-	pool    *ops.Pool
-	ownPool bool
-	states  sync.Pool // *runState
-	inputs  []IOInfo
-	outputs []IOInfo
+	plan      *plan
+	placement *Placement
+	pool      *ops.Pool
+	ownPool   bool
+	states    sync.Pool // *runState
+	inputs    []IOInfo
+	outputs   []IOInfo
 }
 
 // LoadFile loads a model from an .onnx file; external data is read relative
@@ -145,10 +157,15 @@ func build(mp *onnxpb.ModelProto, o options) (m *Model, err error) {
 		return nil, &UnsupportedError{Ops: missing}
 	}
 	if !o.noFuse {
+		optimizeQuant(g)
 		optimize(g)
 	}
 	c := &compiler{reg: reg, fold: !o.noFold}
 	p, err := c.compile(g, false)
+	if err != nil {
+		return nil, err
+	}
+	placement, err := useDevice(p, o.device, o.logf)
 	if err != nil {
 		return nil, err
 	}
@@ -159,6 +176,7 @@ func build(mp *onnxpb.ModelProto, o options) (m *Model, err error) {
 		Opsets:          dec.opsets,
 		Metadata:        map[string]string{},
 		plan:            p,
+		placement:       placement,
 	}
 	for _, kv := range mp.MetadataProps {
 		m.Metadata[kv.GetKey()] = kv.GetValue()
@@ -192,8 +210,11 @@ func (m *Model) Close() error {
 	if m.ownPool {
 		m.pool.Close()
 	}
-	return nil
+	return m.plan.closeKernels()
 }
+
+// Placement reports where each step of the model runs.
+func (m *Model) Placement() *Placement { return m.placement }
 
 // RunValues runs the model on inputs keyed by name and returns every output
 // keyed by name. Values are *ops.Tensor, *ops.Sequence, *ops.Map or

@@ -617,13 +617,13 @@ func (o *optimizer) attention(merge *gnode) {
 			return
 		}
 	}
-	scale := 1.0
+	scale, divisor := 1.0, 0.0
 	if div := o.single(scores, "Div"); div != nil {
 		v, ok := o.constScalar(div.inputs[1])
 		if !ok || v == 0 {
 			return
 		}
-		scale, scores = 1/v, div.inputs[0]
+		divisor, scores = v, div.inputs[0]
 		matched = append(matched, div)
 	} else if mul := o.single(scores, "Mul"); mul != nil {
 		for _, in := range mul.inputs {
@@ -651,8 +651,13 @@ func (o *optimizer) attention(merge *gnode) {
 	if mask != "" {
 		inputs = append(inputs, mask)
 	}
-	att := newFusedNode(merge, ops.DomainAgate, "SelfAttention", 1, inputs,
-		intAttr("num_heads", int64(hq)), floatAttr("scale", float32(scale)))
+	attrs := []*ops.Attr{intAttr("num_heads", int64(hq)), floatAttr("scale", float32(scale))}
+	if divisor != 0 {
+		// keep the exporter's division, which rounds differently from a
+		// multiplication by 1/divisor when that is not a power of two
+		attrs = append(attrs, floatAttr("divisor", float32(divisor)))
+	}
+	att := newFusedNode(merge, ops.DomainAgate, "SelfAttention", 1, inputs, attrs...)
 	// q is [B, S, H]: it has the batch and sequence dimensions the shape
 	// reads of the removed transpose were after.
 	for _, sh := range shapeReads {

@@ -52,6 +52,11 @@ type LoadOptions struct {
 	Manifest *Manifest
 	// Pool shares an engine worker pool between models.
 	Pool *ops.Pool
+	// Device places the model ("cpu", the default, or "cuda:N"). When the
+	// device cannot be used the model loads on the CPU and Logf says so.
+	Device string
+	// Logf receives placement messages (nil: discarded).
+	Logf func(format string, args ...any)
 }
 
 // ManifestFile is the name of the manifest Pull writes into a model folder.
@@ -89,6 +94,15 @@ func Load(dir string, o LoadOptions) (*Model, error) {
 	var opts []engine.Option
 	if o.Pool != nil {
 		opts = append(opts, engine.WithPool(o.Pool))
+	}
+	if o.Device != "" && o.Device != "cpu" {
+		if err := engine.CheckDevice(o.Device); err != nil {
+			if o.Logf != nil {
+				o.Logf("model %s: serving on CPU: %v", name, err)
+			}
+		} else {
+			opts = append(opts, engine.WithDevice(o.Device, o.Logf))
+		}
 	}
 	m := &Model{Name: name, Dir: dir, Manifest: man}
 	if man != nil {

@@ -15,16 +15,15 @@ func registerAttention(r *Registry) {
 }
 
 type attentionKernel struct {
-	causal     bool
-	qHeads     int // 0 when absent
-	kvHeads    int
-	mode       int // qk_matmul_output_mode
-	scale      float32
-	hasScale   bool
-	softcap    float32
-	precision  DType
-	hasNonpad  bool // opset 24 nonpad_kv_seqlen input allowed
-	maxVersion int
+	causal    bool
+	qHeads    int // 0 when absent
+	kvHeads   int
+	mode      int // qk_matmul_output_mode
+	scale     float32
+	hasScale  bool
+	softcap   float32
+	precision DType
+	hasNonpad bool // opset 24 nonpad_kv_seqlen input allowed
 }
 
 func newAttention(n *Node) (any, error) {
@@ -295,16 +294,16 @@ func (k *attentionKernel) Run(ec *Context, in, out []*Tensor) error {
 				}
 			}
 		}
-		attnFrom(y, t)
+		narrowFloat32s(y.Data, t)
 		ec.Release(tmp)
 	} else {
 		y = ec.Empty(dt, B, Hq, Sq, Dv)
-		attnFrom(y, yd)
+		narrowFloat32s(y.Data, yd)
 	}
 	out[0] = y
 	if len(out) > 3 {
 		o := ec.Empty(dt, B, Hq, Sq, L)
-		attnFrom(o, qk)
+		narrowFloat32s(o.Data, qk)
 		out[3] = o
 	}
 	return nil
@@ -407,19 +406,15 @@ func attnFloat(ec *Context, t *Tensor) ([]float32, *Tensor, error) {
 		return nil, nil, fmt.Errorf("expected a float tensor, got %s", t.DType)
 	}
 	tmp := ec.Empty(Float, t.Shape...)
-	toF32(tmp.Float32s(), t)
+	widenFloat32s(tmp.Float32s(), t.Data)
 	return tmp.Float32s(), tmp, nil
 }
 
 // attnStore returns a new tensor of type dt holding src.
 func attnStore(ec *Context, src []float32, dt DType, shape ...int) *Tensor {
 	t := ec.Empty(dt, shape...)
-	attnFrom(t, src)
+	narrowFloat32s(t.Data, src)
 	return t
-}
-
-func attnFrom(t *Tensor, src []float32) {
-	fromF32(t, src)
 }
 
 // buildBias materializes the additive attention bias, or returns nil when

@@ -143,7 +143,7 @@ func (k *rotaryKernel) Run(ec *Context, in, out []*Tensor) error {
 		return nil
 	}
 	y := ec.Empty(x.DType, x.Shape...)
-	fromF32(y, yf)
+	narrowFloat32s(y.Data, yf)
 	ec.Release(yt)
 	out[0] = y
 	return nil

@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"context"
 	"math"
 	"math/rand"
 	"testing"
@@ -224,7 +225,7 @@ func BenchmarkAttention(b *testing.B) {
 	}
 	pool := NewPool(0)
 	defer pool.Close()
-	ec := NewContext(nil, pool, NewArena())
+	ec := NewContext(context.Background(), pool, NewArena())
 	out := make([]*Tensor, 1)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

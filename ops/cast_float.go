@@ -224,14 +224,9 @@ func ewFormat8(dt DType) (*ewMiniFloat, *[256]float32) {
 // ewDecodeF32 decodes a small-float tensor's data into dst.
 func ewDecodeF32(dst []float32, data any, dt DType) error {
 	switch dt {
-	case Float16:
-		for i, v := range data.([]F16) {
-			dst[i] = v.Float32()
-		}
-		return nil
-	case BFloat16:
-		for i, v := range data.([]BF16) {
-			dst[i] = v.Float32()
+	case Float16, BFloat16:
+		if !widenFloat32s(dst, data) {
+			return fmt.Errorf("cannot decode %s as a float type", dt)
 		}
 		return nil
 	}

@@ -140,13 +140,9 @@ func (k *convKernel) Run(ec *Context, in, out []*Tensor) error {
 	}
 	switch x.DType {
 	case Float:
-		convRun(ec, p, x.Float32s(), w.Float32s(), convBias32(b), y.Float32s())
+		convRun(ec, p, x.Float32s(), w.Float32s(), convBias[float32](b), y.Float32s())
 	case Double:
-		var bs []float64
-		if b != nil {
-			bs = b.Float64s()
-		}
-		convRun(ec, p, x.Float64s(), w.Float64s(), bs, y.Float64s())
+		convRun(ec, p, x.Float64s(), w.Float64s(), convBias[float64](b), y.Float64s())
 	default:
 		return convHalf(ec, []*Tensor{x, w, b}, y, func(xs, ws, bs, ys []float32) {
 			convRun(ec, p, xs, ws, bs, ys)
@@ -155,11 +151,14 @@ func (k *convKernel) Run(ec *Context, in, out []*Tensor) error {
 	return nil
 }
 
-func convBias32(b *Tensor) []float32 {
+// convBias returns the elements of the optional bias b as T (nil when b is
+// absent or holds another type).
+func convBias[T convFloat](b *Tensor) []T {
 	if b == nil {
 		return nil
 	}
-	return b.Float32s()
+	s, _ := b.Data.([]T)
+	return s
 }
 
 // convHalf runs f on float32 copies of half-precision inputs (nil inputs
@@ -176,7 +175,7 @@ func convHalf(ec *Context, ins []*Tensor, y *Tensor, f func(a, b, c, y []float32
 		if t == nil {
 			continue
 		}
-		d, tmp, err := convWork32(ec, t)
+		d, tmp, err := float32Data(ec, t)
 		if err != nil {
 			return err
 		}
@@ -188,7 +187,7 @@ func convHalf(ec *Context, ins []*Tensor, y *Tensor, f func(a, b, c, y []float32
 	yt := ec.Empty(Float, y.Shape...)
 	tmps = append(tmps, yt)
 	f(bufs[0], bufs[1], bufs[2], yt.Float32s())
-	convStore32(y, yt.Float32s())
+	narrowFloat32s(y.Data, yt.Float32s())
 	return nil
 }
 
@@ -535,13 +534,9 @@ func (k *convTransposeKernel) Run(ec *Context, in, out []*Tensor) error {
 	p := convParams{n: N, c: C, m: M, group: k.group, g: g}
 	switch x.DType {
 	case Float:
-		convTransposeRun(ec, p, x.Float32s(), w.Float32s(), convBias32(b), y.Float32s())
+		convTransposeRun(ec, p, x.Float32s(), w.Float32s(), convBias[float32](b), y.Float32s())
 	case Double:
-		var bs []float64
-		if b != nil {
-			bs = b.Float64s()
-		}
-		convTransposeRun(ec, p, x.Float64s(), w.Float64s(), bs, y.Float64s())
+		convTransposeRun(ec, p, x.Float64s(), w.Float64s(), convBias[float64](b), y.Float64s())
 	default:
 		return convHalf(ec, []*Tensor{x, w, b}, y, func(xs, ws, bs, ys []float32) {
 			convTransposeRun(ec, p, xs, ws, bs, ys)
@@ -728,7 +723,7 @@ func (k *deformConvKernel) Run(ec *Context, in, out []*Tensor) error {
 		if t == nil {
 			continue
 		}
-		d, tmp, err := convWork32(ec, t)
+		d, tmp, err := float32Data(ec, t)
 		if err != nil {
 			return err
 		}
@@ -744,7 +739,7 @@ func (k *deformConvKernel) Run(ec *Context, in, out []*Tensor) error {
 		ys = yt.Float32s()
 	}
 	deformConvRun(ec, p, bufs[0], bufs[1], bufs[2], bufs[3], bufs[4], ys)
-	convStore32(y, ys)
+	narrowFloat32s(y.Data, ys)
 	return nil
 }
 

@@ -15,32 +15,6 @@ type convFloat interface {
 	float32 | float64
 }
 
-// convWork32 returns t's elements as float32 when t is a float32, float16 or
-// bfloat16 tensor. For float32 input the data is returned as is (it must not
-// be modified); otherwise a converted temporary is returned in tmp, which
-// the caller releases.
-func convWork32(ec *Context, t *Tensor) (data []float32, tmp *Tensor, err error) {
-	switch d := t.Data.(type) {
-	case []float32:
-		return d, nil, nil
-	case []F16:
-		tmp = ec.Empty(Float, t.Shape...)
-		out := tmp.Float32s()
-		for i, v := range d {
-			out[i] = v.Float32()
-		}
-		return out, tmp, nil
-	case []BF16:
-		tmp = ec.Empty(Float, t.Shape...)
-		out := tmp.Float32s()
-		for i, v := range d {
-			out[i] = v.Float32()
-		}
-		return out, tmp, nil
-	}
-	return nil, nil, fmt.Errorf("expected a float32, float16 or bfloat16 tensor, got %s", t.DType)
-}
-
 // convWork64 returns t's elements as float64, converting any numeric type
 // into a temporary (returned in tmp, for the caller to release) unless t is
 // already float64.
@@ -50,19 +24,10 @@ func convWork64(ec *Context, t *Tensor) (data []float64, tmp *Tensor, err error)
 	}
 	tmp = ec.Empty(Double, t.Shape...)
 	out := tmp.Float64s()
+	if widenFloat64s(out, t.Data) {
+		return out, tmp, nil
+	}
 	switch d := t.Data.(type) {
-	case []float32:
-		for i, v := range d {
-			out[i] = float64(v)
-		}
-	case []F16:
-		for i, v := range d {
-			out[i] = float64(v.Float32())
-		}
-	case []BF16:
-		for i, v := range d {
-			out[i] = float64(v.Float32())
-		}
 	case []int8:
 		convCopyNum(out, d)
 	case []uint8:
@@ -92,47 +57,13 @@ func convCopyNum[S Number](dst []float64, src []S) {
 	}
 }
 
-// convStore32 writes src into dst, a float32, float16 or bfloat16 tensor of
-// the same element count (a no-op when dst already holds src).
-func convStore32(dst *Tensor, src []float32) {
-	switch d := dst.Data.(type) {
-	case []float32:
-		if len(d) > 0 && len(src) > 0 && &d[0] == &src[0] {
-			return
-		}
-		copy(d, src)
-	case []F16:
-		for i, v := range src {
-			d[i] = F16From(v)
-		}
-	case []BF16:
-		for i, v := range src {
-			d[i] = BF16From(v)
-		}
-	}
-}
-
 // convStore64 writes src into dst, a numeric tensor of the same element
 // count. Integer destinations are rounded half to even and saturated.
 func convStore64(dst *Tensor, src []float64) {
+	if narrowFloat64s(dst.Data, src) {
+		return
+	}
 	switch d := dst.Data.(type) {
-	case []float64:
-		if len(d) > 0 && len(src) > 0 && &d[0] == &src[0] {
-			return
-		}
-		copy(d, src)
-	case []float32:
-		for i, v := range src {
-			d[i] = float32(v)
-		}
-	case []F16:
-		for i, v := range src {
-			d[i] = F16From(float32(v))
-		}
-	case []BF16:
-		for i, v := range src {
-			d[i] = BF16From(float32(v))
-		}
 	case []int8:
 		convStoreInt(d, src, math.MinInt8, math.MaxInt8)
 	case []uint8:

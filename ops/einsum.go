@@ -184,7 +184,7 @@ func (k *einsumKernel) Run(ec *Context, in, out []*Tensor) error {
 		fin := make([]*Tensor, len(in))
 		for i, t := range in {
 			fin[i] = ec.Empty(Float, t.Shape...)
-			toF32(fin[i].Float32s(), t)
+			widenFloat32s(fin[i].Float32s(), t.Data)
 		}
 		fout := []*Tensor{nil}
 		err := runEinsum[float32](ec, k, fin, fout)
@@ -195,7 +195,7 @@ func (k *einsumKernel) Run(ec *Context, in, out []*Tensor) error {
 			return err
 		}
 		y := ec.Empty(in[0].DType, fout[0].Shape...)
-		fromF32(y, fout[0].Float32s())
+		narrowFloat32s(y.Data, fout[0].Float32s())
 		ec.Release(fout[0])
 		out[0] = y
 		return nil

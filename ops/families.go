@@ -41,4 +41,5 @@ var families = []func(*Registry){
 	registerNewOps,
 	registerImageDecode,
 	registerFlexAttention,
+	registerAttentionMS,
 }

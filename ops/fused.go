@@ -134,8 +134,9 @@ func (k *fusedMatMul) activate(ec *Context, y *Tensor, bias []float32) error {
 // optional mask is additive and broadcasts to [B, heads, S_q, S_kv], and the
 // output is [B, S, H], so no transposes are materialised.
 type selfAttention struct {
-	heads int
-	scale float32
+	heads   int
+	scale   float32
+	divisor float32 // when set, scores are divided by it after the product (as an exported Div does)
 }
 
 func newSelfAttention(n *Node) (any, error) {
@@ -143,7 +144,7 @@ func newSelfAttention(n *Node) (any, error) {
 	if heads <= 0 {
 		return nil, fmt.Errorf("num_heads must be positive, got %d", heads)
 	}
-	return &selfAttention{heads: heads, scale: n.Attrs.Float("scale", 0)}, nil
+	return &selfAttention{heads: heads, scale: n.Attrs.Float("scale", 0), divisor: n.Attrs.Float("divisor", 0)}, nil
 }
 
 func (k *selfAttention) Run(ec *Context, in, out []*Tensor) error {
@@ -168,6 +169,10 @@ func (k *selfAttention) Run(ec *Context, in, out []*Tensor) error {
 	scale := k.scale
 	if scale == 0 {
 		scale = float32(1 / math.Sqrt(float64(d)))
+	}
+	div := k.divisor
+	if div != 0 {
+		scale = 1
 	}
 	var mask []float32
 	var ms [4]int
@@ -204,6 +209,11 @@ func (k *selfAttention) Run(ec *Context, in, out []*Tensor) error {
 				sgemm(false, true, sq, skv, d, scale, qs[qo:], h, ks[ko:], h, 0, p, skv, seq)
 				for i := 0; i < sq; i++ {
 					row := p[i*skv : (i+1)*skv]
+					if div != 0 {
+						for j := range row {
+							row[j] /= div
+						}
+					}
 					if mask != nil {
 						mo := bi*ms[0] + hd*ms[1] + i*ms[2]
 						for j := range row {

@@ -508,7 +508,9 @@ func qgemmVNNIBody(name string, rows, w, aStep, bStep int) {
 	for r := 0; r < rows; r++ {
 		for h := 0; h < w; h++ {
 			p("VCVTDQ2PS %s, %s", acc(r, h), acc(r, h))
-			p("VFMADD213PS Z%d, Z%d, %s", 26+h, 24+h, acc(r, h))
+			// scale, then bias, rounded separately as onnxruntime does
+			p("VMULPS Z%d, %s, %s", 24+h, acc(r, h), acc(r, h))
+			p("VADDPS Z%d, %s, %s", 26+h, acc(r, h), acc(r, h))
 			p("VMOVUPS %s, K%d, %d(R12)", acc(r, h), h+1, 64*h)
 		}
 		if r < rows-1 {
@@ -636,7 +638,8 @@ func qgemmAVX2Body(name string, rows, w, aStep, bStep int) {
 	for r := 0; r < rows; r++ {
 		for h := 0; h < w; h++ {
 			p("VCVTDQ2PS %s, %s", acc(r, h), acc(r, h))
-			p("VFMADD213PS Y%d, Y%d, %s", 10+h, 8+h, acc(r, h))
+			p("VMULPS Y%d, %s, %s", 8+h, acc(r, h), acc(r, h))
+			p("VADDPS Y%d, %s, %s", 10+h, acc(r, h), acc(r, h))
 			p("VMASKMOVPS %s, Y%d, %d(R12)", acc(r, h), 14+h, 32*h)
 		}
 		if r < rows-1 {

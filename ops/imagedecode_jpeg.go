@@ -143,16 +143,15 @@ func (r *jpegBits) restart() error {
 }
 
 type jpegComp struct {
-	id       uint8
-	h, v     int
-	tq       int
-	bw, bh   int // blocks per line and column (padded to whole MCUs)
-	w, h2    int // sample dimensions (ceil(W*h/hmax), ceil(H*v/vmax))
-	coef     []int32
-	pix      []uint8
-	td, ta   int
-	dcPred   int32
-	inScanNo int
+	id     uint8
+	h, v   int
+	tq     int
+	bw, bh int // blocks per line and column (padded to whole MCUs)
+	w, h2  int // sample dimensions (ceil(W*h/hmax), ceil(H*v/vmax))
+	coef   []int32
+	pix    []uint8
+	td, ta int
+	dcPred int32
 }
 
 type jpegDecoder struct {

@@ -173,18 +173,10 @@ func (k *ixCum) Run(ec *Context, in, out []*Tensor) error {
 		ixCumT(&g, d, x.Data.([]uint32), k.prod)
 	case []uint64:
 		ixCumT(&g, d, x.Data.([]uint64), k.prod)
-	case []F16:
-		yf := make([]float32, len(d))
-		ixCumT(&g, yf, shToF32(x.Data.([]F16)), k.prod)
-		for i, v := range yf {
-			d[i] = F16From(v)
-		}
-	case []BF16:
-		yf := make([]float32, len(d))
-		ixCumT(&g, yf, shToF32(x.Data.([]BF16)), k.prod)
-		for i, v := range yf {
-			d[i] = BF16From(v)
-		}
+	case []F16, []BF16:
+		yf := make([]float32, y.Len())
+		ixCumT(&g, yf, halfToFloat32s(x.Data), k.prod)
+		narrowFloat32s(d, yf)
 	default:
 		return fmt.Errorf("unsupported type %s", x.DType)
 	}
@@ -508,10 +500,8 @@ func ixRowCompare(data any, m int) (func(a, b int) int, error) {
 		return ixRowCmp(d, m), nil
 	case []string:
 		return ixRowCmp(d, m), nil
-	case []F16:
-		return ixRowCmp(shToF32(d), m), nil
-	case []BF16:
-		return ixRowCmp(shToF32(d), m), nil
+	case []F16, []BF16:
+		return ixRowCmp(halfToFloat32s(d), m), nil
 	case []bool:
 		return ixRowCmp(shReinterpret[bool, uint8](d), m), nil
 	}

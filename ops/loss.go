@@ -103,7 +103,7 @@ func (k *lossKernel) Run(ec *Context, in, out []*Tensor) error {
 		logp = lp
 		if len(out) > 1 {
 			t := ec.Empty(x.DType, x.Shape...)
-			rnStoreFloat64s(t, lp)
+			narrowFloat64s(t.Data, lp)
 			out[1] = t
 		}
 	}
@@ -137,17 +137,17 @@ func (k *lossKernel) Run(ec *Context, in, out []*Tensor) error {
 	switch k.reduction {
 	case lossNone:
 		y = ec.Empty(x.DType, tshape...)
-		rnStoreFloat64s(y, losses)
+		narrowFloat64s(y.Data, losses)
 	case lossSum:
 		y = ec.Empty(x.DType)
-		rnStoreFloat64s(y, []float64{total})
+		narrowFloat64s(y.Data, []float64{total})
 	case lossMean:
 		y = ec.Empty(x.DType)
 		v := math.NaN()
 		if wsum != 0 {
 			v = total / wsum
 		}
-		rnStoreFloat64s(y, []float64{v})
+		narrowFloat64s(y.Data, []float64{v})
 	}
 	out[0] = y
 	return nil

@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"context"
 	"math"
 	"strings"
 	"testing"
@@ -140,7 +141,7 @@ func BenchmarkScaler(b *testing.B) {
 	}
 	in := []*Tensor{NewTensor(Float, 1000, 20)}
 	out := make([]*Tensor, 1)
-	ec := NewContext(nil, nil, NewArena())
+	ec := NewContext(context.Background(), nil, NewArena())
 	for i := 0; i < b.N; i++ {
 		if err := k.(Kernel).Run(ec, in, out); err != nil {
 			b.Fatal(err)

@@ -12,49 +12,6 @@ func registerNewOps(r *Registry) {
 	r.Add("", "LinearAttention", 27, newLinearAttention)
 }
 
-// nxFloatType reports whether dt is float16, bfloat16 or float.
-func nxFloatType(dt DType) bool { return dt == Float || dt == Float16 || dt == BFloat16 }
-
-// nxLoad returns t's elements as float32: t's own slice when t is float,
-// otherwise a converted temporary that the caller releases (tmp != nil).
-func nxLoad(ec *Context, t *Tensor, name string) (data []float32, tmp *Tensor, err error) {
-	switch s := t.Data.(type) {
-	case []float32:
-		return s, nil, nil
-	case []F16:
-		tmp = ec.Empty(Float, t.Shape...)
-		d := tmp.Data.([]float32)
-		for i, v := range s {
-			d[i] = v.Float32()
-		}
-		return d, tmp, nil
-	case []BF16:
-		tmp = ec.Empty(Float, t.Shape...)
-		d := tmp.Data.([]float32)
-		for i, v := range s {
-			d[i] = v.Float32()
-		}
-		return d, tmp, nil
-	}
-	return nil, nil, fmt.Errorf("%s must be float, float16 or bfloat16, got %s", name, t.DType)
-}
-
-// nxStore writes src into t (float, float16 or bfloat16), rounding.
-func nxStore(t *Tensor, src []float32) {
-	switch d := t.Data.(type) {
-	case []float32:
-		copy(d, src)
-	case []F16:
-		for i, v := range src {
-			d[i] = F16From(v)
-		}
-	case []BF16:
-		for i, v := range src {
-			d[i] = BF16From(v)
-		}
-	}
-}
-
 // nxOutput returns an output tensor of type dt for the float32 result
 // buf: buf's own tensor when dt is float, else a converted copy (and buf is
 // released).
@@ -63,7 +20,7 @@ func nxOutput(ec *Context, buf *Tensor, dt DType) *Tensor {
 		return buf
 	}
 	t := ec.Empty(dt, buf.Shape...)
-	nxStore(t, buf.Data.([]float32))
+	narrowFloat32s(t.Data, buf.Float32s())
 	ec.Release(buf)
 	return t
 }
@@ -272,12 +229,12 @@ func (k *linearAttention) Run(ec *Context, in, out []*Tensor) error {
 		if t == nil {
 			continue
 		}
-		d, tmp, err := nxLoad(ec, t, names[i])
+		d, tmp, err := float32Data(ec, t)
+		if err != nil {
+			return fmt.Errorf("%s must be float, float16 or bfloat16, got %s", names[i], t.DType)
+		}
 		if tmp != nil {
 			tmps = append(tmps, tmp)
-		}
-		if err != nil {
-			return err
 		}
 		data[i] = d
 	}

@@ -133,24 +133,14 @@ type flexFloat interface{ ~float32 | ~float64 }
 
 // flexLoadInto converts a float tensor's elements to T into dst.
 func flexLoadInto[T flexFloat](dst []T, t *Tensor) error {
-	switch s := t.Data.(type) {
+	var ok bool
+	switch d := any(dst).(type) {
 	case []float32:
-		for i, x := range s {
-			dst[i] = T(x)
-		}
+		ok = widenFloat32s(d, t.Data)
 	case []float64:
-		for i, x := range s {
-			dst[i] = T(x)
-		}
-	case []F16:
-		for i, x := range s {
-			dst[i] = T(x.Float32())
-		}
-	case []BF16:
-		for i, x := range s {
-			dst[i] = T(x.Float32())
-		}
-	default:
+		ok = widenFloat64s(d, t.Data)
+	}
+	if !ok {
 		return fmt.Errorf("expected a float tensor, got %s", t.DType)
 	}
 	return nil
@@ -169,23 +159,11 @@ func flexBuf[T flexFloat](ec *Context, n int) (*Tensor, []T) {
 
 // flexStore writes src into t, a float tensor of the same length.
 func flexStore[T flexFloat](t *Tensor, src []T) {
-	switch d := t.Data.(type) {
+	switch s := any(src).(type) {
 	case []float32:
-		for i, x := range src {
-			d[i] = float32(x)
-		}
+		narrowFloat32s(t.Data, s)
 	case []float64:
-		for i, x := range src {
-			d[i] = float64(x)
-		}
-	case []F16:
-		for i, x := range src {
-			d[i] = F16From(float32(x))
-		}
-	case []BF16:
-		for i, x := range src {
-			d[i] = BF16From(float32(x))
-		}
+		narrowFloat64s(t.Data, s)
 	}
 }
 

@@ -130,7 +130,7 @@ func layerNormRun[F float32 | float64](k *layerNormKernel, tmp *rnTemps, x, scal
 		for i, vals := range [][]float64{means, invs} {
 			if 1+i < len(out) {
 				t := ec.Empty(k.stash, statShape...)
-				rnStoreFloat64s(t, vals)
+				narrowFloat64s(t.Data, vals)
 				out[1+i] = t
 			}
 		}
@@ -536,7 +536,7 @@ func batchNormRunning(ec *Context, momentum float64, p [5]*Tensor, inMean, inVar
 		for j := range vals {
 			vals[j] = pair[0][j]*momentum + pair[1][j]*(1-momentum)
 		}
-		rnStoreFloat64s(t, vals)
+		narrowFloat64s(t.Data, vals)
 		out[1+i] = t
 	}
 	return nil

@@ -133,13 +133,13 @@ func (k *maxPoolKernel) Run(ec *Context, in, out []*Tensor) error {
 		}
 		maxPoolRun(ec, xs, y.Data.([]uint8), idx, &g, planes, colMajor)
 	case []F16, []BF16:
-		xf, tmp, err := convWork32(ec, x)
+		xf, tmp, err := float32Data(ec, x)
 		if err != nil {
 			return err
 		}
 		yt := ec.Empty(Float, shape...)
 		maxPoolRun(ec, xf, yt.Float32s(), idx, &g, planes, colMajor)
-		convStore32(y, yt.Float32s())
+		narrowFloat32s(y.Data, yt.Float32s())
 		ec.Release(yt)
 		ec.Release(tmp)
 	default:
@@ -297,13 +297,13 @@ func (k *avgPoolKernel) Run(ec *Context, in, out []*Tensor) error {
 	case Double:
 		avgPoolRun(ec, x.Float64s(), y.Float64s(), &g, planes, k.countIncludePads, k.lp)
 	case Float16, BFloat16:
-		xf, tmp, err := convWork32(ec, x)
+		xf, tmp, err := float32Data(ec, x)
 		if err != nil {
 			return err
 		}
 		yt := ec.Empty(Float, shape...)
 		avgPoolRun(ec, xf, yt.Float32s(), &g, planes, k.countIncludePads, k.lp)
-		convStore32(y, yt.Float32s())
+		narrowFloat32s(y.Data, yt.Float32s())
 		ec.Release(yt)
 		ec.Release(tmp)
 	default:
@@ -429,13 +429,13 @@ func (k *globalPoolKernel) Run(ec *Context, in, out []*Tensor) error {
 	case Double:
 		globalPoolRun(ec, x.Float64s(), y.Float64s(), planes, size, k.mode, k.p)
 	case Float16, BFloat16:
-		xf, tmp, err := convWork32(ec, x)
+		xf, tmp, err := float32Data(ec, x)
 		if err != nil {
 			return err
 		}
 		yt := ec.Empty(Float, shape...)
 		globalPoolRun(ec, xf, yt.Float32s(), planes, size, k.mode, k.p)
-		convStore32(y, yt.Float32s())
+		narrowFloat32s(y.Data, yt.Float32s())
 		ec.Release(yt)
 		ec.Release(tmp)
 	default:

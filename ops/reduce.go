@@ -285,15 +285,15 @@ func (k *reduceKernel) dispatch(ec *Context, p *reducePlan, x, y *Tensor) error 
 	case []float64:
 		reduceFloat(ec, p, op, xs, y.Data.([]float64))
 	case []F16, []BF16:
-		xw, _, err := rnWiden(ec, x)
+		xw, xtmp, err := float32Data(ec, x)
 		if err != nil {
 			return err
 		}
 		yw := ec.Empty(Float, y.Shape...)
-		reduceFloat(ec, p, op, xw.Float32s(), yw.Float32s())
-		rnNarrow(y, yw.Float32s())
+		reduceFloat(ec, p, op, xw, yw.Float32s())
+		narrowFloat32s(y.Data, yw.Float32s())
 		ec.Release(yw)
-		ec.Release(xw)
+		ec.Release(xtmp)
 	case []int8:
 		if x.DType != Int8 {
 			return fmt.Errorf("unsupported element type %s", x.DType)

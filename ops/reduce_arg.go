@@ -53,13 +53,13 @@ func (k *argKernel) Run(ec *Context, in, out []*Tensor) error {
 	case []float64:
 		argRun(ec, xs, ys, outer, n, inner, k.max, k.last)
 	case []F16, []BF16:
-		xw, _, err := rnWiden(ec, x)
+		xw, xtmp, err := float32Data(ec, x)
 		if err != nil {
 			ec.Release(y)
 			return err
 		}
-		argRun(ec, xw.Float32s(), ys, outer, n, inner, k.max, k.last)
-		ec.Release(xw)
+		argRun(ec, xw, ys, outer, n, inner, k.max, k.last)
+		ec.Release(xtmp)
 	case []int8:
 		argRun(ec, xs, ys, outer, n, inner, k.max, k.last)
 	case []int16:

@@ -38,100 +38,6 @@ func rnIsFloat(dt DType) bool {
 	return dt == Float || dt == Double || dt == Float16 || dt == BFloat16
 }
 
-// rnWiden returns a float32 tensor with t's values: t itself when it is
-// already float32, else a temporary converted from float16 or bfloat16,
-// which the caller gives back with ec.Release (temp reports which).
-func rnWiden(ec *Context, t *Tensor) (w *Tensor, temp bool, err error) {
-	switch d := t.Data.(type) {
-	case []float32:
-		return t, false, nil
-	case []F16:
-		w = ec.Empty(Float, t.Shape...)
-		ws := w.Float32s()
-		for i, v := range d {
-			ws[i] = v.Float32()
-		}
-		return w, true, nil
-	case []BF16:
-		w = ec.Empty(Float, t.Shape...)
-		ws := w.Float32s()
-		for i, v := range d {
-			ws[i] = v.Float32()
-		}
-		return w, true, nil
-	}
-	return nil, false, fmt.Errorf("expected a float32, float16 or bfloat16 tensor, got %s", t.DType)
-}
-
-// rnNarrow rounds the float32 values src into dst, a float16, bfloat16 or
-// float32 tensor of the same size.
-func rnNarrow(dst *Tensor, src []float32) {
-	switch d := dst.Data.(type) {
-	case []float32:
-		copy(d, src)
-	case []F16:
-		for i, v := range src {
-			d[i] = F16From(v)
-		}
-	case []BF16:
-		for i, v := range src {
-			d[i] = BF16From(v)
-		}
-	}
-}
-
-// rnFloat64s returns t's values as float64: t's own slice when it is float64,
-// else a converted copy in a temporary the caller releases (temp is non-nil).
-func rnFloat64s(ec *Context, t *Tensor) (vals []float64, temp *Tensor, err error) {
-	switch d := t.Data.(type) {
-	case []float64:
-		return d, nil, nil
-	case []float32:
-		temp = ec.Empty(Double, t.Shape...)
-		v := temp.Float64s()
-		for i, x := range d {
-			v[i] = float64(x)
-		}
-		return v, temp, nil
-	case []F16:
-		temp = ec.Empty(Double, t.Shape...)
-		v := temp.Float64s()
-		for i, x := range d {
-			v[i] = float64(x.Float32())
-		}
-		return v, temp, nil
-	case []BF16:
-		temp = ec.Empty(Double, t.Shape...)
-		v := temp.Float64s()
-		for i, x := range d {
-			v[i] = float64(x.Float32())
-		}
-		return v, temp, nil
-	}
-	return nil, nil, fmt.Errorf("expected a float tensor, got %s", t.DType)
-}
-
-// rnStoreFloat64s writes vals into dst, a float tensor of the same size,
-// rounding to its element type.
-func rnStoreFloat64s(dst *Tensor, vals []float64) {
-	switch d := dst.Data.(type) {
-	case []float64:
-		copy(d, vals)
-	case []float32:
-		for i, v := range vals {
-			d[i] = float32(v)
-		}
-	case []F16:
-		for i, v := range vals {
-			d[i] = F16From(float32(v))
-		}
-	case []BF16:
-		for i, v := range vals {
-			d[i] = BF16From(float32(v))
-		}
-	}
-}
-
 // rnSplitAt returns the products of shape's dimensions before and from axis.
 func rnSplitAt(shape []int, axis int) (outer, inner int) {
 	return NumElements(shape[:axis]), NumElements(shape[axis:])
@@ -246,16 +152,16 @@ func rnFloats[F float32 | float64](tmp *rnTemps, t *Tensor) ([]F, error) {
 	}
 	var z F
 	if _, ok := any(z).(float32); ok {
-		w, temp, err := rnWiden(tmp.ec, t)
+		vals, temp, err := float32Data(tmp.ec, t)
 		if err != nil {
 			return nil, err
 		}
-		if temp {
-			tmp.add(w)
+		if temp != nil {
+			tmp.add(temp)
 		}
-		return any(w.Float32s()).([]F), nil
+		return any(vals).([]F), nil
 	}
-	vals, temp, err := rnFloat64s(tmp.ec, t)
+	vals, temp, err := float64Data(tmp.ec, t)
 	if err != nil {
 		return nil, err
 	}
@@ -283,8 +189,8 @@ func rnFinish[F float32 | float64](y *Tensor, buf []F) {
 	}
 	switch b := any(buf).(type) {
 	case []float32:
-		rnNarrow(y, b)
+		narrowFloat32s(y.Data, b)
 	case []float64:
-		rnStoreFloat64s(y, b)
+		narrowFloat64s(y.Data, b)
 	}
 }

@@ -566,13 +566,13 @@ func resizeSeparable(ec *Context, x, y *Tensor, axes []resizeAxis, extrap float6
 	}
 	switch x.DType {
 	case Float, Float16, BFloat16:
-		xs, tmp, err := convWork32(ec, x)
+		xs, tmp, err := float32Data(ec, x)
 		if err != nil {
 			return err
 		}
 		defer ec.Release(tmp)
 		res, rt := resizePasses(ec, xs, x.Shape, axes, float32(extrap), Float)
-		convStore32(y, res)
+		narrowFloat32s(y.Data, res)
 		ec.Release(rt)
 	default:
 		xs, tmp, err := convWork64(ec, x)

@@ -160,18 +160,10 @@ func scApply(y, upd *Tensor, targets []int, slice, red int) error {
 		scReduceNum(d, upd.Data.([]uint32), targets, slice, red)
 	case []uint64:
 		scReduceNum(d, upd.Data.([]uint64), targets, slice, red)
-	case []F16:
-		yf, uf := shToF32(d), shToF32(upd.Data.([]F16))
+	case []F16, []BF16:
+		yf, uf := halfToFloat32s(d), halfToFloat32s(upd.Data)
 		scReduceNum(yf, uf, targets, slice, red)
-		for i, v := range yf {
-			d[i] = F16From(v)
-		}
-	case []BF16:
-		yf, uf := shToF32(d), shToF32(upd.Data.([]BF16))
-		scReduceNum(yf, uf, targets, slice, red)
-		for i, v := range yf {
-			d[i] = BF16From(v)
-		}
+		narrowFloat32s(d, yf)
 	case []bool:
 		u := upd.Data.([]bool)
 		scReduce(d, u, targets, slice, func(a, b bool) bool {

@@ -453,35 +453,14 @@ func (k *shCol2Im) Run(ec *Context, in, out []*Tensor) error {
 		shCol2ImT(&g, y.Data.([]int32), xs, x.Shape[0])
 	case []int64:
 		shCol2ImT(&g, y.Data.([]int64), xs, x.Shape[0])
-	case []F16:
-		xf := shToF32(xs)
+	case []F16, []BF16:
 		yf := make([]float32, y.Len())
-		shCol2ImT(&g, yf, xf, x.Shape[0])
-		ys := y.Data.([]F16)
-		for i, v := range yf {
-			ys[i] = F16From(v)
-		}
-	case []BF16:
-		xf := shToF32(xs)
-		yf := make([]float32, y.Len())
-		shCol2ImT(&g, yf, xf, x.Shape[0])
-		ys := y.Data.([]BF16)
-		for i, v := range yf {
-			ys[i] = BF16From(v)
-		}
+		shCol2ImT(&g, yf, halfToFloat32s(xs), x.Shape[0])
+		narrowFloat32s(y.Data, yf)
 	default:
 		return fmt.Errorf("unsupported type %s", x.DType)
 	}
 	return nil
-}
-
-// shToF32 widens half-precision values to float32.
-func shToF32[H interface{ Float32() float32 }](s []H) []float32 {
-	out := make([]float32, len(s))
-	for i, v := range s {
-		out[i] = v.Float32()
-	}
-	return out
 }
 
 func shCol2ImT[T Number](g *shCol2ImGeom, y, x []T, batch int) {

@@ -81,16 +81,16 @@ func (k *softmaxKernel) Run(ec *Context, in, out []*Tensor) error {
 	case []float64:
 		softmaxLanes(ec, xs, y.Float64s(), outer, n, inner, k.kind)
 	case []F16, []BF16:
-		xw, _, err := rnWiden(ec, x)
+		xw, xtmp, err := float32Data(ec, x)
 		if err != nil {
 			ec.Release(y)
 			return err
 		}
 		yw := ec.Empty(Float, x.Shape...)
-		softmaxRun32(ec, xw.Float32s(), yw.Float32s(), outer, n, inner, k.kind)
-		rnNarrow(y, yw.Float32s())
+		softmaxRun32(ec, xw, yw.Float32s(), outer, n, inner, k.kind)
+		narrowFloat32s(y.Data, yw.Float32s())
 		ec.Release(yw)
-		ec.Release(xw)
+		ec.Release(xtmp)
 	default:
 		ec.Release(y)
 		return fmt.Errorf("unsupported element type %s", x.DType)

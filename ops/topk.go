@@ -82,17 +82,17 @@ func (k *topkKernel) Run(ec *Context, in, out []*Tensor) error {
 	case []float64:
 		topkRun(ec, xs, vals.Float64s(), is, outer, n, inner, K, k.largest)
 	case []F16, []BF16:
-		xw, _, err := rnWiden(ec, x)
+		xw, xtmp, err := float32Data(ec, x)
 		if err != nil {
 			ec.Release(vals)
 			ec.Release(idx)
 			return err
 		}
 		vw := ec.Empty(Float, shape...)
-		topkRun(ec, xw.Float32s(), vw.Float32s(), is, outer, n, inner, K, k.largest)
-		rnNarrow(vals, vw.Float32s())
+		topkRun(ec, xw, vw.Float32s(), is, outer, n, inner, K, k.largest)
+		narrowFloat32s(vals.Data, vw.Float32s())
 		ec.Release(vw)
-		ec.Release(xw)
+		ec.Release(xtmp)
 	case []int8:
 		topkRun(ec, xs, vals.Data.([]int8), is, outer, n, inner, K, k.largest)
 	case []int16:

@@ -172,11 +172,9 @@ func runTreeRegression[T treeFloat](ec *Context, f *treeForest[T], x []T, n, c i
 func treeRegressionRows[T treeFloat](f *treeForest[T], x []T, c int, y *Tensor, lo, hi int) {
 	nt := f.nTargets
 	blk := min(f.blockRows(), hi-lo)
-	var leafBuf [512]int32
-	leaves := leafBuf[:]
-	if need := blk * len(f.roots); need > len(leaves) {
-		leaves = make([]int32, need)
-	}
+	lb := f.leafBuffer()
+	defer f.putLeafBuffer(lb)
+	leaves := *lb
 	if nt == 1 {
 		var scBuf [treeRowBlock]T
 		var hasBuf [treeRowBlock]bool
@@ -341,11 +339,9 @@ func treeClassificationRows[T treeFloat](k *treeClassifier, f *treeForest[T], x 
 	nc := f.nTargets
 	p := probs.Data.([]float32)
 	blk := min(f.blockRows(), hi-lo)
-	var leafBuf [512]int32
-	leaves := leafBuf[:]
-	if need := blk * len(f.roots); need > len(leaves) {
-		leaves = make([]int32, need)
-	}
+	lb := f.leafBuffer()
+	defer f.putLeafBuffer(lb)
+	leaves := *lb
 	var scBuf [64]T
 	var hasBuf [64]bool
 	sc, has := scBuf[:], hasBuf[:]

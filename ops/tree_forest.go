@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"sync"
 )
 
 // treeFloat is the threshold (and accumulation) type of a compiled forest:
@@ -58,6 +59,12 @@ type treeForest[T treeFloat] struct {
 	nTargets   int
 	maxFeature int // largest feature index read, -1 if none
 	depthSum   int // sum over trees of the maximum depth (work estimate)
+
+	// fast is the compact layout (float32 forests that qualify, see
+	// tree_compact.go), and collectFast its collectLeaves.
+	fast        *treeFast
+	collectFast func(x []T, c, lo, hi int, leaves []int32)
+	leafBufs    sync.Pool // *[]int32 of blockRows()*len(roots)
 
 	// aggregation
 	agg     treeAggFunc
@@ -211,6 +218,12 @@ func compileForest[T treeFloat](def *treeDef) (*treeForest[T], error) {
 	if first {
 		f.mode = treeLEQ // no splits at all: any specialised loop will do
 	}
+	if f32, ok := any(f).(*treeForest[float32]); ok {
+		if t := newTreeFast(f32); t != nil {
+			f.fast = t
+			f.collectFast = any(t.collect).(func([]T, int, int, int, []int32))
+		}
+	}
 	return f, nil
 }
 
@@ -358,6 +371,10 @@ func treeSetContains[T treeFloat](set []T, v T) bool {
 // the leaf that tree t reaches for row i, for rows [lo, hi) of x (row
 // stride c).
 func (f *treeForest[T]) collectLeaves(x []T, c, lo, hi int, leaves []int32) {
+	if f.collectFast != nil {
+		f.collectFast(x, c, lo, hi, leaves)
+		return
+	}
 	nodes := f.nodes
 	roots := f.roots
 	nt := len(roots)
@@ -403,8 +420,23 @@ const treeRowBlock = 64
 // blockRows returns how many rows to evaluate together so that the leaf
 // buffer (rows x trees) stays around 32 KiB.
 func (f *treeForest[T]) blockRows() int {
+	if f.fast != nil {
+		return treeFastLanes // the vector kernels' row block
+	}
 	return max(4, min(treeRowBlock, 8192/max(1, len(f.roots))))
 }
+
+// leafBuffer returns a buffer for blockRows() rows of leaves; give it back
+// with putLeafBuffer.
+func (f *treeForest[T]) leafBuffer() *[]int32 {
+	if b, ok := f.leafBufs.Get().(*[]int32); ok {
+		return b
+	}
+	b := make([]int32, f.blockRows()*len(f.roots))
+	return &b
+}
+
+func (f *treeForest[T]) putLeafBuffer(b *[]int32) { f.leafBufs.Put(b) }
 
 // accumulate1 combines, for a single-target ensemble, the first value of
 // each row's leaves (leaves holds len(roots) entries per row) into sc (and

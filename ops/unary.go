@@ -173,11 +173,6 @@ func ewMap64(dst, src []float64, f func(float64) float64) {
 	}
 }
 
-// ewSigned covers the signed integer backing types.
-type ewSigned interface {
-	~int8 | ~int16 | ~int32 | ~int64
-}
-
 // ewInteger covers all integer backing types.
 type ewInteger interface {
 	~int8 | ~int16 | ~int32 | ~int64 | ~uint8 | ~uint16 | ~uint32 | ~uint64

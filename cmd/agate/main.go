@@ -34,6 +34,7 @@ Commands:
   conformance   run ONNX backend test cases (model.onnx + test_data_set_*) and report pass/fail
   check         run one model folder against its stored reference outputs, with errors per output
   inspect       describe a model: inputs, outputs, opsets and operators
+  quantize      dynamically quantize a model's MatMul weights to int8
   version       print the version
 
 Run 'agate <command> --help' for a command's flags.
@@ -62,6 +63,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdCheck(ctx, rest, stdout, stderr)
 	case "inspect":
 		return cmdInspect(rest, stdout, stderr)
+	case "quantize":
+		return cmdQuantize(rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "agate", version)
 		return 0

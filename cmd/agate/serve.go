@@ -148,6 +148,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	f := &envFlags{fs: fs}
 	addr := f.String("addr", ":8080", "listen address")
 	cacheDir := f.String("cache-dir", defaultCacheDir(), "model cache folder (filled by 'agate pull')")
+	device := f.String("device", "cpu", "where models run: cpu, or cuda:N in a binary built with -tags cuda (falls back to the CPU, with a log line, when the GPU cannot be used)")
 	modelDirs := f.String("model-dir", "", "comma-separated model folders to serve: a folder with model.onnx, or a folder of such folders")
 	modelNames := f.String("models", "demo-rf,toxic-bert", "comma-separated catalog models to serve from the cache")
 	manifestDir := f.String("manifest-dir", "", "folder of extra model manifests (*.yaml) added to the built-in catalog")
@@ -229,7 +230,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	// Models load in the background: the port answers at once (liveness),
 	// readiness turns on when loading is done.
 	go func() {
-		loadModels(ctx, log, reg, catalog, *cacheDir, splitList(*modelDirs), splitList(*modelNames), pool)
+		loadModels(ctx, log, reg, catalog, *cacheDir, splitList(*modelDirs), splitList(*modelNames), pool, *device)
 		srv.SetReady(true)
 		log.Info("ready", slog.Int("models", len(reg.List())), slog.Any("missing", reg.MissingNames()))
 	}()
@@ -242,10 +243,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 // loadModels fills reg from the model folders, then from the cache for
 // the catalog names (building the builtin demo model when absent).
-func loadModels(ctx context.Context, log *slog.Logger, reg *models.Registry, catalog models.Catalog, cacheDir string, dirs, names []string, pool *ops.Pool) {
+func loadModels(ctx context.Context, log *slog.Logger, reg *models.Registry, catalog models.Catalog, cacheDir string, dirs, names []string, pool *ops.Pool, device string) {
 	add := func(dir string, man *models.Manifest) {
 		start := time.Now()
-		m, err := models.Load(dir, models.LoadOptions{Manifest: man, Pool: pool})
+		m, err := models.Load(dir, models.LoadOptions{Manifest: man, Pool: pool, Device: device,
+			Logf: func(format string, args ...any) { log.Info(fmt.Sprintf(format, args...)) }})
 		if err == nil {
 			err = reg.Add(m)
 		}

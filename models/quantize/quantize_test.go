@@ -263,3 +263,53 @@ func TestBERTInt8(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkBERTInt8 runs the MiniLM classifier in float and dynamically
+// quantized, batch 1 x 128 tokens and 8 x 128.
+func BenchmarkBERTInt8(b *testing.B) {
+	dir := shared.Path(b, "models", "transformers", "minilm-l6-h384-6label")
+	src := mustRead(b, filepath.Join(dir, "model.onnx"))
+	q, _, err := Model(src, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, shape := range [][2]int{{1, 128}, {8, 128}} {
+		in := map[string]ops.Value{}
+		for _, name := range []string{"input_ids", "attention_mask", "token_type_ids"} {
+			t := ops.NewTensor(ops.Int64, shape[0], shape[1])
+			for i := range t.Int64s() {
+				switch name {
+				case "input_ids":
+					t.Int64s()[i] = int64(1000 + (i*7919)%28000)
+				case "attention_mask":
+					t.Int64s()[i] = 1
+				}
+			}
+			in[name] = t
+		}
+		for _, m := range []struct {
+			name  string
+			model []byte
+		}{{"fp32", src}, {"int8", q}} {
+			for _, threads := range []int{1, 2} {
+				b.Run(fmt.Sprintf("b%d-s%d/%s/threads=%d", shape[0], shape[1], m.name, threads), func(b *testing.B) {
+					model, err := engine.LoadBytes(m.model, engine.WithWorkers(threads))
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer model.Close()
+					ctx := context.Background()
+					if _, err := model.RunValues(ctx, in); err != nil {
+						b.Fatal(err)
+					}
+					b.ResetTimer()
+					for b.Loop() {
+						if _, err := model.RunValues(ctx, in); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
+		}
+	}
+}

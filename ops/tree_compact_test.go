@@ -1,0 +1,222 @@
+package ops
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"testing"
+)
+
+// treeRandomForestAttrs returns the attributes of a random single-target
+// TreeEnsembleRegressor: trees of random shape (leaves at random depths up
+// to maxDepth), splits of the given mode over nf features, thresholds drawn
+// from a small set so that inputs often equal them.
+func treeRandomForestAttrs(rng *rand.Rand, trees, maxDepth, nf int, mode string) []*Attr {
+	var tree, node, feat, tn, fn, tIDs, tNodes, tTargets []int64
+	var modes []string
+	var vals, weights []float32
+	for t := 0; t < trees; t++ {
+		next := int64(0)
+		var build func(d int) int64
+		build = func(d int) int64 {
+			id := next
+			next++
+			k := len(tree)
+			tree, node = append(tree, int64(t)), append(node, id)
+			tn, fn = append(tn, 0), append(fn, 0)
+			if d == maxDepth || (d > 0 && rng.Intn(4) == 0) {
+				w := float32(rng.Intn(1000)) / 8
+				feat, modes, vals = append(feat, 0), append(modes, "LEAF"), append(vals, 0)
+				tIDs, tNodes, tTargets, weights = append(tIDs, int64(t)), append(tNodes, id), append(tTargets, 0), append(weights, w)
+				return id
+			}
+			feat, modes, vals = append(feat, int64(rng.Intn(nf))), append(modes, mode), append(vals, float32(rng.Intn(9)-4)/2)
+			a := build(d + 1)
+			b := build(d + 1)
+			tn[k], fn[k] = a, b
+			return id
+		}
+		build(0)
+	}
+	return []*Attr{
+		mlInts("nodes_treeids", tree...), mlInts("nodes_nodeids", node...), mlInts("nodes_featureids", feat...),
+		mlStrs("nodes_modes", modes...), mlFloats("nodes_values", vals...), mlInts("nodes_truenodeids", tn...),
+		mlInts("nodes_falsenodeids", fn...), mlInts("target_treeids", tIDs...), mlInts("target_nodeids", tNodes...),
+		mlInts("target_ids", tTargets...), mlFloats("target_weights", weights...), mlInt("n_targets", 1),
+	}
+}
+
+// treeRandomRows returns rows of nf features drawn around the thresholds,
+// with NaN and infinities mixed in.
+func treeRandomRows(rng *rand.Rand, rows, nf int) []float32 {
+	x := make([]float32, rows*nf)
+	for i := range x {
+		switch rng.Intn(20) {
+		case 0:
+			x[i] = float32(math.NaN())
+		case 1:
+			x[i] = float32(math.Inf(1))
+		case 2:
+			x[i] = float32(math.Inf(-1))
+		default:
+			x[i] = float32(rng.Intn(11)-5) / 2 // often equal to a threshold
+		}
+	}
+	return x
+}
+
+// TestTreeFastMatchesGeneral checks that the compact traversal (assembly
+// where the machine has it, and the Go kernel) reaches the same leaves as
+// the general one, over random forests of every mode that qualifies.
+func TestTreeFastMatchesGeneral(t *testing.T) {
+	rng := rand.New(rand.NewSource(7))
+	for _, mode := range []string{"BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE", "BRANCH_GT"} {
+		for _, nf := range []int{1, 5, 31, 32, 40} { // 31 features: the largest register table; 40: gathers
+			for _, trees := range []int{1, 7, 33, 100} {
+				name := fmt.Sprintf("%s/f%d/t%d", mode, nf, trees)
+				def, err := parseTreeDefV3(NewAttrs(treeRandomForestAttrs(rng, trees, 9, nf, mode)...), "target", 1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				fast, err := compileForest[float32](def)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if fast.fast == nil {
+					t.Fatalf("%s: no compact layout", name)
+				}
+				goOnly, _ := compileForest[float32](def)
+				goOnly.fast.asm = treeWalkers{}
+				general, _ := compileForest[float32](def)
+				general.fast, general.collectFast = nil, nil
+
+				const rows = 37
+				c := nf + 2 // columns the trees never read
+				x := treeRandomRows(rng, rows, c)
+				want := make([]int32, rows*trees)
+				general.collectLeaves(x, c, 0, rows, want)
+				for _, f := range []*treeForest[float32]{fast, goOnly} {
+					got := make([]int32, rows*trees)
+					f.collectLeaves(x, c, 0, rows, got)
+					for i := range want {
+						if got[i] != want[i] {
+							t.Fatalf("%s (asm %v): row %d tree %d: leaf %d, want %d", name, f.fast.asm.table != nil,
+								i/trees, i%trees, got[i], want[i])
+						}
+					}
+					// A sub-range of rows lands at the start of leaves.
+					f.collectLeaves(x, c, 3, 5, got)
+					for i := range 2 * trees {
+						if got[i] != want[3*trees+i] {
+							t.Fatalf("%s: rows [3, 5): leaf %d differs", name, i)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestTreeFastEligibility(t *testing.T) {
+	compile := func(attrs []*Attr) *treeForest[float32] {
+		t.Helper()
+		def, err := parseTreeDefV3(NewAttrs(attrs...), "target", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := compileForest[float32](def)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	for _, c := range []struct {
+		name  string
+		attrs []*Attr
+		fast  bool
+	}{
+		{"leq", treeStumpAttrs("BRANCH_LEQ", 1, 2, 3), true},
+		{"gt", treeStumpAttrs("BRANCH_GT", 1, 2, 3), true},
+		{"eq", treeStumpAttrs("BRANCH_EQ", 1, 2, 3), false},
+		{"neq", treeStumpAttrs("BRANCH_NEQ", 1, 2, 3), false},
+		{"missing", treeStumpAttrs("BRANCH_LEQ", 1, 2, 3, mlInts("nodes_missing_value_tracks_true", 1, 0, 0)), false},
+		{"missing-false", treeStumpAttrs("BRANCH_LEQ", 1, 2, 3, mlInts("nodes_missing_value_tracks_true", 0, 0, 0)), true},
+	} {
+		if got := compile(c.attrs).fast != nil; got != c.fast {
+			t.Errorf("%s: compact layout %v, want %v", c.name, got, c.fast)
+		}
+	}
+	// Float64 forests keep the general layout.
+	def, _ := parseTreeDefV3(NewAttrs(treeStumpAttrs("BRANCH_LEQ", 1, 2, 3)...), "target", 1)
+	if f, _ := compileForest[float64](def); f.fast != nil || f.collectFast != nil {
+		t.Error("float64 forest has a compact layout")
+	}
+}
+
+// TestTreeFastRegression runs regressors through the kernel: a single-leaf
+// tree next to a stump, a GTE forest with NaN inputs, and a forest with more
+// features than the register table holds.
+func TestTreeFastRegression(t *testing.T) {
+	// Tree 0 is a lone leaf (5); tree 1 splits feature 1 at 0.5 (LEQ: 1, else 2).
+	attrs := []*Attr{
+		mlInts("nodes_treeids", 0, 1, 1, 1), mlInts("nodes_nodeids", 0, 0, 1, 2),
+		mlInts("nodes_featureids", 0, 1, 0, 0), mlStrs("nodes_modes", "LEAF", "BRANCH_LEQ", "LEAF", "LEAF"),
+		mlFloats("nodes_values", 0, 0.5, 0, 0), mlInts("nodes_truenodeids", 0, 1, 0, 0),
+		mlInts("nodes_falsenodeids", 0, 2, 0, 0), mlInts("target_treeids", 0, 1, 1),
+		mlInts("target_nodeids", 0, 1, 2), mlInts("target_ids", 0, 0, 0), mlFloats("target_weights", 5, 1, 2),
+		mlInt("n_targets", 1),
+	}
+	x := []float32{9, 0.5, 9, 0.6, 9, float32(math.NaN()), 9, float32(math.Inf(-1))}
+	out, err := runML(t, "TreeEnsembleRegressor", 3, attrs, 1, FromSlice(Float, x, 4, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mlWantFloats(t, "leaf+stump", out[0].Float32s(), []float32{6, 7, 7, 6}, 0)
+
+	// GTE: x >= 0.5 goes true (10), else false (20); NaN goes false.
+	x = []float32{0.5, 0.4, float32(math.NaN()), float32(math.Inf(1))}
+	out, err = runML(t, "TreeEnsembleRegressor", 3, treeStumpAttrs("BRANCH_GTE", 0.5, 10, 20), 1, FromSlice(Float, x, 4, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mlWantFloats(t, "gte", out[0].Float32s(), []float32{10, 20, 20, 10}, 0)
+
+	// 40 features, the split on the last.
+	stump := treeStumpAttrs("BRANCH_LEQ", 0, 1, 2)
+	stump[2] = mlInts("nodes_featureids", 39, 0, 0)
+	x = make([]float32, 2*40)
+	x[39], x[40+39] = -1, 1
+	out, err = runML(t, "TreeEnsembleRegressor", 3, stump, 1, FromSlice(Float, x, 2, 40))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mlWantFloats(t, "40 features", out[0].Float32s(), []float32{1, 2}, 0)
+}
+
+// BenchmarkTreeFastRow walks one row through 100 random trees of depth 10
+// with the assembly kernel (where there is one) and the Go kernel.
+func BenchmarkTreeFastRow(b *testing.B) {
+	rng := rand.New(rand.NewSource(1))
+	def, err := parseTreeDefV3(NewAttrs(treeRandomForestAttrs(rng, 100, 10, 5, "BRANCH_LEQ")...), "target", 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	f, _ := compileForest[float32](def)
+	goOnly, _ := compileForest[float32](def)
+	goOnly.fast.asm = treeWalkers{}
+	const rows = 256
+	x := treeRandomRows(rng, rows, 5)
+	leaves := make([]int32, 100)
+	for _, v := range []struct {
+		name string
+		f    *treeForest[float32]
+	}{{"asm", f}, {"go", goOnly}} {
+		b.Run(v.name, func(b *testing.B) {
+			i := 0
+			for b.Loop() {
+				v.f.collectLeaves(x, 5, i, i+1, leaves)
+				i = (i + 1) % rows
+			}
+		})
+	}
+}

@@ -1,0 +1,5 @@
+//go:build !amd64 || purego
+
+package ops
+
+func asmTreeWalkers(cpuFeatures) treeWalkers { return treeWalkers{} }
