@@ -107,10 +107,8 @@ func (k *fusedMatMul) activate(ec *Context, y *Tensor, bias []float32) error {
 	ec.Parallel(rows, max(1, 16384/max(cols, 1)), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			row := ys[r*cols : (r+1)*cols]
-			if bias != nil {
-				for j, b := range bias {
-					row[j] += b
-				}
+			for j, b := range bias {
+				row[j] += b
 			}
 			switch k.act {
 			case ActGelu:

@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand"
@@ -86,7 +87,7 @@ func checkSgemm(t *testing.T, r *rand.Rand, ar *gemmArch, tc gemmCase, ta, tb bo
 func TestSgemm(t *testing.T) {
 	pool := NewPool(3)
 	defer pool.Close()
-	ec := NewContext(nil, pool, nil)
+	ec := NewContext(context.Background(), pool, nil)
 	cases := []gemmCase{
 		{1, 1, 1, 0}, {3, 5, 7, 0}, {2, 4, 8, 1}, {17, 33, 300, 0}, {64, 64, 64, 3},
 		{65, 130, 257, 1}, {128, 96, 512, 0}, {1, 700, 300, 0}, {3, 1100, 70, 2},
@@ -146,7 +147,7 @@ func TestSgemmKernelTable(t *testing.T) {
 func TestSgemmBias(t *testing.T) {
 	pool := NewPool(2)
 	defer pool.Close()
-	ec := NewContext(nil, pool, nil)
+	ec := NewContext(context.Background(), pool, nil)
 	for _, ar := range sgemmArchs() {
 		r := rand.New(rand.NewSource(5))
 		for _, tc := range []gemmCase{{1, 1, 1, 0}, {13, 45, 7, 2}, {30, 70, 600, 1}, {128, 96, 300, 0}, {25, 33, 513, 3}} {
@@ -201,7 +202,7 @@ func TestSgemmPackedStrided(t *testing.T) {
 func TestSgemmNoAlloc(t *testing.T) {
 	pool := NewPool(2)
 	defer pool.Close()
-	ec := NewContext(nil, pool, nil)
+	ec := NewContext(context.Background(), pool, nil)
 	r := rand.New(rand.NewSource(4))
 	const m, n, k = 64, 256, 128
 	a, b, c := randSlice(r, m*k), randSlice(r, k*n), make([]float32, m*n)
@@ -245,7 +246,7 @@ func BenchmarkSgemm(b *testing.B) {
 					c := make([]float32, m*n)
 					pool := NewPool(threads)
 					defer pool.Close()
-					ec := NewContext(nil, pool, nil)
+					ec := NewContext(context.Background(), pool, nil)
 					b.ResetTimer()
 					for i := 0; i < b.N; i++ {
 						sgemmPacked(false, m, 1, x, k, &pb, 0, c, n, ec.Parallel)
@@ -268,7 +269,7 @@ func BenchmarkSgemmUnpacked(b *testing.B) {
 			c := make([]float32, m*n)
 			pool := NewPool(0)
 			defer pool.Close()
-			ec := NewContext(nil, pool, nil)
+			ec := NewContext(context.Background(), pool, nil)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				sgemmWith(ar, false, false, m, n, k, 1, x, k, w, n, 0, c, n, ec.Parallel)

@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand"
@@ -107,7 +108,7 @@ func checkQgemm(t *testing.T, r *rand.Rand, ar *qgemmArch, tc qgemmCase, par par
 func TestQgemm(t *testing.T) {
 	pool := NewPool(3)
 	defer pool.Close()
-	ec := NewContext(nil, pool, nil)
+	ec := NewContext(context.Background(), pool, nil)
 	sizes := [][4]int{
 		{1, 1, 1, 0}, {3, 5, 7, 1}, {12, 32, 4, 0}, {13, 33, 5, 2}, {17, 67, 300, 0},
 		{64, 64, 64, 3}, {65, 130, 257, 1}, {1, 700, 96, 0}, {5, 3, 600, 0}, {100, 200, 40, 7},
@@ -165,7 +166,7 @@ func BenchmarkQgemm(b *testing.B) {
 					c := make([]float32, m*n)
 					pool := NewPool(threads)
 					defer pool.Close()
-					ec := NewContext(nil, pool, nil)
+					ec := NewContext(context.Background(), pool, nil)
 					out := qgemmOut{cf: c, scale: []float32{0.01}, ldc: n}
 					b.ResetTimer()
 					for i := 0; i < b.N; i++ {

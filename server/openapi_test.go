@@ -143,7 +143,7 @@ func (d *apiDoc) validate(t testing.TB, what string, schema any, body []byte) {
 
 func (d *apiDoc) check(schema any, v any, at string) []string {
 	s := d.resolve(schema)
-	if s == nil || len(s) == 0 {
+	if len(s) == 0 {
 		return nil
 	}
 	if alts, ok := s["oneOf"].([]any); ok {
