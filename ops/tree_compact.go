@@ -54,8 +54,9 @@ type treeFast struct {
 
 // treeFastScratch is the per-call working memory of a traversal.
 type treeFastScratch struct {
-	row []float32 // the padded row
-	idx []int64   // walk positions for the vector kernels
+	row   []float32 // the padded row
+	idx   []int64   // walk positions for the vector kernels
+	table [32]float32
 }
 
 // treeWalkers are the assembly kernels (nil functions where there are
@@ -196,11 +197,10 @@ func (t *treeFast) collect(x []float32, c, lo, hi int, leaves []int32) {
 func (t *treeFast) walkRow(s *treeFastScratch, row []float32, out []int32) {
 	switch {
 	case t.asm.table != nil && len(row) <= 32:
-		var table [32]float32
-		copy(table[:], row)
+		copy(s.table[:], row)
 		idx := s.idx[:len(t.laneRoots)]
 		copy(idx, t.laneRoots)
-		t.asm.table(t.nodes, idx, t.laneSteps, &table)
+		t.asm.table(t.nodes, idx, t.laneSteps, &s.table)
 		for k := range out {
 			out[k] = int32(idx[k])
 		}
