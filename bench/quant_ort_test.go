@@ -359,3 +359,26 @@ func TestQuantizedEpilogueParityWithORT(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkInt8VsORT runs the dynamically quantized MiniLM (quantized at
+// test time by models/quantize, int8 symmetric weights) on agate and on
+// onnxruntime, next to onnxruntime's fp32 run of the original model: the
+// issue's goal compares agate int8 with onnxruntime fp32.
+func BenchmarkInt8VsORT(b *testing.B) {
+	dir := shared.Path(b, "models", "transformers", "minilm-l6-h384-6label")
+	q := quantizedModel(b, filepath.Join(dir, "model.onnx"), b.TempDir(), quantize.Options{})
+	for _, s := range []TextShape{{1, 128}, {8, 128}} {
+		fp, err := TextWorkload(dir, s.Batch, s.Seq)
+		if err != nil {
+			b.Fatal(err)
+		}
+		w8 := *fp
+		w8.Model = q
+		for _, th := range []int{1, 2} {
+			name := fmt.Sprintf("b%d-s%d/threads=%d", s.Batch, s.Seq, th)
+			b.Run(name+"/agate-int8", w8.BenchAgate(th))
+			b.Run(name+"/ort-int8", w8.BenchORT(th))
+			b.Run(name+"/ort-fp32", fp.BenchORT(th))
+		}
+	}
+}
