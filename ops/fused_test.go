@@ -64,3 +64,33 @@ func BenchmarkGelu(b *testing.B) {
 		b.Run("asm", func(b *testing.B) { benchGelu(b, v.gelu) })
 	}
 }
+
+// TestQuantizeVec checks the assembly range and quantization routines
+// against the Go ones, bit for bit, with NaN, ties and out-of-range values.
+func TestQuantizeVec(t *testing.T) {
+	v := asmVecMath(hostCPU())
+	if v.minMax == nil {
+		t.Skip("no AVX2 on this CPU")
+	}
+	xs := []float32{0.5, 1.5, 2.5, -0.5, -1.5, float32(math.NaN()), 1e9, -1e9, 3.49, -3.51, 0, 7}
+	for i := 0; i < 300; i++ {
+		xs = append(xs, float32(i%37)*0.37-5)
+	}
+	for n := 0; n <= len(xs); n += 7 {
+		lo, hi := v.minMax(xs[:n])
+		wl, wh := minMaxGo(xs[:n])
+		if lo != wl || hi != wh {
+			t.Fatalf("n=%d: minMax %v %v, want %v %v", n, lo, hi, wl, wh)
+		}
+		for _, sc := range []float32{1, 0.037, 3} {
+			got, want := make([]uint8, n), make([]uint8, n)
+			v.quantizeU8(got, xs[:n], sc, 128)
+			quantizeU8Go(want, xs[:n], sc, 128)
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("n=%d scale %v: element %d (%v): %d, want %d", n, sc, i, xs[i], got[i], want[i])
+				}
+			}
+		}
+	}
+}

@@ -490,6 +490,11 @@ func dynQuantRange(lo, hi float32) (scale, zp float32) {
 
 // minMax32 returns min(0, xs...) and max(0, xs...), ignoring NaNs.
 func minMax32(xs []float32) (lo, hi float32) {
+	return vecmath().minMax(xs)
+}
+
+// minMaxGo is the portable minMax32.
+func minMaxGo(xs []float32) (lo, hi float32) {
 	var l0, l1, l2, l3, h0, h1, h2, h3 float32
 	i := 0
 	for ; i+4 <= len(xs); i += 4 {
@@ -538,6 +543,11 @@ const roundMagic = 12582912
 // quantizeU8 computes dst = saturate(round(x/scale) + zp) into uint8, with
 // round half to even. zp must be an integer in [0, 255].
 func quantizeU8(dst []uint8, xs []float32, scale, zp float32) {
+	vecmath().quantizeU8(dst, xs, scale, zp)
+}
+
+// quantizeU8Go is the portable quantizeU8.
+func quantizeU8Go(dst []uint8, xs []float32, scale, zp float32) {
 	dst = dst[:len(xs)]
 	for i, v := range xs {
 		x := v / scale

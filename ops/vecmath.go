@@ -15,6 +15,11 @@ type vecMath struct {
 	// expSubSum sets dst[i] = exp(src[i]-m) for src[i] <= m and returns the
 	// sum (the softmax inner loop).
 	expSubSum func(dst, src []float32, m float32) float32
+	// minMax returns the minimum and maximum of xs and 0, ignoring NaN
+	// (DynamicQuantizeLinear's range).
+	minMax func(xs []float32) (lo, hi float32)
+	// quantizeU8 quantizes xs to uint8 with round-half-to-even.
+	quantizeU8 func(dst []uint8, xs []float32, scale, zp float32)
 }
 
 var vecMathOnce = sync.OnceValue(func() vecMath {
@@ -24,6 +29,12 @@ var vecMathOnce = sync.OnceValue(func() vecMath {
 	}
 	if v.expSubSum == nil {
 		v.expSubSum = expSubSumGo
+	}
+	if v.minMax == nil {
+		v.minMax = minMaxGo
+	}
+	if v.quantizeU8 == nil {
+		v.quantizeU8 = quantizeU8Go
 	}
 	return v
 })

@@ -10,6 +10,12 @@ func geluAVX2(dst, src *float32, n int)
 //go:noescape
 func expSubSumAVX2(dst, src *float32, n int, m float32) float32
 
+//go:noescape
+func minMaxAVX2(xs *float32, n int) (lo, hi float32)
+
+//go:noescape
+func quantizeU8AVX2(dst *uint8, xs *float32, n int, scale, zp float32)
+
 func asmVecMath(f cpuFeatures) vecMath {
 	if !f.avx2FMA {
 		return vecMath{}
@@ -31,6 +37,23 @@ func asmVecMath(f cpuFeatures) vecMath {
 				s = expSubSumAVX2(&dst[0], &src[0], n, m)
 			}
 			return s + expSubSumGo(dst[n:len(src)], src[n:], m)
+		},
+		minMax: func(xs []float32) (float32, float32) {
+			n := len(xs) &^ 7
+			if n == 0 {
+				return minMaxGo(xs)
+			}
+			lo, hi := minMaxAVX2(&xs[0], n)
+			l2, h2 := minMaxGo(xs[n:])
+			return min(lo, l2), max(hi, h2)
+		},
+		quantizeU8: func(dst []uint8, xs []float32, scale, zp float32) {
+			n := len(xs) &^ 7
+			if n > 0 {
+				_ = dst[n-1]
+				quantizeU8AVX2(&dst[0], &xs[0], n, scale, zp)
+			}
+			quantizeU8Go(dst[n:len(xs)], xs[n:], scale, zp)
 		},
 	}
 }

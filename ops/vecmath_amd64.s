@@ -130,3 +130,79 @@ exp_done:
 	VMOVSS  X10, ret+32(FP)
 	VZEROUPPER
 	RET
+
+CONST8(vmNeg512, 0xc4000000)    // -512
+CONST8(vmPos512, 0x44000000)    // 512
+CONST8(vm255, 0x437f0000)       // 255
+
+// func minMaxAVX2(xs *float32, n int) (lo, hi float32)
+// Min and max of xs and 0, ignoring NaN; n is a multiple of 8.
+TEXT ·minMaxAVX2(SB), NOSPLIT, $0-24
+	MOVQ xs+0(FP), SI
+	MOVQ n+8(FP), CX
+	VXORPS Y0, Y0, Y0                   // running min
+	VXORPS Y1, Y1, Y1                   // running max
+	SHRQ $3, CX
+	JZ   mm_done
+
+mm_loop:
+	VMOVUPS (SI), Y2
+	VMINPS  Y0, Y2, Y0                  // NaN in xs keeps the running value
+	VMAXPS  Y1, Y2, Y1
+	ADDQ    $32, SI
+	DECQ    CX
+	JNZ     mm_loop
+
+mm_done:
+	VEXTRACTF128 $1, Y0, X2
+	VMINPS  X2, X0, X0
+	VPERMILPS $0x4e, X0, X2
+	VMINPS  X2, X0, X0
+	VPERMILPS $0xb1, X0, X2
+	VMINPS  X2, X0, X0
+	VEXTRACTF128 $1, Y1, X3
+	VMAXPS  X3, X1, X1
+	VPERMILPS $0x4e, X1, X3
+	VMAXPS  X3, X1, X1
+	VPERMILPS $0xb1, X1, X3
+	VMAXPS  X3, X1, X1
+	VMOVSS  X0, lo+16(FP)
+	VMOVSS  X1, hi+20(FP)
+	VZEROUPPER
+	RET
+
+// func quantizeU8AVX2(dst *uint8, xs *float32, n int, scale, zp float32)
+// dst[i] = clamp(roundEven(clamp(xs[i]/scale, ±512)) + zp, 0, 255), NaN to
+// the low end, exactly as quantizeU8; n is a multiple of 8.
+TEXT ·quantizeU8AVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ xs+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS scale+24(FP), Y8
+	VBROADCASTSS zp+28(FP), Y9
+	VXORPS Y10, Y10, Y10
+	SHRQ $3, CX
+	JZ   q_done
+
+q_loop:
+	VMOVUPS (SI), Y0
+	VDIVPS  Y8, Y0, Y0
+	VMAXPS  vmNeg512<>(SB), Y0, Y0      // NaN becomes -512
+	VMINPS  vmPos512<>(SB), Y0, Y0
+	VROUNDPS $0, Y0, Y0                 // to nearest, ties to even
+	VADDPS  Y9, Y0, Y0
+	VMAXPS  Y10, Y0, Y0
+	VMINPS  vm255<>(SB), Y0, Y0
+	VCVTTPS2DQ Y0, Y0
+	VEXTRACTI128 $1, Y0, X1
+	VPACKUSDW X1, X0, X0                // 8 x uint16
+	VPACKUSWB X0, X0, X0                // 8 x uint8 in the low half
+	VMOVQ   X0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $8, DI
+	DECQ    CX
+	JNZ     q_loop
+
+q_done:
+	VZEROUPPER
+	RET
