@@ -196,6 +196,7 @@ func (k *selfAttention) Run(ec *Context, in, out []*Tensor) error {
 	scratch := ec.Empty(Float, chunks, sq*skv)
 	sc := scratch.Float32s()
 	seq := func(n, grain int, fn func(lo, hi int)) { fn(0, n) }
+	vm := vecmath()
 	ec.Parallel(chunks, 1, func(lo, hi int) {
 		for c := lo; c < hi; c++ {
 			p := sc[c*sq*skv : (c+1)*sq*skv]
@@ -207,6 +208,17 @@ func (k *selfAttention) Run(ec *Context, in, out []*Tensor) error {
 				sgemm(false, true, sq, skv, d, scale, qs[qo:], h, ks[ko:], h, 0, p, skv, seq)
 				for i := 0; i < sq; i++ {
 					row := p[i*skv : (i+1)*skv]
+					if div != 0 && (mask == nil || ms[3] == 1) {
+						// contiguous mask row: one vector pass
+						var mrow []float32
+						if mask != nil {
+							mo := bi*ms[0] + hd*ms[1] + i*ms[2]
+							mrow = mask[mo : mo+skv]
+						}
+						vm.divAdd(row, mrow, div)
+						softmaxRow32(row, row, softmaxPlain)
+						continue
+					}
 					if div != 0 {
 						for j := range row {
 							row[j] /= div

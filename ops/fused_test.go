@@ -94,3 +94,33 @@ func TestQuantizeVec(t *testing.T) {
 		}
 	}
 }
+
+func TestDivAdd(t *testing.T) {
+	v := asmVecMath(hostCPU())
+	if v.divAdd == nil {
+		t.Skip("no AVX2 on this CPU")
+	}
+	for n := 0; n < 40; n++ {
+		for _, withMask := range []bool{false, true} {
+			a, b := make([]float32, n), make([]float32, n)
+			var mask []float32
+			if withMask {
+				mask = make([]float32, n)
+			}
+			for i := range a {
+				a[i] = float32(i)*1.37 - 11
+				b[i] = a[i]
+				if mask != nil {
+					mask[i] = float32(i%3) * -1e4
+				}
+			}
+			v.divAdd(a, mask, 5.656854)
+			divAddGo(b, mask, 5.656854)
+			for i := range a {
+				if a[i] != b[i] {
+					t.Fatalf("n=%d mask=%v: element %d %v, want %v", n, withMask, i, a[i], b[i])
+				}
+			}
+		}
+	}
+}

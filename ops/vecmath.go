@@ -18,6 +18,8 @@ type vecMath struct {
 	// minMax returns the minimum and maximum of xs and 0, ignoring NaN
 	// (DynamicQuantizeLinear's range).
 	minMax func(xs []float32) (lo, hi float32)
+	// divAdd sets row[i] = row[i]/div + mask[i] (mask nil: no addition).
+	divAdd func(row, mask []float32, div float32)
 	// quantizeU8 quantizes xs to uint8 with round-half-to-even.
 	quantizeU8 func(dst []uint8, xs []float32, scale, zp float32)
 }
@@ -29,6 +31,9 @@ var vecMathOnce = sync.OnceValue(func() vecMath {
 	}
 	if v.expSubSum == nil {
 		v.expSubSum = expSubSumGo
+	}
+	if v.divAdd == nil {
+		v.divAdd = divAddGo
 	}
 	if v.minMax == nil {
 		v.minMax = minMaxGo
@@ -69,4 +74,18 @@ func expSubSumGo(dst, src []float32, m float32) float32 {
 		s += e
 	}
 	return s
+}
+
+// divAddGo is the portable divAdd.
+func divAddGo(row, mask []float32, div float32) {
+	if mask == nil {
+		for i := range row {
+			row[i] /= div
+		}
+		return
+	}
+	mask = mask[:len(row)]
+	for i := range row {
+		row[i] = row[i]/div + mask[i]
+	}
 }

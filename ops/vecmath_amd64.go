@@ -16,6 +16,9 @@ func minMaxAVX2(xs *float32, n int) (lo, hi float32)
 //go:noescape
 func quantizeU8AVX2(dst *uint8, xs *float32, n int, scale, zp float32)
 
+//go:noescape
+func divAddAVX2(row, mask *float32, n int, div float32)
+
 func asmVecMath(f cpuFeatures) vecMath {
 	if !f.avx2FMA {
 		return vecMath{}
@@ -46,6 +49,22 @@ func asmVecMath(f cpuFeatures) vecMath {
 			lo, hi := minMaxAVX2(&xs[0], n)
 			l2, h2 := minMaxGo(xs[n:])
 			return min(lo, l2), max(hi, h2)
+		},
+		divAdd: func(row, mask []float32, div float32) {
+			n := len(row) &^ 7
+			if n > 0 {
+				var mp *float32
+				if mask != nil {
+					_ = mask[n-1]
+					mp = &mask[0]
+				}
+				divAddAVX2(&row[0], mp, n, div)
+			}
+			var rest []float32
+			if mask != nil {
+				rest = mask[n:len(row)]
+			}
+			divAddGo(row[n:], rest, div)
 		},
 		quantizeU8: func(dst []uint8, xs []float32, scale, zp float32) {
 			n := len(xs) &^ 7

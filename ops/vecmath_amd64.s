@@ -206,3 +206,39 @@ q_loop:
 q_done:
 	VZEROUPPER
 	RET
+
+// func divAddAVX2(row, mask *float32, n int, div float32)
+// row[i] = row[i]/div + mask[i] (mask may be nil: then only the division);
+// n is a multiple of 8.
+TEXT ·divAddAVX2(SB), NOSPLIT, $0-28
+	MOVQ row+0(FP), DI
+	MOVQ mask+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS div+24(FP), Y8
+	SHRQ $3, CX
+	JZ   da_done
+	TESTQ SI, SI
+	JZ   da_nomask
+
+da_loop:
+	VMOVUPS (DI), Y0
+	VDIVPS  Y8, Y0, Y0
+	VADDPS  (SI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, DI
+	ADDQ    $32, SI
+	DECQ    CX
+	JNZ     da_loop
+	JMP     da_done
+
+da_nomask:
+	VMOVUPS (DI), Y0
+	VDIVPS  Y8, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     da_nomask
+
+da_done:
+	VZEROUPPER
+	RET
