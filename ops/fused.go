@@ -216,7 +216,7 @@ func (k *selfAttention) Run(ec *Context, in, out []*Tensor) error {
 							mrow = mask[mo : mo+skv]
 						}
 						vm.divAdd(row, mrow, div)
-						softmaxRow32(row, row, softmaxPlain)
+						vm.softmax(row)
 						continue
 					}
 					if div != 0 {

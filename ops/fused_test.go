@@ -124,3 +124,31 @@ func TestDivAdd(t *testing.T) {
 		}
 	}
 }
+
+func TestSoftmaxVec(t *testing.T) {
+	v := asmVecMath(hostCPU())
+	if v.softmax == nil {
+		t.Skip("no AVX2 on this CPU")
+	}
+	for n := 1; n < 70; n++ {
+		a := make([]float32, n)
+		for i := range a {
+			a[i] = float32((i*7)%11) - 4
+		}
+		ref := make([]float64, n)
+		m, s := -math.MaxFloat64, 0.0
+		for _, x := range a {
+			m = math.Max(m, float64(x))
+		}
+		for i, x := range a {
+			ref[i] = math.Exp(float64(x) - m)
+			s += ref[i]
+		}
+		v.softmax(a)
+		for i := range a {
+			if d := math.Abs(float64(a[i]) - ref[i]/s); d > 1e-6 {
+				t.Fatalf("n=%d: element %d %v, want %v", n, i, a[i], ref[i]/s)
+			}
+		}
+	}
+}

@@ -18,6 +18,8 @@ type vecMath struct {
 	// minMax returns the minimum and maximum of xs and 0, ignoring NaN
 	// (DynamicQuantizeLinear's range).
 	minMax func(xs []float32) (lo, hi float32)
+	// softmax replaces a non-empty row by its softmax (rows without NaN).
+	softmax func(row []float32)
 	// divAdd sets row[i] = row[i]/div + mask[i] (mask nil: no addition).
 	divAdd func(row, mask []float32, div float32)
 	// quantizeU8 quantizes xs to uint8 with round-half-to-even.
@@ -31,6 +33,9 @@ var vecMathOnce = sync.OnceValue(func() vecMath {
 	}
 	if v.expSubSum == nil {
 		v.expSubSum = expSubSumGo
+	}
+	if v.softmax == nil {
+		v.softmax = softmaxGo
 	}
 	if v.divAdd == nil {
 		v.divAdd = divAddGo
@@ -87,5 +92,19 @@ func divAddGo(row, mask []float32, div float32) {
 	mask = mask[:len(row)]
 	for i := range row {
 		row[i] = row[i]/div + mask[i]
+	}
+}
+
+// softmaxGo is the portable in-place softmax of a row.
+func softmaxGo(row []float32) {
+	m := row[0]
+	for _, v := range row {
+		if v > m {
+			m = v
+		}
+	}
+	inv := 1 / expSubSumGo(row, row, m)
+	for i := range row {
+		row[i] *= inv
 	}
 }

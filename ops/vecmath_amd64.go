@@ -19,6 +19,12 @@ func quantizeU8AVX2(dst *uint8, xs *float32, n int, scale, zp float32)
 //go:noescape
 func divAddAVX2(row, mask *float32, n int, div float32)
 
+//go:noescape
+func maxAVX2(xs *float32, n int) float32
+
+//go:noescape
+func scaleAVX2(xs *float32, n int, s float32)
+
 func asmVecMath(f cpuFeatures) vecMath {
 	if !f.avx2FMA {
 		return vecMath{}
@@ -49,6 +55,25 @@ func asmVecMath(f cpuFeatures) vecMath {
 			lo, hi := minMaxAVX2(&xs[0], n)
 			l2, h2 := minMaxGo(xs[n:])
 			return min(lo, l2), max(hi, h2)
+		},
+		softmax: func(row []float32) {
+			n := len(row) &^ 7
+			if n == 0 {
+				softmaxGo(row)
+				return
+			}
+			m := maxAVX2(&row[0], n)
+			for _, v := range row[n:] {
+				if v > m {
+					m = v
+				}
+			}
+			sum := expSubSumAVX2(&row[0], &row[0], n, m) + expSubSumGo(row[n:], row[n:], m)
+			inv := 1 / sum
+			scaleAVX2(&row[0], n, inv)
+			for i := n; i < len(row); i++ {
+				row[i] *= inv
+			}
 		},
 		divAdd: func(row, mask []float32, div float32) {
 			n := len(row) &^ 7

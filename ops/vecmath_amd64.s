@@ -242,3 +242,52 @@ da_nomask:
 da_done:
 	VZEROUPPER
 	RET
+
+// func maxAVX2(xs *float32, n int) float32
+// The maximum of xs (n a positive multiple of 8); NaN elements are skipped
+// unless every element is NaN.
+TEXT ·maxAVX2(SB), NOSPLIT, $0-20
+	MOVQ xs+0(FP), SI
+	MOVQ n+8(FP), CX
+	VMOVUPS (SI), Y0
+	SHRQ $3, CX
+	ADDQ $32, SI
+	DECQ CX
+	JZ   mx_done
+
+mx_loop:
+	VMAXPS  (SI), Y0, Y0
+	ADDQ    $32, SI
+	DECQ    CX
+	JNZ     mx_loop
+
+mx_done:
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS  X1, X0, X0
+	VPERMILPS $0x4e, X0, X1
+	VMAXPS  X1, X0, X0
+	VPERMILPS $0xb1, X0, X1
+	VMAXPS  X1, X0, X0
+	VMOVSS  X0, ret+16(FP)
+	VZEROUPPER
+	RET
+
+// func scaleAVX2(xs *float32, n int, s float32)
+// xs[i] *= s; n is a multiple of 8.
+TEXT ·scaleAVX2(SB), NOSPLIT, $0-20
+	MOVQ xs+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS s+16(FP), Y8
+	SHRQ $3, CX
+	JZ   sc_done
+
+sc_loop:
+	VMULPS  (SI), Y8, Y0
+	VMOVUPS Y0, (SI)
+	ADDQ    $32, SI
+	DECQ    CX
+	JNZ     sc_loop
+
+sc_done:
+	VZEROUPPER
+	RET
