@@ -10,7 +10,9 @@ import (
 // random forest and gradient boosting export): a compact 8-byte node, a
 // fixed number of steps per tree instead of a leaf test per step, and
 // interleaved (or, with AVX-512, vectorised) walks. The general layout of
-// tree_forest.go stays the fallback and still supplies the leaf values.
+// tree_forest.go stays the fallback for other forests and for double
+// inputs, and supplies the votes of multi-target forests whose leaves do
+// not vote exactly once per target.
 //
 // Every leaf reads an extra input slot (index treeFast.pad) that holds -Inf,
 // so its comparison "x <= t" always holds and its step, jm1+1, is zero: a
@@ -22,7 +24,9 @@ import (
 
 // treeCNode is a compact node: split threshold, split feature and the
 // offset to the true child minus one (the false child is the next node).
-// A leaf has a zero threshold, reads the padding feature and has jm1 = -1.
+// A leaf reads the padding feature and has jm1 = -1; its threshold holds its
+// value in a single-target forest, else its leaf number (exact in float32
+// below 2^24), which indexes treeFast.dense.
 type treeCNode struct {
 	thr  float32
 	feat uint16
@@ -41,6 +45,10 @@ type treeFast struct {
 	pad   int     // features read; a padded row has pad+1 slots
 	roots []int32 // as treeForest.roots
 	steps []int32 // per tree: splits on its longest path
+
+	// dense holds nTargets votes per leaf number, in target order, when
+	// the forest has several targets and every leaf votes once for each.
+	dense []float32
 
 	// Single-row walks: trees in groups of 8 (Go) or 32 (assembly) share
 	// a step count, the largest of the group.
@@ -97,7 +105,18 @@ func newTreeFast(f *treeForest[float32]) *treeFast {
 	for i := range f.nodes {
 		nd := &f.nodes[i]
 		if nd.isLeaf() {
-			t.nodes[i] = treeCNode{feat: uint16(pad), jm1: -1}
+			thr := nd.thr
+			if f.nTargets > 1 {
+				l := -1 - nd.info
+				if l >= 1<<24 {
+					return nil
+				}
+				thr = float32(l)
+			}
+			if thr != thr {
+				return nil // a NaN value would fail the leaf's "-Inf <= t"
+			}
+			t.nodes[i] = treeCNode{thr: thr, feat: uint16(pad), jm1: -1}
 			continue
 		}
 		if nd.jump < 1 || nd.jump > treeFastMaxJump || int(nd.jump)+i >= len(f.nodes) {
@@ -127,6 +146,9 @@ func newTreeFast(f *treeForest[float32]) *treeFast {
 	if leaf < 0 {
 		return nil // no leaves: validation prevents this
 	}
+	if f.nTargets > 1 {
+		t.dense = treeDenseVotes(f)
+	}
 	t.steps = make([]int32, len(t.roots))
 	for k, r := range t.roots {
 		t.steps[k] = height[r]
@@ -142,6 +164,32 @@ func newTreeFast(f *treeForest[float32]) *treeFast {
 		}
 	}
 	return t
+}
+
+// treeDenseVotes returns the votes of f as a leaves x targets matrix, or
+// nil unless every leaf votes exactly once for every target (random forest
+// classifiers do).
+func treeDenseVotes(f *treeForest[float32]) []float32 {
+	nt := f.nTargets
+	nl := len(f.leafStart) - 1
+	dense := make([]float32, nl*nt)
+	seen := make([]bool, nt)
+	for l := 0; l < nl; l++ {
+		s, e := f.leafStart[l], f.leafStart[l+1]
+		if int(e-s) != nt {
+			return nil
+		}
+		clear(seen)
+		for k := s; k < e; k++ {
+			tg := f.leafTarget[k]
+			if seen[tg] {
+				return nil
+			}
+			seen[tg] = true
+			dense[l*nt+int(tg)] = f.leafWeight[k]
+		}
+	}
+	return dense
 }
 
 // treeGroupMax returns the largest value of each run of g values of s.

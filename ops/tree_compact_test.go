@@ -12,6 +12,13 @@ import (
 // to maxDepth), splits of the given mode over nf features, thresholds drawn
 // from a small set so that inputs often equal them.
 func treeRandomForestAttrs(rng *rand.Rand, trees, maxDepth, nf int, mode string) []*Attr {
+	return treeRandomForestAttrsN(rng, trees, maxDepth, nf, mode, 1, true)
+}
+
+// treeRandomForestAttrsN is treeRandomForestAttrs with nTargets targets:
+// every leaf votes once for each target when complete is set, else for a
+// random subset of them.
+func treeRandomForestAttrsN(rng *rand.Rand, trees, maxDepth, nf int, mode string, nTargets int, complete bool) []*Attr {
 	var tree, node, feat, tn, fn, tIDs, tNodes, tTargets []int64
 	var modes []string
 	var vals, weights []float32
@@ -25,9 +32,14 @@ func treeRandomForestAttrs(rng *rand.Rand, trees, maxDepth, nf int, mode string)
 			tree, node = append(tree, int64(t)), append(node, id)
 			tn, fn = append(tn, 0), append(fn, 0)
 			if d == maxDepth || (d > 0 && rng.Intn(4) == 0) {
-				w := float32(rng.Intn(1000)) / 8
 				feat, modes, vals = append(feat, 0), append(modes, "LEAF"), append(vals, 0)
-				tIDs, tNodes, tTargets, weights = append(tIDs, int64(t)), append(tNodes, id), append(tTargets, 0), append(weights, w)
+				for _, tg := range rng.Perm(nTargets) {
+					if !complete && rng.Intn(2) == 0 {
+						continue
+					}
+					w := float32(rng.Intn(1000)) / 8
+					tIDs, tNodes, tTargets, weights = append(tIDs, int64(t)), append(tNodes, id), append(tTargets, int64(tg)), append(weights, w)
+				}
 				return id
 			}
 			feat, modes, vals = append(feat, int64(rng.Intn(nf))), append(modes, mode), append(vals, float32(rng.Intn(9)-4)/2)
@@ -42,7 +54,7 @@ func treeRandomForestAttrs(rng *rand.Rand, trees, maxDepth, nf int, mode string)
 		mlInts("nodes_treeids", tree...), mlInts("nodes_nodeids", node...), mlInts("nodes_featureids", feat...),
 		mlStrs("nodes_modes", modes...), mlFloats("nodes_values", vals...), mlInts("nodes_truenodeids", tn...),
 		mlInts("nodes_falsenodeids", fn...), mlInts("target_treeids", tIDs...), mlInts("target_nodeids", tNodes...),
-		mlInts("target_ids", tTargets...), mlFloats("target_weights", weights...), mlInt("n_targets", 1),
+		mlInts("target_ids", tTargets...), mlFloats("target_weights", weights...), mlInt("n_targets", int64(nTargets)),
 	}
 }
 
@@ -110,6 +122,45 @@ func TestTreeFastMatchesGeneral(t *testing.T) {
 						if got[i] != want[3*trees+i] {
 							t.Fatalf("%s: rows [3, 5): leaf %d differs", name, i)
 						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestTreeFastAccumulate checks the sums over the compact leaves (values
+// in single-target forests, dense votes in multi-target ones) against the
+// general layout, for every aggregate function.
+func TestTreeFastAccumulate(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	for _, nTargets := range []int{1, 3} {
+		for _, complete := range []bool{true, false} {
+			for _, agg := range []string{"SUM", "AVERAGE", "MIN", "MAX"} {
+				name := fmt.Sprintf("targets=%d/complete=%v/%s", nTargets, complete, agg)
+				attrs := append(treeRandomForestAttrsN(rng, 21, 6, 4, "BRANCH_LEQ", nTargets, complete),
+					mlStr("aggregate_function", agg), mlFloats("base_values", make([]float32, nTargets)...))
+				def, err := parseTreeDefV3(NewAttrs(attrs...), "target", nTargets)
+				if err != nil {
+					t.Fatal(err)
+				}
+				fast, _ := compileForest[float32](def)
+				if fast.fast == nil {
+					t.Fatalf("%s: no compact layout", name)
+				}
+				if got := fast.fast.dense != nil; got != (nTargets > 1 && complete) {
+					t.Fatalf("%s: dense votes %v", name, got)
+				}
+				general, _ := compileForest[float32](def)
+				general.fast, general.collectFast = nil, nil
+				const rows = 40
+				x := treeRandomRows(rng, rows, 4)
+				want, got := NewTensor(Float, rows, nTargets), NewTensor(Float, rows, nTargets)
+				treeRegressionRows(general, x, 4, want, 0, rows)
+				treeRegressionRows(fast, x, 4, got, 0, rows)
+				for i, w := range want.Float32s() {
+					if g := got.Float32s()[i]; g != w && !(g != g && w != w) {
+						t.Fatalf("%s: element %d: %v, want %v", name, i, g, w)
 					}
 				}
 			}

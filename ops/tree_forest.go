@@ -442,8 +442,21 @@ func (f *treeForest[T]) putLeafBuffer(b *[]int32) { f.leafBufs.Put(b) }
 // each row's leaves (leaves holds len(roots) entries per row) into sc (and
 // has, for MIN and MAX), one entry per row.
 func (f *treeForest[T]) accumulate1(leaves []int32, sc []T, has []bool) {
-	nodes := f.nodes
 	nt := len(f.roots)
+	if fs := f.fast; fs != nil && (f.agg == treeAggSum || f.agg == treeAggAverage) {
+		// The compact leaves hold the values, and the walk has just
+		// brought them into cache.
+		nodes := fs.nodes
+		for k := range sc {
+			var s T
+			for _, l := range leaves[k*nt : k*nt+nt] {
+				s += T(nodes[l].thr)
+			}
+			sc[k] = s
+		}
+		return
+	}
+	nodes := f.nodes
 	for k := range sc {
 		ls := leaves[k*nt : k*nt+nt]
 		switch f.agg {
@@ -472,6 +485,10 @@ func (f *treeForest[T]) accumulate1(leaves []int32, sc []T, has []bool) {
 func (f *treeForest[T]) accumulateN(leaves []int32, rows int, sc []T, has []bool) {
 	nt := f.nTargets
 	ntrees := len(f.roots)
+	if fs := f.fast; fs != nil && fs.dense != nil && ntrees > 0 {
+		f.accumulateDense(leaves, rows, sc, has)
+		return
+	}
 	nodes := f.nodes
 	for k := 0; k < rows; k++ {
 		s, h := sc[k*nt:k*nt+nt], has[k*nt:k*nt+nt]
@@ -497,6 +514,48 @@ func (f *treeForest[T]) accumulateN(leaves []int32, rows int, sc []T, has []bool
 					}
 					h[t] = true
 				}
+			}
+		}
+	}
+}
+
+// accumulateDense is accumulateN over the dense votes of the compact
+// layout: every leaf votes once for every target, in the same tree order,
+// so the sums are those of accumulateN.
+func (f *treeForest[T]) accumulateDense(leaves []int32, rows int, sc []T, has []bool) {
+	nt := f.nTargets
+	ntrees := len(f.roots)
+	nodes, dense := f.fast.nodes, f.fast.dense
+	for k := 0; k < rows; k++ {
+		s := sc[k*nt : k*nt+nt]
+		for _, l := range leaves[k*ntrees : k*ntrees+ntrees] {
+			lf := int(nodes[l].thr) * nt
+			w := dense[lf : lf+nt]
+			switch f.agg {
+			case treeAggSum, treeAggAverage:
+				for j, v := range w {
+					s[j] += T(v)
+				}
+			case treeAggMin:
+				for j, v := range w {
+					if T(v) < s[j] || !has[k*nt+j] {
+						s[j] = T(v)
+					}
+					has[k*nt+j] = true
+				}
+			case treeAggMax:
+				for j, v := range w {
+					if T(v) > s[j] || !has[k*nt+j] {
+						s[j] = T(v)
+					}
+					has[k*nt+j] = true
+				}
+			}
+		}
+		if f.agg == treeAggSum || f.agg == treeAggAverage {
+			h := has[k*nt : k*nt+nt]
+			for j := range h {
+				h[j] = true
 			}
 		}
 	}
@@ -583,8 +642,11 @@ func (f *treeForest[T]) checkFeatures(c int) error {
 	return nil
 }
 
-// treeParallelGrain returns the number of rows per parallel chunk so that a
-// chunk performs at least ~64k node visits.
+// treeParallelGrain returns the number of rows per parallel chunk: enough
+// for ~64k node visits (some 50-100 µs with the compact layout). Handing a
+// chunk to another worker costs tens of microseconds on a loaded 2-vCPU
+// machine: splitting a batch of 100 rows of a 100-tree forest measured
+// 30-50% slower there than one worker, while 10 000 rows split gain 1.3-1.9x.
 func treeParallelGrain(work int) int {
 	g := (1 << 16) / work
 	if g < 1 {
