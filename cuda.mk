@@ -88,7 +88,7 @@ cuda-check: $(CUDA_STUB_LIB)
 	$(CUDA_CHECK_ENV) $(GO) test -tags cuda -count=1 ./engine/cuda/
 	$(CUDA_CHECK_ENV) $(GO) test -tags cuda -count=1 -run 'CUDA' ./bench/
 	@if command -v clang++ >/dev/null; then \
-		mkdir -p $(CUDA_CACHE)/clang/bin && ln -sfn ../root/usr/include $(CUDA_CACHE)/clang/include && \
+		mkdir -p $(CUDA_CACHE)/clang/bin $(CUDA_CACHE)/clang/lib64 && ln -sfn ../root/usr/include $(CUDA_CACHE)/clang/include && \
 		for f in $(CUDA_SRC); do echo "clang++ (CUDA) $$f"; \
 			clang++ $(CLANG_CUDA_FLAGS) --cuda-gpu-arch=sm_70 -fsyntax-only $$f && \
 			clang++ $(CLANG_CUDA_FLAGS) --cuda-gpu-arch=sm_80 --cuda-device-only -O2 -S -o /dev/null $$f || exit 1; done; \
