@@ -3,6 +3,7 @@ package ops
 import (
 	"runtime"
 	"sync"
+	"time"
 )
 
 // Pool is a bounded set of worker goroutines for intra-op parallelism.
@@ -33,11 +34,41 @@ func NewPool(n int) *Pool {
 	return p
 }
 
+// spinFor is how long an idle worker polls for the next task before it
+// parks: waking a parked goroutine costs tens of microseconds, which would
+// dominate the many short parallel sections of a small model run.
+const spinFor = 50 * time.Microsecond
+
 func (p *Pool) loop() {
-	for t := range p.tasks {
+	for {
+		var t task
+		var ok bool
+		select {
+		case t, ok = <-p.tasks:
+		default:
+			t, ok = p.spin()
+		}
+		if !ok {
+			return
+		}
 		t.fn(t.lo, t.hi)
 		t.wg.Done()
 	}
+}
+
+// spin polls the task queue for spinFor, then blocks on it.
+func (p *Pool) spin() (task, bool) {
+	deadline := time.Now().Add(spinFor)
+	for time.Now().Before(deadline) {
+		select {
+		case t, ok := <-p.tasks:
+			return t, ok
+		default:
+			runtime.Gosched()
+		}
+	}
+	t, ok := <-p.tasks
+	return t, ok
 }
 
 // Workers returns the number of workers (1 for a nil pool).
