@@ -86,18 +86,18 @@ func (k *gemmKernel) Run(ec *Context, in, out []*Tensor) error {
 		}
 	case Float16, BFloat16:
 		af, bf, yf := ec.Empty(Float, a.Shape...), ec.Empty(Float, b.Shape...), ec.Empty(Float, m, n)
-		toF32(af.Float32s(), a)
-		toF32(bf.Float32s(), b)
+		widenFloat32s(af.Float32s(), a.Data)
+		widenFloat32s(bf.Float32s(), b.Data)
 		if beta != 0 {
 			cf := ec.Empty(Float, c.Shape...)
-			toF32(cf.Float32s(), c)
+			widenFloat32s(cf.Float32s(), c.Data)
 			if err := BroadcastTo(yf.Float32s(), yf.Shape, cf.Float32s(), cf.Shape); err != nil {
 				return err
 			}
 			ec.Release(cf)
 		}
 		sgemm(k.transA, k.transB, m, n, ka, k.alpha, af.Float32s(), a.Shape[1], bf.Float32s(), b.Shape[1], beta, yf.Float32s(), n, ec.Parallel)
-		fromF32(y, yf.Float32s())
+		narrowFloat32s(y.Data, yf.Float32s())
 		ec.Release(af)
 		ec.Release(bf)
 		ec.Release(yf)

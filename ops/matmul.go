@@ -161,10 +161,10 @@ func matmulAny(ec *Context, d *matmulDims, a, b, y *Tensor, pb *packedB) error {
 	case Float16, BFloat16:
 		af, bf := ec.Empty(Float, a.Shape...), ec.Empty(Float, b.Shape...)
 		yf := ec.Empty(Float, y.Shape...)
-		toF32(af.Float32s(), a)
-		toF32(bf.Float32s(), b)
+		widenFloat32s(af.Float32s(), a.Data)
+		widenFloat32s(bf.Float32s(), b.Data)
 		matmulF32(ec, d, af.Float32s(), bf.Float32s(), yf.Float32s(), nil)
-		fromF32(y, yf.Float32s())
+		narrowFloat32s(y.Data, yf.Float32s())
 		ec.Release(af)
 		ec.Release(bf)
 		ec.Release(yf)
@@ -241,44 +241,4 @@ func matmulGeneric[T Number](ec *Context, d *matmulDims, a, b, y []T) {
 			}
 		}
 	})
-}
-
-// toF32 converts a float16 or bfloat16 (or float32) tensor into dst.
-func toF32(dst []float32, t *Tensor) {
-	switch s := t.Data.(type) {
-	case []float32:
-		copy(dst, s)
-	case []F16:
-		for i, v := range s {
-			dst[i] = v.Float32()
-		}
-	case []BF16:
-		for i, v := range s {
-			dst[i] = v.Float32()
-		}
-	case []float64:
-		for i, v := range s {
-			dst[i] = float32(v)
-		}
-	}
-}
-
-// fromF32 stores src into t, converting to t's float type.
-func fromF32(t *Tensor, src []float32) {
-	switch d := t.Data.(type) {
-	case []float32:
-		copy(d, src)
-	case []F16:
-		for i, v := range src {
-			d[i] = F16From(v)
-		}
-	case []BF16:
-		for i, v := range src {
-			d[i] = BF16From(v)
-		}
-	case []float64:
-		for i, v := range src {
-			d[i] = float64(v)
-		}
-	}
 }

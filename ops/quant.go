@@ -122,7 +122,7 @@ func floatValues(ec *Context, t *Tensor) ([]float32, *Tensor, error) {
 			d[i] = float32(v)
 		}
 	case []F16, []BF16:
-		toF32(d, t)
+		widenFloat32s(d, t.Data)
 	case []int8:
 		for i, v := range s {
 			d[i] = float32(v)
@@ -403,7 +403,7 @@ func (k *dequantizeKernel) Run(ec *Context, in, out []*Tensor) error {
 	}
 	tmp := ec.Empty(Float, x.Shape...)
 	compute(tmp.Float32s())
-	fromF32(y, tmp.Float32s())
+	narrowFloat32s(y.Data, tmp.Float32s())
 	ec.Release(tmp)
 	return nil
 }
