@@ -68,6 +68,12 @@ const (
 	gemmParFlops = 1 << 18
 )
 
+// smallMTiles is the number of row tiles up to which sgemmRange runs every
+// row tile against one strip of B before moving to the next strip
+// (BenchmarkSgemmColdB: about 80 instead of 70 GFLOP/s at 16 rows).
+const smallMTiles = 3
+
+
 // gemmBufPool recycles the buffers that hold packed B matrices and packed
 // A strips.
 var gemmBufPool = sync.Pool{New: func() any {
@@ -348,6 +354,24 @@ func sgemmRange(transA bool, i0, i1, s0, s1 int, alpha float32, a []float32, lda
 			load, bet := beta != 0, beta
 			if k0 > 0 {
 				load, bet = true, 1
+			}
+			if !ar.packA && i1-i0 <= smallMTiles*mr {
+				// Few rows: finish each strip of B for every row while it
+				// is in L1, so the stream of B from memory (weights are
+				// read once per run) overlaps all the arithmetic.
+				for s := sc; s < se; s++ {
+					j := s * nr
+					cols := min(nr, n-j)
+					var bs []float32
+					if bias != nil && k0 == 0 {
+						bs = bias[j : j+cols]
+					}
+					bstrip := blk[j*kb : (j+nr)*kb]
+					for i := i0; i < i1; i += mr {
+						ar.micro(kb, a[i*rsa+k0*ksa:], rsa, ksa, bstrip, c[i*ldc+j:], ldc, min(mr, i1-i), cols, alpha, bet, bs, load)
+					}
+				}
+				continue
 			}
 			for i := i0; i < i1; i += mr {
 				rows := min(mr, i1-i)

@@ -227,7 +227,7 @@ func TestSgemmNoAlloc(t *testing.T) {
 // 1024 tokens.
 var gemmBenchShapes = [][3]int{
 	{128, 384, 1536}, {128, 1536, 384}, {128, 384, 384}, {128, 384, 1152},
-	{1024, 384, 1536}, {16, 384, 1536},
+	{1024, 384, 1536}, {16, 384, 1536}, {16, 1536, 384}, {16, 384, 384}, {64, 384, 384},
 }
 
 // BenchmarkSgemm measures every kernel on the transformer shapes with B
@@ -273,6 +273,30 @@ func BenchmarkSgemmUnpacked(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				sgemmWith(ar, false, false, m, n, k, 1, x, k, w, n, 0, c, n, ec.Parallel)
+			}
+			b.ReportMetric(2*float64(m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
+
+// BenchmarkSgemmColdB multiplies by 48 different packed weight matrices in
+// turn (113 MB in all, more than the last-level cache), the way a
+// transformer streams its weights once per run at short sequences.
+func BenchmarkSgemmColdB(b *testing.B) {
+	const k, n, mats = 384, 1536, 48
+	ar := gemmImpl().f32
+	r := rand.New(rand.NewSource(1))
+	w := randSlice(r, k*n)
+	pbs := make([]packedB, mats)
+	for i := range pbs {
+		pbs[i] = packBPar(ar, make([]float32, packedBLenFor(ar, k, n)), false, k, n, w, n, nil)
+	}
+	for _, m := range []int{16, 64, 128} {
+		b.Run(fmt.Sprintf("m%d", m), func(b *testing.B) {
+			x, c := randSlice(r, m*k), make([]float32, m*n)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				sgemmPacked(false, m, 1, x, k, &pbs[i%mats], 0, c, n, nil)
 			}
 			b.ReportMetric(2*float64(m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})
