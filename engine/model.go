@@ -205,6 +205,17 @@ func (m *Model) Outputs() []IOInfo { return append([]IOInfo(nil), m.outputs...) 
 // dead-code elimination).
 func (m *Model) NumSteps() int { return len(m.plan.steps) }
 
+// OpCounts returns how many planned steps run each operator, keyed
+// "domain:op" (for example "ai.onnx:MatMul", or "ai.agate:SelfAttention"
+// for a fused attention block), so callers can see which fusions fired.
+func (m *Model) OpCounts() map[string]int {
+	counts := map[string]int{}
+	for _, st := range m.plan.steps {
+		counts[st.node.Domain+":"+st.node.OpType]++
+	}
+	return counts
+}
+
 // Close stops the model's worker pool (unless it was shared through WithPool).
 func (m *Model) Close() error {
 	if m.ownPool {

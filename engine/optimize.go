@@ -14,10 +14,15 @@ import (
 //   - a residual Add feeding a LayerNorm becomes com.microsoft
 //     SkipLayerNormalization, absorbing the bias of a preceding MatMul;
 //   - GELU in its erf form (Div, Erf, Add, Mul, Mul) after MatMul + bias
-//     becomes ai.agate FusedMatMul with a gelu epilogue, else Gelu;
+//     becomes ai.agate FusedMatMul with a gelu epilogue, else Gelu; its
+//     tanh forms (gelu_new's Pow(x, 3) and torch's x·x·x) become
+//     FusedMatMul with a gelu_tanh epilogue, else FastGelu;
 //   - the attention block (Reshape/Transpose of Q, K, V, MatMul, scale, mask
 //     Add, Softmax, MatMul, Transpose, Reshape) becomes ai.agate
 //     SelfAttention working on the [batch, seq, hidden] layout directly;
+//     the scale may also sit on Q and Kᵀ before the product (torch's
+//     scaled_dot_product_attention, DistilBERT) and the mask may be applied
+//     with Where (DistilBERT's masked_fill), which becomes an additive mask;
 //   - a remaining MatMul + bias Add becomes FusedMatMul.
 //
 // Each rewrite only fires when every intermediate value has a single use,
@@ -29,7 +34,8 @@ type optimizer struct {
 	cons  map[string][]*gnode // consumers in the top-level graph
 	uses  map[string]int
 	dead  map[*gnode]bool
-	repl  map[*gnode]*gnode // anchor -> fused node taking its place
+	repl  map[*gnode]*gnode   // anchor -> fused node taking its place
+	extra map[*gnode][]*gnode // anchor -> nodes inserted before the fused node
 	fused int
 }
 
@@ -38,7 +44,7 @@ type optimizer struct {
 func optimize(g *graph) int {
 	o := &optimizer{g: g}
 	total := 0
-	for _, pass := range []func(*gnode){o.attention, o.layerNorm, o.skipLayerNorm, o.gelu, o.matMulBias} {
+	for _, pass := range []func(*gnode){o.attention, o.layerNorm, o.skipLayerNorm, o.gelu, o.geluTanh, o.matMulBias} {
 		o.index()
 		for _, n := range g.nodes {
 			if !o.dead[n] {
@@ -56,6 +62,7 @@ func (o *optimizer) index() {
 	o.uses = map[string]int{}
 	o.dead = map[*gnode]bool{}
 	o.repl = map[*gnode]*gnode{}
+	o.extra = map[*gnode][]*gnode{}
 	o.fused = 0
 	var count func(g *graph)
 	count = func(g *graph) {
@@ -117,7 +124,7 @@ func (o *optimizer) apply() {
 	nodes := o.g.nodes[:0:0]
 	for _, n := range o.g.nodes {
 		if r, ok := o.repl[n]; ok {
-			nodes = append(nodes, r)
+			nodes = append(append(nodes, o.extra[n]...), r)
 			continue
 		}
 		if !o.dead[n] {
@@ -453,6 +460,15 @@ func (o *optimizer) gelu(top *gnode) {
 	o.replace(top, f, matched...)
 }
 
+// singleN is single for a value with n uses.
+func (o *optimizer) singleN(name, op string, n int) *gnode {
+	p := o.producer(name, op)
+	if p == nil || o.uses[name] != n {
+		return nil
+	}
+	return p
+}
+
 // single2 is single for a value with two uses (the GELU input).
 func (o *optimizer) single2(name, op string) *gnode {
 	n := o.producer(name, op)
@@ -460,6 +476,156 @@ func (o *optimizer) single2(name, op string) *gnode {
 		return nil
 	}
 	return n
+}
+
+// geluTanh: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), anchored at the
+// Tanh, with x³ as Pow(x, 3) or x·(x·x) and the halving on x or on the
+// product.
+func (o *optimizer) geluTanh(t *gnode) {
+	if t.opType != "Tanh" || t.domain != ops.DomainONNX || len(t.outputs) != 1 {
+		return
+	}
+	inner := o.single(t.inputs[0], "Mul")
+	if inner == nil {
+		return
+	}
+	sum, ok := o.scaledBy(inner, math.Sqrt(2/math.Pi))
+	if !ok {
+		return
+	}
+	add := o.single(sum, "Add")
+	if add == nil {
+		return
+	}
+	matched := []*gnode{t, inner, add}
+	x := ""
+	for _, in := range add.inputs {
+		other, _ := otherInput(add, in)
+		m := o.single(other, "Mul")
+		if m == nil {
+			continue
+		}
+		cube, ok := o.scaledBy(m, 0.044715)
+		if !ok {
+			continue
+		}
+		if nodes := o.cubeOf(cube, in); nodes != nil {
+			x, matched = in, append(append(matched, m), nodes...)
+			break
+		}
+	}
+	if x == "" {
+		return
+	}
+	onePlus := o.consumer(t.outputs[0], "Add")
+	if onePlus == nil {
+		return
+	}
+	if c, _ := otherInput(onePlus, t.outputs[0]); !o.isScalar(c, 1) {
+		return
+	}
+	m1 := o.consumer(onePlus.outputs[0], "Mul")
+	if m1 == nil {
+		return
+	}
+	matched = append(matched, onePlus)
+	other, _ := otherInput(m1, onePlus.outputs[0])
+	top := m1
+	if half := o.single(other, "Mul"); half != nil {
+		// (0.5·x)·(1 + tanh(…))
+		if hx, ok := o.scaledBy(half, 0.5); !ok || hx != x {
+			return
+		}
+		matched = append(matched, half)
+	} else if other == x {
+		// 0.5·(x·(1 + tanh(…)))
+		top = o.consumer(m1.outputs[0], "Mul")
+		if top == nil {
+			return
+		}
+		if _, ok := o.scaledBy(top, 0.5); !ok {
+			return
+		}
+		matched = append(matched, m1)
+	} else {
+		return
+	}
+	// every use of x must be inside the pattern
+	seen := 0
+	for _, n := range append(matched, top) {
+		for _, in := range n.inputs {
+			if in == x {
+				seen++
+			}
+		}
+	}
+	if o.uses[x] != seen {
+		return
+	}
+	if bias := o.producer(x, "Add"); bias != nil {
+		for _, mmOut := range bias.inputs {
+			c, _ := otherInput(bias, mmOut)
+			mm := o.single(mmOut, "MatMul")
+			if mm != nil && o.isConst1D(c) && o.isConstMatrix(mm.inputs[1]) {
+				f := newFusedNode(top, ops.DomainAgate, "FusedMatMul", 1, []string{mm.inputs[0], mm.inputs[1], c},
+					stringAttr("activation", ops.ActGeluTanh))
+				o.replace(top, f, append(matched, bias, mm)...)
+				return
+			}
+		}
+	}
+	f := newFusedNode(top, ops.DomainMicrosoft, "FastGelu", 1, []string{x})
+	o.replace(top, f, matched...)
+}
+
+// scaledBy returns the other input of a binary Mul whose one input is a
+// scalar constant near c.
+func (o *optimizer) scaledBy(mul *gnode, c float64) (string, bool) {
+	for _, in := range mul.inputs {
+		other, ok := otherInput(mul, in)
+		if ok && o.isScalar(in, c) {
+			return other, true
+		}
+	}
+	return "", false
+}
+
+func (o *optimizer) isScalar(name string, c float64) bool {
+	v, ok := o.constScalar(name)
+	return ok && near(v, c)
+}
+
+// consumer returns the only consumer of name if it has the given op type.
+func (o *optimizer) consumer(name, op string) *gnode {
+	cs := o.cons[name]
+	if len(cs) != 1 || o.uses[name] != 1 || cs[0].opType != op || cs[0].domain != ops.DomainONNX || o.dead[cs[0]] {
+		return nil
+	}
+	return cs[0]
+}
+
+// cubeOf matches name = Pow(x, 3) or x·(x·x) and returns its nodes.
+func (o *optimizer) cubeOf(name, x string) []*gnode {
+	if pow := o.single(name, "Pow"); pow != nil && pow.inputs[0] == x {
+		if v, ok := o.constScalar(pow.inputs[1]); ok && v == 3 {
+			return []*gnode{pow}
+		}
+		return nil
+	}
+	m := o.single(name, "Mul")
+	if m == nil || len(m.inputs) != 2 {
+		return nil
+	}
+	for i, in := range m.inputs {
+		if in != x {
+			continue
+		}
+		sq := o.single(m.inputs[1-i], "Mul")
+		if sq != nil && len(sq.inputs) == 2 && sq.inputs[0] == x && sq.inputs[1] == x {
+			return []*gnode{m, sq}
+		}
+	}
+	return nil
 }
 
 // erfChain matches onePlus = 1 + erf(x / √2) (or x * 1/√2) and returns its nodes.
@@ -604,7 +770,30 @@ func (o *optimizer) attention(merge *gnode) {
 	matched := []*gnode{tr, mm2, sm}
 	scores := sm.inputs[0]
 	mask := ""
-	if add := o.single(scores, "Add"); add != nil {
+	// scoreUses is how many uses the raw scores may have: 2 when a Shape
+	// of them sizes the Expand of a Where mask.
+	scoreUses := 1
+	var maskNode *gnode
+	if w := o.single(scores, "Where"); w != nil && len(w.inputs) == 3 {
+		// masked_fill: Where(cond, fill, scores) becomes scores + Where(cond, fill, 0)
+		fill := o.constTensor(w.inputs[1])
+		if fill == nil || fill.DType != ops.Float || fill.Len() != 1 {
+			return
+		}
+		cond := w.inputs[0]
+		matched = append(matched, w)
+		if ex := o.single(cond, "Expand"); ex != nil {
+			if sh := o.single(ex.inputs[1], "Shape"); sh != nil && len(sh.attrs) == 0 && sh.inputs[0] == w.inputs[2] {
+				cond = ex.inputs[0]
+				matched = append(matched, ex, sh)
+				scoreUses = 2
+			}
+		}
+		scores = w.inputs[2]
+		mask = merge.name + "/fused_additive_mask"
+		maskNode = &gnode{name: mask, opType: "Where", domain: ops.DomainONNX, version: 16,
+			inputs: []string{cond, w.inputs[1], merge.name + "/fused_mask_zero"}, outputs: []string{mask}}
+	} else if add := o.single(scores, "Add"); add != nil {
 		for _, in := range add.inputs {
 			other, _ := otherInput(add, in)
 			if o.producer(in, "Div") != nil || o.producer(in, "Mul") != nil || o.producer(in, "MatMul") != nil {
@@ -618,30 +807,49 @@ func (o *optimizer) attention(merge *gnode) {
 		}
 	}
 	scale, divisor := 1.0, 0.0
-	if div := o.single(scores, "Div"); div != nil {
+	if div := o.singleN(scores, "Div", scoreUses); div != nil {
 		v, ok := o.constScalar(div.inputs[1])
 		if !ok || v == 0 {
 			return
 		}
-		divisor, scores = v, div.inputs[0]
+		divisor, scores, scoreUses = v, div.inputs[0], 1
 		matched = append(matched, div)
-	} else if mul := o.single(scores, "Mul"); mul != nil {
+	} else if mul := o.singleN(scores, "Mul", scoreUses); mul != nil {
 		for _, in := range mul.inputs {
 			c, _ := otherInput(mul, in)
 			if v, ok := o.constScalar(c); ok {
-				scale, scores = v, in
+				scale, scores, scoreUses = v, in, 1
 				matched = append(matched, mul)
 				break
 			}
 		}
 	}
-	mm1 := o.single(scores, "MatMul")
+	mm1 := o.singleN(scores, "MatMul", scoreUses)
 	if mm1 == nil {
 		return
 	}
 	matched = append(matched, mm1)
-	q, hq, dq, mq := o.splitHeads(mm1.inputs[0], 0, 2, 1, 3)
-	k, hk, dk, mk := o.splitHeads(mm1.inputs[1], 0, 2, 3, 1)
+	// a scale on Q or on Kᵀ before the product (SDPA, DistilBERT)
+	qIn, kIn := mm1.inputs[0], mm1.inputs[1]
+	for _, side := range []*string{&qIn, &kIn} {
+		if m := o.single(*side, "Mul"); m != nil {
+			for _, in := range m.inputs {
+				c, _ := otherInput(m, in)
+				if v, ok := o.constScalar(c); ok && o.producer(in, "Transpose") != nil {
+					scale, *side = scale*v, in
+					matched = append(matched, m)
+					break
+				}
+			}
+		} else if d := o.single(*side, "Div"); d != nil && o.producer(d.inputs[0], "Transpose") != nil {
+			if v, ok := o.constScalar(d.inputs[1]); ok && v != 0 {
+				scale, *side = scale/v, d.inputs[0]
+				matched = append(matched, d)
+			}
+		}
+	}
+	q, hq, dq, mq := o.splitHeads(qIn, 0, 2, 1, 3)
+	k, hk, dk, mk := o.splitHeads(kIn, 0, 2, 3, 1)
 	v, hv, dv, mv := o.splitHeads(mm2.inputs[1], 0, 2, 1, 3)
 	if q == "" || k == "" || v == "" || hq != hk || hq != hv || dq != dk || dq != dv {
 		return
@@ -662,6 +870,12 @@ func (o *optimizer) attention(merge *gnode) {
 	// reads of the removed transpose were after.
 	for _, sh := range shapeReads {
 		sh.inputs = []string{q}
+	}
+	if maskNode != nil {
+		zero := maskNode.inputs[2]
+		o.g.inits[zero] = ops.Scalar(float32(0))
+		o.g.initList = append(o.g.initList, zero)
+		o.extra[merge] = []*gnode{maskNode}
 	}
 	o.replace(merge, att, matched...)
 }

@@ -164,13 +164,15 @@ func (k *selfAttention) Run(ec *Context, in, out []*Tensor) error {
 		return fmt.Errorf("hidden size %d is not a multiple of %d heads", h, k.heads)
 	}
 	d := h / k.heads
+	// scores = scale·Q·Kᵀ / divisor; without a scale attribute the scale
+	// is 1/√d, or 1 when a divisor is given.
+	div := k.divisor
 	scale := k.scale
 	if scale == 0 {
 		scale = float32(1 / math.Sqrt(float64(d)))
-	}
-	div := k.divisor
-	if div != 0 {
-		scale = 1
+		if div != 0 {
+			scale = 1
+		}
 	}
 	var mask []float32
 	var ms [4]int
