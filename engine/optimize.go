@@ -254,6 +254,15 @@ func attrInts(n *gnode, name string) []int64 {
 	return nil
 }
 
+func attrFloat(n *gnode, name string, def float32) float32 {
+	for _, a := range n.attrs {
+		if a.Name == name && a.Type == ops.AttrFloat {
+			return a.F
+		}
+	}
+	return def
+}
+
 func attrInt(n *gnode, name string, def int64) int64 {
 	for _, a := range n.attrs {
 		if a.Name == name && a.Type == ops.AttrInt {
@@ -458,6 +467,13 @@ func (o *optimizer) gelu(top *gnode) {
 	}
 	f := newFusedNode(top, ops.DomainMicrosoft, "Gelu", 1, []string{x})
 	o.replace(top, f, matched...)
+}
+
+// msFusedMatMul reports whether name is produced by a live com.microsoft
+// FusedMatMul.
+func (o *optimizer) msFusedMatMul(name string) bool {
+	n, ok := o.prod[name]
+	return ok && !o.dead[n] && n.opType == "FusedMatMul" && n.domain == ops.DomainMicrosoft
 }
 
 // singleN is single for a value with n uses.
@@ -796,7 +812,7 @@ func (o *optimizer) attention(merge *gnode) {
 	} else if add := o.single(scores, "Add"); add != nil {
 		for _, in := range add.inputs {
 			other, _ := otherInput(add, in)
-			if o.producer(in, "Div") != nil || o.producer(in, "Mul") != nil || o.producer(in, "MatMul") != nil {
+			if o.producer(in, "Div") != nil || o.producer(in, "Mul") != nil || o.producer(in, "MatMul") != nil || o.msFusedMatMul(in) {
 				scores, mask = in, other
 				matched = append(matched, add)
 				break
@@ -825,8 +841,20 @@ func (o *optimizer) attention(merge *gnode) {
 		}
 	}
 	mm1 := o.singleN(scores, "MatMul", scoreUses)
+	kPerm := []int64{0, 2, 3, 1}
 	if mm1 == nil {
-		return
+		// onnxruntime's optimizer writes the product as com.microsoft
+		// FusedMatMul, with the scale as alpha and Kᵀ maybe as transB.
+		mm1 = o.prod[scores]
+		if mm1 == nil || o.dead[mm1] || mm1.opType != "FusedMatMul" || mm1.domain != ops.DomainMicrosoft ||
+			o.uses[scores] != scoreUses || len(mm1.inputs) != 2 || attrInt(mm1, "transA", 0) != 0 ||
+			attrInt(mm1, "transBatchA", 0) != 0 || attrInt(mm1, "transBatchB", 0) != 0 {
+			return
+		}
+		if attrInt(mm1, "transB", 0) != 0 {
+			kPerm = []int64{0, 2, 1, 3}
+		}
+		scale *= float64(attrFloat(mm1, "alpha", 1))
 	}
 	matched = append(matched, mm1)
 	// a scale on Q or on Kᵀ before the product (SDPA, DistilBERT)
@@ -849,7 +877,7 @@ func (o *optimizer) attention(merge *gnode) {
 		}
 	}
 	q, hq, dq, mq := o.splitHeads(qIn, 0, 2, 1, 3)
-	k, hk, dk, mk := o.splitHeads(kIn, 0, 2, 3, 1)
+	k, hk, dk, mk := o.splitHeads(kIn, kPerm...)
 	v, hv, dv, mv := o.splitHeads(mm2.inputs[1], 0, 2, 1, 3)
 	if q == "" || k == "" || v == "" || hq != hk || hq != hv || dq != dk || dq != dv {
 		return

@@ -21,6 +21,7 @@ var families = []func(*Registry){
 	registerSignal,
 	registerSequence,
 	registerMatMul,
+	registerMatMulContrib,
 	registerUnary,
 	registerActivation,
 	registerBinary,

@@ -73,7 +73,6 @@ const (
 // (BenchmarkSgemmColdB: about 80 instead of 70 GFLOP/s at 16 rows).
 const smallMTiles = 3
 
-
 // gemmBufPool recycles the buffers that hold packed B matrices and packed
 // A strips.
 var gemmBufPool = sync.Pool{New: func() any {

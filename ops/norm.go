@@ -9,7 +9,11 @@ import (
 // opset version where semantics changed (GroupNormalization-21 scales per
 // channel, BatchNormalization-14 adds training_mode).
 func registerNorm(r *Registry) {
-	r.Add("", "LayerNormalization", 17, newLayerNormKernel)
+	// Before opset 17, LayerNormalization and SimplifiedLayerNormalization
+	// were onnxruntime's own operators in the default domain, with the same
+	// attributes; its optimizer (and optimum's) still writes them so.
+	r.Add("", "LayerNormalization", 1, newLayerNormKernel)
+	r.Add("", "SimplifiedLayerNormalization", 1, newLayerNormKernel)
 	r.Add("", "RMSNormalization", 23, newLayerNormKernel)
 	r.Add("", "GroupNormalization", 18, newGroupNormKernel)
 	r.Add("", "InstanceNormalization", 1, newGroupNormKernel)
@@ -48,7 +52,7 @@ func newLayerNormKernel(n *Node) (any, error) {
 	return &layerNormKernel{
 		axis:  int(n.Attrs.Int("axis", -1)),
 		eps:   float64(eps),
-		rms:   n.OpType == "RMSNormalization",
+		rms:   n.OpType == "RMSNormalization" || n.OpType == "SimplifiedLayerNormalization",
 		stash: st,
 	}, nil
 }

@@ -184,3 +184,30 @@ func emptyORT(t *ops.Tensor) (ort.Value, error) {
 	}
 	return nil, fmt.Errorf("ortrun: %s outputs are not supported", t.DType)
 }
+
+// Optimize has onnxruntime apply its extended graph optimizations (the
+// com.microsoft fusions: Attention, SkipLayerNormalization, BiasGelu,
+// FusedMatMul, …) to the model at src and save the result at dst, as
+// optimum's ORTOptimizer does. inNames and outNames are the model's
+// input and output names.
+func Optimize(src, dst string, inNames, outNames []string) error {
+	if err := Init(); err != nil {
+		return err
+	}
+	opts, err := ort.NewSessionOptions()
+	if err != nil {
+		return err
+	}
+	defer opts.Destroy()
+	if err := opts.SetGraphOptimizationLevel(ort.GraphOptimizationLevelEnableExtended); err != nil {
+		return err
+	}
+	if err := opts.SetOptimizedModelFilePath(dst); err != nil {
+		return err
+	}
+	s, err := ort.NewDynamicAdvancedSession(src, inNames, outNames, opts)
+	if err != nil {
+		return fmt.Errorf("onnxruntime optimizing %s: %w", src, err)
+	}
+	return s.Destroy()
+}

@@ -204,6 +204,12 @@ func (e *Editor) GraphOutputs() []string {
 	return out
 }
 
+// AddOutput declares an intermediate value as a main-graph output (with no
+// type: engines infer it), so that it can be compared between engines.
+func (e *Editor) AddOutput(name string) {
+	e.mp.Graph.Output = append(e.mp.Graph.Output, &onnxpb.ValueInfoProto{Name: proto.String(name)})
+}
+
 // HasInitializer reports whether the main graph has an initializer name.
 func (e *Editor) HasInitializer(name string) bool {
 	_, ok := e.inits[name]
