@@ -83,3 +83,29 @@ func TestEncoderVariantsFusedMatchUnfused(t *testing.T) {
 		})
 	}
 }
+
+// TestSteadyStateRunAllocations checks that a warm run of a fused encoder
+// allocates only its output (the logits tensor: header, shape, data and the
+// data's interface box), on one worker and on two.
+func TestSteadyStateRunAllocations(t *testing.T) {
+	v := onnxbuild.EncoderVariants()[0]
+	for _, workers := range []int{1, 2} {
+		m := loadEncoder(t, v.Config, engine.WithWorkers(workers))
+		in := onnxbuild.EncoderInputs(v.Config, 2, 24, rand.New(rand.NewSource(1)))
+		list := make([]ops.Value, len(m.Inputs()))
+		for i, info := range m.Inputs() {
+			list[i] = in[info.Name]
+		}
+		outs := make([]ops.Value, len(m.Outputs()))
+		run := func() {
+			if err := m.RunList(context.Background(), list, outs); err != nil {
+				t.Fatal(err)
+			}
+		}
+		run()
+		run()
+		if got := testing.AllocsPerRun(20, run); got > 4 {
+			t.Errorf("%d workers: %.1f allocations per run, want at most 4 (the output)", workers, got)
+		}
+	}
+}

@@ -47,7 +47,7 @@ func (fp *framePool) put(f *frame) {
 
 // releaseValue returns an arena-owned tensor to the arena.
 func releaseValue(ec *ops.Context, v ops.Value) {
-	if t, ok := v.(*ops.Tensor); ok && t.Owned() {
+	if t, ok := v.(*ops.Tensor); ok && t.Recyclable() {
 		ec.Release(t)
 	}
 }
@@ -202,7 +202,7 @@ func (p *plan) runStep(ec *ops.Context, f *frame, st *step) error {
 			// Sequences, maps and optionals keep tensors beyond slot
 			// lifetimes: give such kernels heap copies and heap allocation.
 			for i, v := range in {
-				if t, ok := v.(*ops.Tensor); ok && t.Owned() {
+				if t, ok := v.(*ops.Tensor); ok && t.Recyclable() {
 					in[i] = t.Clone()
 				}
 			}

@@ -327,7 +327,7 @@ func detach(a *ops.Arena, v ops.Value) ops.Value {
 		}
 	}
 	c := t.Clone()
-	if t.Owned() {
+	if t.Recyclable() {
 		a.Release(t)
 	}
 	return c
@@ -423,27 +423,33 @@ func (m *Model) checkInput(i int, v ops.Value) error {
 // same size in every input that declares it.
 func (m *Model) checkSymbolicDims(list []ops.Value) error {
 	type seen struct {
+		param string
 		size  int
 		input string
 	}
-	var dims map[string]seen
+	var buf [16]seen // no allocation for the usual handful of named dims
+	dims := buf[:0]
 	for i, v := range list {
 		t, ok := v.(*ops.Tensor)
 		typ := m.inputs[i].Type
 		if !ok || typ == nil || !typ.HasShape || len(typ.Shape) != len(t.Shape) {
 			continue
 		}
+	dimLoop:
 		for d, dim := range typ.Shape {
 			if dim.Param == "" {
 				continue
 			}
-			if dims == nil {
-				dims = map[string]seen{}
+			for _, prev := range dims {
+				if prev.param != dim.Param {
+					continue
+				}
+				if prev.size != t.Shape[d] {
+					return fmt.Errorf("%w: dimension %q is %d in input %q but %d in input %q", ErrInput, dim.Param, prev.size, prev.input, t.Shape[d], m.inputs[i].Name)
+				}
+				continue dimLoop
 			}
-			if prev, ok := dims[dim.Param]; ok && prev.size != t.Shape[d] {
-				return fmt.Errorf("%w: dimension %q is %d in input %q but %d in input %q", ErrInput, dim.Param, prev.size, prev.input, t.Shape[d], m.inputs[i].Name)
-			}
-			dims[dim.Param] = seen{t.Shape[d], m.inputs[i].Name}
+			dims = append(dims, seen{dim.Param, t.Shape[d], m.inputs[i].Name})
 		}
 	}
 	return nil

@@ -269,51 +269,61 @@ func (k *skipLayerNormKernel) runF32(ec *Context, x, skip, gamma, beta, bias *Te
 	if bias != nil {
 		bis = bias.Float32s()
 	}
-	eps := float64(k.eps)
-	ec.Parallel(rows, max(1, 8192/max(1, h)), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			yr := ys[r*h : (r+1)*h]
-			xr := xs[r*h : (r+1)*h]
-			sk := ss[(r*h)%len(ss):][:h]
-			// Statistics in float64, as the unfused Add + LayerNormalization
-			// computes them, so the fused graph rounds the same way.
-			var sum float64
-			if bis != nil {
-				for i := range yr {
-					v := xr[i] + sk[i] + bis[i]
-					yr[i] = v
-					sum += float64(v)
-				}
-			} else {
-				for i := range yr {
-					v := xr[i] + sk[i]
-					yr[i] = v
-					sum += float64(v)
-				}
-			}
-			mean := 0.0
-			if !k.simplified {
-				mean = sum / float64(h)
-			}
-			var sq float64
-			for _, v := range yr {
-				d := float64(v) - mean
-				sq += d * d
-			}
-			inv := 1 / math.Sqrt(sq/float64(h)+eps)
-			if bes != nil {
-				for i, v := range yr {
-					yr[i] = float32((float64(v)-mean)*inv)*gs[i] + bes[i]
-				}
-			} else {
-				for i, v := range yr {
-					yr[i] = float32((float64(v)-mean)*inv) * gs[i]
-				}
-			}
-		}
-	})
+	skipLNJobs.run(ec, rows, max(1, 8192/max(1, h)), skipLNState{ys: ys, xs: xs, ss: ss, gs: gs, bes: bes, bis: bis,
+		h: h, eps: float64(k.eps), simplified: k.simplified})
 	return y
 }
+
+// skipLNState is one float32 SkipLayerNormalization over rows of width h.
+type skipLNState struct {
+	ys, xs, ss, gs, bes, bis []float32
+	h                        int
+	eps                      float64
+	simplified               bool
+}
+
+var skipLNJobs = newParJobs(func(s *skipLNState, lo, hi int) {
+	for r := lo; r < hi; r++ {
+		yr := s.ys[r*s.h : (r+1)*s.h]
+		xr := s.xs[r*s.h : (r+1)*s.h]
+		sk := s.ss[(r*s.h)%len(s.ss):][:s.h]
+		// Statistics in float64, as the unfused Add + LayerNormalization
+		// computes them, so the fused graph rounds the same way.
+		var sum float64
+		if s.bis != nil {
+			for i := range yr {
+				v := xr[i] + sk[i] + s.bis[i]
+				yr[i] = v
+				sum += float64(v)
+			}
+		} else {
+			for i := range yr {
+				v := xr[i] + sk[i]
+				yr[i] = v
+				sum += float64(v)
+			}
+		}
+		mean := 0.0
+		if !s.simplified {
+			mean = sum / float64(s.h)
+		}
+		var sq float64
+		for _, v := range yr {
+			d := float64(v) - mean
+			sq += d * d
+		}
+		inv := 1 / math.Sqrt(sq/float64(s.h)+s.eps)
+		if s.bes != nil {
+			for i, v := range yr {
+				yr[i] = float32((float64(v)-mean)*inv)*s.gs[i] + s.bes[i]
+			}
+		} else {
+			for i, v := range yr {
+				yr[i] = float32((float64(v)-mean)*inv) * s.gs[i]
+			}
+		}
+	}
+})
 
 // embedLayerNormKernel implements EmbedLayerNormalization: the sum of word,
 // position and segment embeddings, layer-normalized, plus the mask index
@@ -592,8 +602,9 @@ func (k *matmulIntToFloatKernel) Run(ec *Context, in, out []*Tensor) error {
 			return fmt.Errorf("MatMulIntegerToFloat needs A, B, a_scale and b_scale")
 		}
 	}
-	d, err := matmulShape(a.Shape, b.Shape)
-	if err != nil {
+	var dims matmulDims
+	d := &dims
+	if err := matmulShape(d, a.Shape, b.Shape); err != nil {
 		return err
 	}
 	var temps []*Tensor
@@ -672,7 +683,7 @@ func (k *matmulIntToFloatKernel) Run(ec *Context, in, out []*Tensor) error {
 			}
 		}
 	}
-	yt := ec.Empty(Float, d.out...)
+	yt := ec.Empty(Float, d.outShape()...)
 	temps = append(temps, yt)
 	yf := yt.Float32s()
 	if k.packed != nil && sameInt8(b, k.constB) && sameInt8(bzp, k.constZP) {
@@ -705,7 +716,7 @@ func (k *matmulIntToFloatKernel) Run(ec *Context, in, out []*Tensor) error {
 		}
 		yf[i] = v
 	}
-	y := ec.Empty(outType, d.out...)
+	y := ec.Empty(outType, d.outShape()...)
 	narrowFloat32s(y.Data, yf)
 	out[0] = y
 	return nil
@@ -718,7 +729,7 @@ func (k *matmulIntToFloatKernel) Run(ec *Context, in, out []*Tensor) error {
 // per column for B.
 func (k *matmulIntToFloatKernel) runQgemm(ec *Context, d *matmulDims, a, b, as, azp, bzp *Tensor, bsv, biasv []float32, outType DType, out []*Tensor) (bool, error) {
 	bb, bSigned, okB := int8Bytes(b)
-	if !okB || !d.bIs2D() || NumElements(d.aBatch) != d.nBatches {
+	if !okB || !d.bIs2D() || NumElements(d.aBatch()) != d.nBatches {
 		return false, nil
 	}
 	var ab []byte
@@ -772,10 +783,10 @@ func (k *matmulIntToFloatKernel) runQgemm(ec *Context, d *matmulDims, a, b, as, 
 		defer release()
 		pb = &p
 	}
-	y := ec.Empty(outType, d.out...)
+	y := ec.Empty(outType, d.outShape()...)
 	yt := y
 	if outType != Float {
-		yt = ec.Empty(Float, d.out...)
+		yt = ec.Empty(Float, d.outShape()...)
 		defer ec.Release(yt)
 	}
 	qgemm(ab, aSigned, d.nBatches*d.m, d.k, za, pb, *zb, qgemmOut{cf: yt.Float32s(), scale: scale, bias: biasv, ldc: d.n}, ec.Parallel)

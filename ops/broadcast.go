@@ -42,6 +42,33 @@ func shapesString(shapes [][]int) string {
 	return s
 }
 
+// broadcastsTo reports whether in broadcasts (unidirectionally) to out.
+func broadcastsTo(in, out []int) bool {
+	if len(in) > len(out) {
+		return false
+	}
+	off := len(out) - len(in)
+	for i, d := range in {
+		if d != 1 && d != out[off+i] {
+			return false
+		}
+	}
+	return true
+}
+
+// broadcastStridesInto is BroadcastStrides writing into dst (len(out)
+// values) instead of a new slice.
+func broadcastStridesInto(dst, in, out []int) {
+	clear(dst[:len(out)])
+	acc := 1
+	for i := len(in) - 1; i >= 0; i-- {
+		if in[i] != 1 {
+			dst[len(out)-len(in)+i] = acc
+		}
+		acc *= in[i]
+	}
+}
+
 // BroadcastStrides returns, for each dimension of out, the element stride
 // of in (0 where in is broadcast along that dimension). in must be
 // broadcastable to out.

@@ -3,6 +3,7 @@ package ops
 import (
 	"context"
 	"math/bits"
+	"sync"
 )
 
 // Context is handed to kernels for one node execution: the caller's
@@ -114,7 +115,7 @@ func (a *Arena) newTensor() *Tensor {
 		a.tensors = a.tensors[:k-1]
 		return t
 	}
-	return &Tensor{Shape: make([]int, 0, 6)}
+	return &Tensor{Shape: make([]int, 0, 6), pooled: true}
 }
 
 func (a *Arena) alloc(dt DType, shape []int) *Tensor {
@@ -189,10 +190,48 @@ func (a *Arena) Detach(t *Tensor) bool {
 // Owns reports whether t was produced by an arena (and so must be released).
 func (t *Tensor) Owned() bool { return t.buf != nil }
 
+// Recyclable reports whether Release should see t: it owns an arena buffer
+// or its header came from an arena (a view of an input or a constant).
+func (t *Tensor) Recyclable() bool { return t.buf != nil || t.pooled }
+
 // Release gives back a temporary tensor a kernel allocated with New or Empty
 // and does not output. Outputs are released by the engine, never by kernels.
 func (c *Context) Release(t *Tensor) {
 	if c.arena != nil && t != nil {
 		c.arena.Release(t)
 	}
+}
+
+// parJob is a parallel job whose state S is copied in by value and whose
+// function value is bound once, so that dispatching it to the worker pool
+// allocates nothing (a closure over the kernel's locals would escape to
+// the heap on every call).
+type parJob[S any] struct {
+	s  S
+	fn func(lo, hi int)
+}
+
+// parJobs is a pool of parJob[S] running body.
+type parJobs[S any] struct{ p sync.Pool }
+
+// newParJobs returns a pool of jobs that run body(state, lo, hi).
+func newParJobs[S any](body func(s *S, lo, hi int)) *parJobs[S] {
+	j := &parJobs[S]{}
+	j.p.New = func() any {
+		job := new(parJob[S])
+		job.fn = func(lo, hi int) { body(&job.s, lo, hi) }
+		return job
+	}
+	return j
+}
+
+// run executes the job with state s over [0, n) in chunks of at least
+// grain, like Context.Parallel.
+func (j *parJobs[S]) run(ec *Context, n, grain int, s S) {
+	job := j.p.Get().(*parJob[S])
+	job.s = s
+	ec.Parallel(n, grain, job.fn)
+	var zero S
+	job.s = zero
+	j.p.Put(job)
 }

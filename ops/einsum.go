@@ -551,7 +551,8 @@ func einsumContract[T Number](ec *Context, a, b *eop[T], keep func(int) bool, si
 		}
 	}
 	dst := alloc(shape)
-	d := &matmulDims{m: m, k: kk, n: n, batch: []int{nb}, aBatch: []int{nb}, bBatch: []int{nb}, nBatches: nb}
+	d := &matmulDims{m: m, k: kk, n: n, nBatches: nb, rank: 1}
+	d.batchArr[0], d.aArr[0], d.bArr[0] = nb, nb, nb
 	if f, ok := any(dst).([]float32); ok {
 		matmulF32(ec, d, any(ad).([]float32), any(bd).([]float32), f, nil)
 	} else {

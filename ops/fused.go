@@ -103,29 +103,39 @@ func (k *fusedMatMul) activate(ec *Context, y *Tensor, bias []float32) error {
 	}
 	cols := y.Shape[len(y.Shape)-1]
 	rows := len(ys) / max(cols, 1)
+	activateJobs.run(ec, rows, max(1, 16384/max(cols, 1)), activateState{ys: ys, bias: bias, cols: cols, act: k.act})
+	return nil
+}
+
+// activateState is one FusedMatMul epilogue: bias and activation over the
+// rows of ys.
+type activateState struct {
+	ys, bias []float32
+	cols     int
+	act      string
+}
+
+var activateJobs = newParJobs(func(s *activateState, lo, hi int) {
 	vm := vecmath()
-	ec.Parallel(rows, max(1, 16384/max(cols, 1)), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			row := ys[r*cols : (r+1)*cols]
-			for j, b := range bias {
-				row[j] += b
-			}
-			switch k.act {
-			case ActGelu:
-				vm.gelu(row, row)
-			case ActGeluTanh:
-				ewGeluTanh32(row, row)
-			case ActRelu:
-				for j, v := range row {
-					if v < 0 {
-						row[j] = 0
-					}
+	for r := lo; r < hi; r++ {
+		row := s.ys[r*s.cols : (r+1)*s.cols]
+		for j, b := range s.bias {
+			row[j] += b
+		}
+		switch s.act {
+		case ActGelu:
+			vm.gelu(row, row)
+		case ActGeluTanh:
+			ewGeluTanh32(row, row)
+		case ActRelu:
+			for j, v := range row {
+				if v < 0 {
+					row[j] = 0
 				}
 			}
 		}
-	})
-	return nil
-}
+	}
+})
 
 // selfAttention computes multi-head scaled dot-product attention straight
 // from the projection layout: q, k, v are [B, S, H] with H = heads·D, the
@@ -174,75 +184,83 @@ func (k *selfAttention) Run(ec *Context, in, out []*Tensor) error {
 			scale = 1
 		}
 	}
-	var mask []float32
-	var ms [4]int
+	st := attnState{scale: scale, div: div, heads: k.heads, b: b, sq: sq, skv: skv, h: h, d: d}
 	if len(in) > 3 && in[3] != nil {
 		m := in[3]
 		if m.DType != Float {
 			return fmt.Errorf("the attention mask must be float32 (additive), got %s", m.DType)
 		}
-		full := []int{b, k.heads, sq, skv}
-		if len(m.Shape) > 4 {
+		full := [4]int{b, k.heads, sq, skv}
+		if !broadcastsTo(m.Shape, full[:]) {
 			return fmt.Errorf("mask shape %v does not broadcast to %v", m.Shape, full)
 		}
-		if _, err := BroadcastShapes(m.Shape, full); err != nil {
-			return fmt.Errorf("mask: %w", err)
-		}
-		copy(ms[:], BroadcastStrides(m.Shape, full))
-		mask = m.Float32s()
+		broadcastStridesInto(st.ms[:], m.Shape, full[:])
+		st.mask = m.Float32s()
 	}
 	y := ec.Empty(Float, b, sq, h)
-	qs, ks, vs, ys := q.Float32s(), kk.Float32s(), v.Float32s(), y.Float32s()
-	jobs := b * k.heads
-	chunks := min(ec.Workers.Workers(), jobs)
-	scratch := ec.Empty(Float, chunks, sq*skv)
-	sc := scratch.Float32s()
-	seq := func(n, grain int, fn func(lo, hi int)) { fn(0, n) }
-	vm := vecmath()
-	ec.Parallel(chunks, 1, func(lo, hi int) {
-		for c := lo; c < hi; c++ {
-			p := sc[c*sq*skv : (c+1)*sq*skv]
-			for job := c; job < jobs; job += chunks {
-				bi, hd := job/k.heads, job%k.heads
-				qo := bi*sq*h + hd*d
-				ko := bi*skv*h + hd*d
-				// scores = scale · Q_h · K_hᵀ
-				sgemm(false, true, sq, skv, d, scale, qs[qo:], h, ks[ko:], h, 0, p, skv, seq)
-				for i := 0; i < sq; i++ {
-					row := p[i*skv : (i+1)*skv]
-					if div != 0 && (mask == nil || ms[3] == 1) {
-						// contiguous mask row: one vector pass
-						var mrow []float32
-						if mask != nil {
-							mo := bi*ms[0] + hd*ms[1] + i*ms[2]
-							mrow = mask[mo : mo+skv]
-						}
-						vm.divAdd(row, mrow, div)
-						vm.softmax(row)
-						continue
-					}
-					if div != 0 {
-						for j := range row {
-							row[j] /= div
-						}
-					}
-					if mask != nil {
-						mo := bi*ms[0] + hd*ms[1] + i*ms[2]
-						for j := range row {
-							row[j] += mask[mo+j*ms[3]]
-						}
-					}
-					softmaxRow32(row, row, softmaxPlain)
-				}
-				// context = P · V_h, written into the [B, S, H] output
-				sgemm(false, false, sq, d, skv, 1, p, skv, vs[ko:], h, 0, ys[qo:], h, seq)
-			}
-		}
-	})
+	st.qs, st.ks, st.vs, st.ys = q.Float32s(), kk.Float32s(), v.Float32s(), y.Float32s()
+	st.jobs = b * k.heads
+	st.chunks = min(ec.Workers.Workers(), st.jobs)
+	scratch := ec.Empty(Float, st.chunks, sq*skv)
+	st.sc = scratch.Float32s()
+	attnJobs.run(ec, st.chunks, 1, st)
 	ec.Release(scratch)
 	out[0] = y
 	return nil
 }
+
+// attnState is one SelfAttention call: chunk c of the scratch handles the
+// (batch, head) jobs c, c+chunks, ….
+type attnState struct {
+	qs, ks, vs, ys, sc, mask []float32
+	ms                       [4]int // mask strides over [B, heads, Sq, Skv]
+	scale, div               float32
+	heads, b, sq, skv, h, d  int
+	jobs, chunks             int
+}
+
+var attnJobs = newParJobs(func(s *attnState, lo, hi int) {
+	seq := func(n, grain int, fn func(lo, hi int)) { fn(0, n) }
+	vm := vecmath()
+	sq, skv, h, d := s.sq, s.skv, s.h, s.d
+	for c := lo; c < hi; c++ {
+		p := s.sc[c*sq*skv : (c+1)*sq*skv]
+		for job := c; job < s.jobs; job += s.chunks {
+			bi, hd := job/s.heads, job%s.heads
+			qo := bi*sq*h + hd*d
+			ko := bi*skv*h + hd*d
+			// scores = scale · Q_h · K_hᵀ
+			sgemm(false, true, sq, skv, d, s.scale, s.qs[qo:], h, s.ks[ko:], h, 0, p, skv, seq)
+			for i := 0; i < sq; i++ {
+				row := p[i*skv : (i+1)*skv]
+				mo := bi*s.ms[0] + hd*s.ms[1] + i*s.ms[2]
+				if s.div != 0 && (s.mask == nil || s.ms[3] == 1) {
+					// contiguous mask row: one vector pass
+					var mrow []float32
+					if s.mask != nil {
+						mrow = s.mask[mo : mo+skv]
+					}
+					vm.divAdd(row, mrow, s.div)
+					vm.softmax(row)
+					continue
+				}
+				if s.div != 0 {
+					for j := range row {
+						row[j] /= s.div
+					}
+				}
+				if s.mask != nil {
+					for j := range row {
+						row[j] += s.mask[mo+j*s.ms[3]]
+					}
+				}
+				softmaxRow32(row, row, softmaxPlain)
+			}
+			// context = P · V_h, written into the [B, S, H] output
+			sgemm(false, false, sq, d, skv, 1, p, skv, s.vs[ko:], h, 0, s.ys[qo:], h, seq)
+		}
+	}
+})
 
 // Coefficients of the Abramowitz–Stegun 7.1.26 erf approximation
 // (absolute error below 1.5e-7).

@@ -64,7 +64,7 @@ func (k *gemmKernel) Run(ec *Context, in, out []*Tensor) error {
 	beta := k.beta
 	if c == nil {
 		beta = 0
-	} else if _, err := BroadcastShapes(c.Shape, []int{m, n}); err != nil || len(c.Shape) > 2 ||
+	} else if mn := [2]int{m, n}; !broadcastsTo(c.Shape, mn[:]) ||
 		(len(c.Shape) >= 1 && c.Shape[len(c.Shape)-1] != n && c.Shape[len(c.Shape)-1] != 1) ||
 		(len(c.Shape) == 2 && c.Shape[0] != m && c.Shape[0] != 1) {
 		return fmt.Errorf("Gemm C of shape %s does not broadcast to [%d %d]", ShapeString(c.Shape), m, n)

@@ -49,74 +49,106 @@ func sameData(a, b *Tensor) bool {
 	return len(x) == 0 || unsafe.SliceData(x) == unsafe.SliceData(y)
 }
 
-// matmulDims describes a (possibly batched) matrix product.
+// matmulDims describes a (possibly batched) matrix product. Its shape
+// slices point into its own arrays, so a matmulDims on the stack costs no
+// allocation.
 type matmulDims struct {
 	m, k, n  int
-	out      []int // output shape
-	batch    []int // broadcast batch shape
-	aBatch   []int // a's batch dims, left-padded with 1 to len(batch)
-	bBatch   []int
 	nBatches int
+	rank     int // batch rank
+	nOut     int // output rank
+
+	outArr, batchArr, aArr, bArr [maxRank]int
 }
 
-// matmulShape applies numpy matmul shape rules to a and b.
-func matmulShape(a, b []int) (*matmulDims, error) {
+// outShape is the output shape.
+func (d *matmulDims) outShape() []int { return d.outArr[:d.nOut] }
+
+// batchShape is the broadcast batch shape.
+func (d *matmulDims) batchShape() []int { return d.batchArr[:d.rank] }
+
+// aBatch is a's batch dims, left-padded with 1 to the batch rank.
+func (d *matmulDims) aBatch() []int { return d.aArr[:d.rank] }
+
+// bBatch is b's batch dims, left-padded with 1 to the batch rank.
+func (d *matmulDims) bBatch() []int { return d.bArr[:d.rank] }
+
+// matmulShape applies numpy matmul shape rules to a and b, filling d.
+func matmulShape(d *matmulDims, a, b []int) error {
 	if len(a) == 0 || len(b) == 0 {
-		return nil, fmt.Errorf("MatMul operands must not be scalars, got shapes %s and %s", ShapeString(a), ShapeString(b))
+		return fmt.Errorf("MatMul operands must not be scalars, got shapes %s and %s", ShapeString(a), ShapeString(b))
 	}
+	if len(a) > maxRank || len(b) > maxRank {
+		return fmt.Errorf("MatMul operands of shapes %s and %s exceed rank %d", ShapeString(a), ShapeString(b), maxRank)
+	}
+	var aBuf, bBuf [2]int
 	aa, bb := a, b
 	if len(a) == 1 {
-		aa = []int{1, a[0]}
+		aBuf = [2]int{1, a[0]}
+		aa = aBuf[:]
 	}
 	if len(b) == 1 {
-		bb = []int{b[0], 1}
+		bBuf = [2]int{b[0], 1}
+		bb = bBuf[:]
 	}
-	d := &matmulDims{m: aa[len(aa)-2], k: aa[len(aa)-1], n: bb[len(bb)-1]}
+	d.m, d.k, d.n = aa[len(aa)-2], aa[len(aa)-1], bb[len(bb)-1]
 	if bb[len(bb)-2] != d.k {
-		return nil, fmt.Errorf("MatMul inner dimensions differ: shapes %s and %s", ShapeString(a), ShapeString(b))
+		return fmt.Errorf("MatMul inner dimensions differ: shapes %s and %s", ShapeString(a), ShapeString(b))
 	}
-	batch, err := BroadcastShapes(aa[:len(aa)-2], bb[:len(bb)-2])
-	if err != nil {
-		return nil, fmt.Errorf("MatMul batch dimensions: %w", err)
+	ab, bbat := aa[:len(aa)-2], bb[:len(bb)-2]
+	d.rank = max(len(ab), len(bbat))
+	padLeftInto(d.aArr[:d.rank], ab)
+	padLeftInto(d.bArr[:d.rank], bbat)
+	d.nBatches = 1
+	for i := 0; i < d.rank; i++ {
+		x, y := d.aArr[i], d.bArr[i]
+		switch {
+		case x == y || y == 1:
+			d.batchArr[i] = x
+		case x == 1:
+			d.batchArr[i] = y
+		default:
+			return fmt.Errorf("MatMul batch dimensions: shapes %s and %s cannot be broadcast together", ShapeString(a), ShapeString(b))
+		}
+		d.nBatches *= d.batchArr[i]
+		d.outArr[i] = d.batchArr[i]
 	}
-	d.batch = batch
-	d.aBatch = padLeft(aa[:len(aa)-2], len(batch))
-	d.bBatch = padLeft(bb[:len(bb)-2], len(batch))
-	d.nBatches = NumElements(batch)
-	d.out = append([]int{}, batch...)
+	d.nOut = d.rank
 	if len(a) > 1 {
-		d.out = append(d.out, d.m)
+		d.outArr[d.nOut] = d.m
+		d.nOut++
 	}
 	if len(b) > 1 {
-		d.out = append(d.out, d.n)
+		d.outArr[d.nOut] = d.n
+		d.nOut++
 	}
-	return d, nil
+	return nil
 }
 
-func padLeft(s []int, n int) []int {
-	out := make([]int, n)
-	for i := range out {
-		out[i] = 1
+// padLeftInto copies s into the end of dst and fills the front with 1.
+func padLeftInto(dst, s []int) {
+	n := len(dst) - len(s)
+	for i := 0; i < n; i++ {
+		dst[i] = 1
 	}
-	copy(out[n-len(s):], s)
-	return out
+	copy(dst[n:], s)
 }
 
 // offsets returns the element offsets of the a and b matrices of batch t.
 func (d *matmulDims) offsets(t int) (int, int) {
 	offA, offB := 0, 0
 	strideA, strideB := d.m*d.k, d.k*d.n
-	for i := len(d.batch) - 1; i >= 0; i-- {
-		idx := t % d.batch[i]
-		t /= d.batch[i]
-		if d.aBatch[i] != 1 {
+	for i := d.rank - 1; i >= 0; i-- {
+		idx := t % d.batchArr[i]
+		t /= d.batchArr[i]
+		if d.aArr[i] != 1 {
 			offA += idx * strideA
 		}
-		if d.bBatch[i] != 1 {
+		if d.bArr[i] != 1 {
 			offB += idx * strideB
 		}
-		strideA *= d.aBatch[i]
-		strideB *= d.bBatch[i]
+		strideA *= d.aArr[i]
+		strideB *= d.bArr[i]
 	}
 	return offA, offB
 }
@@ -124,7 +156,7 @@ func (d *matmulDims) offsets(t int) (int, int) {
 // bIs2D reports whether b has no batch dimensions, so the batches of a can
 // be stacked into one tall matrix.
 func (d *matmulDims) bIs2D() bool {
-	for _, x := range d.bBatch {
+	for _, x := range d.bBatch() {
 		if x != 1 {
 			return false
 		}
@@ -140,17 +172,17 @@ func (k *matmulKernel) Run(ec *Context, in, out []*Tensor) error {
 	if a.DType != b.DType {
 		return fmt.Errorf("MatMul operand types differ: %s and %s", a.DType, b.DType)
 	}
-	d, err := matmulShape(a.Shape, b.Shape)
-	if err != nil {
+	var d matmulDims
+	if err := matmulShape(&d, a.Shape, b.Shape); err != nil {
 		return err
 	}
-	y := ec.Empty(a.DType, d.out...)
+	y := ec.Empty(a.DType, d.outShape()...)
 	out[0] = y
 	var pb *packedB
 	if k.packedB != nil && sameData(b, k.constB) {
 		pb = k.packedB
 	}
-	return matmulAny(ec, d, a, b, y, pb)
+	return matmulAny(ec, &d, a, b, y, pb)
 }
 
 // matmulAny computes y = a @ b for any supported element type.
@@ -191,7 +223,7 @@ func matmulF32(ec *Context, d *matmulDims, a, b, y []float32, pb *packedB) {
 		// Stack a's batches into one tall matrix (a's batch dims may be
 		// broadcast against nothing, so a is contiguous).
 		rows := d.nBatches * m
-		if NumElements(d.aBatch) != d.nBatches {
+		if NumElements(d.aBatch()) != d.nBatches {
 			// a is broadcast over batch dims b lacks: cannot happen when
 			// b has no batch dims, but keep the general path safe.
 			rows = 0
@@ -208,9 +240,10 @@ func matmulF32(ec *Context, d *matmulDims, a, b, y []float32, pb *packedB) {
 	per := m * n * kk
 	workers := ec.Workers.Workers()
 	if d.nBatches >= workers && workers > 1 && per < 1<<21 {
+		dd := *d // captured by the workers; d itself stays on the caller's stack
 		ec.Parallel(d.nBatches, 1, func(lo, hi int) {
 			for t := lo; t < hi; t++ {
-				offA, offB := d.offsets(t)
+				offA, offB := dd.offsets(t)
 				sgemm(false, false, m, n, kk, 1, a[offA:], kk, b[offB:], n, 0, y[t*m*n:], n, nil)
 			}
 		})
@@ -226,10 +259,11 @@ func matmulF32(ec *Context, d *matmulDims, a, b, y []float32, pb *packedB) {
 // without a dedicated kernel.
 func matmulGeneric[T Number](ec *Context, d *matmulDims, a, b, y []T) {
 	m, kk, n := d.m, d.k, d.n
+	dd := *d
 	ec.Parallel(d.nBatches*m, max(1, 32768/max(1, kk*n)), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			t, i := r/m, r%m
-			offA, offB := d.offsets(t)
+			offA, offB := dd.offsets(t)
 			row := y[t*m*n+i*n : t*m*n+i*n+n]
 			clear(row)
 			ar := a[offA+i*kk : offA+i*kk+kk]

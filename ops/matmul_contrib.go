@@ -102,11 +102,12 @@ func (k *msFusedMatMul) Run(ec *Context, in, out []*Tensor) error {
 	if len(lb) >= 2 {
 		lb = logicalShape(lb, k.transB)
 	}
-	d, err := matmulShape(la, lb)
-	if err != nil {
+	var dims matmulDims
+	d := &dims
+	if err := matmulShape(d, la, lb); err != nil {
 		return fmt.Errorf("FusedMatMul: %w", err)
 	}
-	y := ec.Empty(a.DType, d.out...)
+	y := ec.Empty(a.DType, d.outShape()...)
 	out[0] = y
 	if a.DType == Float {
 		ad, bd, yd := a.Float32s(), b.Float32s(), y.Float32s()

@@ -27,11 +27,11 @@ func refFusedMatMul(t *testing.T, a, b *Tensor, alpha float64, ta, tb, tba, tbb 
 		return x
 	}
 	a, b = prep(a, tba, ta), prep(b, tbb, tb)
-	d, err := matmulShape(a.Shape, b.Shape)
-	if err != nil {
+	d := new(matmulDims)
+	if err := matmulShape(d, a.Shape, b.Shape); err != nil {
 		t.Fatal(err)
 	}
-	y := NewTensor(Float, d.out...)
+	y := NewTensor(Float, d.outShape()...)
 	av, bv, yv := a.Float32s(), b.Float32s(), y.Float32s()
 	for bt := 0; bt < d.nBatches; bt++ {
 		oa, ob := d.offsets(bt)

@@ -93,43 +93,42 @@ func subtractZeroPoints(v []int32, zp []int32, rows, cols int, perRow bool) erro
 // zero points. pb, when not nil, is b packed at plan time. The common
 // cases (per-tensor zero point of A, per-tensor or per-column zero point
 // of B) run on the 8-bit GEMM kernels; the others widen to int32.
-func matmulInt32(ec *Context, a, b *Tensor, aShape, bShape []int, azp, bzp *Tensor, pb *qpackedB) (*Tensor, *matmulDims, error) {
-	d, err := matmulShape(aShape, bShape)
-	if err != nil {
-		return nil, nil, err
+func matmulInt32(ec *Context, d *matmulDims, a, b *Tensor, aShape, bShape []int, azp, bzp *Tensor, pb *qpackedB) (*Tensor, error) {
+	if err := matmulShape(d, aShape, bShape); err != nil {
+		return nil, err
 	}
 	if y := matmulInt32Fast(ec, d, a, b, azp, bzp, pb); y != nil {
-		return y, d, nil
+		return y, nil
 	}
 	at, err := int8Values(ec, a)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer ec.Release(at)
 	bt, err := int8Values(ec, b)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer ec.Release(bt)
 	za, zat, err := zeroPointValues(ec, azp, a.DType)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer ec.Release(zat)
 	zb, zbt, err := zeroPointValues(ec, bzp, b.DType)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer ec.Release(zbt)
 	if err := subtractZeroPoints(at.Int32s(), za, d.m, d.k, true); err != nil {
-		return nil, nil, fmt.Errorf("a_zero_point: %w", err)
+		return nil, fmt.Errorf("a_zero_point: %w", err)
 	}
 	if err := subtractZeroPoints(bt.Int32s(), zb, d.k, d.n, false); err != nil {
-		return nil, nil, fmt.Errorf("b_zero_point: %w", err)
+		return nil, fmt.Errorf("b_zero_point: %w", err)
 	}
-	y := ec.Empty(Int32, d.out...)
+	y := ec.Empty(Int32, d.outShape()...)
 	matmulGeneric(ec, d, at.Int32s(), bt.Int32s(), y.Int32s())
-	return y, d, nil
+	return y, nil
 }
 
 // qgemmZeroPoints reads the zero points of a qgemm call into the int32
@@ -193,10 +192,10 @@ func matmulInt32Fast(ec *Context, d *matmulDims, a, b, azp, bzp *Tensor, pb *qpa
 		return nil
 	}
 	defer qgemmIntPool.Put(zb)
-	y := ec.Empty(Int32, d.out...)
+	y := ec.Empty(Int32, d.outShape()...)
 	yd := y.Int32s()
 	m, k, n := d.m, d.k, d.n
-	if d.bIs2D() && NumElements(d.aBatch) == d.nBatches {
+	if d.bIs2D() && NumElements(d.aBatch()) == d.nBatches {
 		if pb == nil {
 			p, release := qpackRuntime(bb, bSigned, k, n)
 			defer release()
@@ -259,7 +258,8 @@ func (k *matmulIntegerKernel) Run(ec *Context, in, out []*Tensor) error {
 	if k.packed != nil && sameInt8(in[1], k.constB) {
 		pb = k.packed
 	}
-	y, _, err := matmulInt32(ec, in[0], in[1], in[0].Shape, in[1].Shape, azp, bzp, pb)
+	var d matmulDims
+	y, err := matmulInt32(ec, &d, in[0], in[1], in[0].Shape, in[1].Shape, azp, bzp, pb)
 	if err != nil {
 		return err
 	}
@@ -298,7 +298,9 @@ func (k *qlinearMatMulKernel) Run(ec *Context, in, out []*Tensor) error {
 	if k.packed != nil && sameInt8(b, k.constB) {
 		pb = k.packed
 	}
-	c, d, err := matmulInt32(ec, a, b, a.Shape, b.Shape, azp, bzp, pb)
+	var dims matmulDims
+	d := &dims
+	c, err := matmulInt32(ec, d, a, b, a.Shape, b.Shape, azp, bzp, pb)
 	if err != nil {
 		return err
 	}

@@ -23,7 +23,8 @@ type Tensor struct {
 	Shape []int
 	Data  any
 
-	buf *buffer // arena bookkeeping; nil for tensors the arena does not own
+	buf    *buffer // arena bookkeeping; nil for tensors the arena does not own
+	pooled bool    // the header itself came from an arena (views of foreign data too)
 }
 
 func (*Tensor) isValue() {}
