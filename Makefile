@@ -5,7 +5,7 @@ CONFORMANCE ?= $(SHARED)/conformance/onnx-1.23
 BIN         := bin/agate
 export AGATE_SHARED ?= $(SHARED)
 
-.PHONY: all build test test-purego lint fmt vet conformance bench bench-ort ort run loadtest clean proto
+.PHONY: all build test test-purego test-ort lint fmt vet conformance bench bench-ort ort run loadtest clean proto
 
 all: build
 
@@ -45,6 +45,11 @@ ORT_LIB := bench/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxrunt
 ort: $(ORT_LIB)
 $(ORT_LIB):
 	cd bench && npm install --no-save --ignore-scripts --no-audit --no-fund onnxruntime-node@1.30.0
+
+## test-ort: parity tests against onnxruntime (fixtures, encoder variants,
+## onnxruntime-optimized graphs, int8 kernels, tree ensembles)
+test-ort: ort
+	$(GO) test -tags ort -run 'Test' -count 1 ./bench/
 
 ## bench-ort: agate and onnxruntime side by side (cgo, build tag ort)
 bench-ort: ort
