@@ -62,26 +62,7 @@ func (k geluKernel) Run(ec *Context, in, out []*Tensor) error {
 	}
 	yt := ec.Empty(Float, x.Shape...)
 	ys := yt.Float32s()
-	fast := k.fast
-	vm := vecmath()
-	ec.Parallel(len(xs), 8192, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			v := xs[i]
-			if bs != nil {
-				v += bs[i%len(bs)]
-			}
-			if fast {
-				ys[i] = gelu(v, true)
-			} else {
-				ys[i] = v
-			}
-		}
-		if !fast {
-			// the vectorised erf GELU of the fused path (absolute error
-			// below 3e-7·|x|)
-			vm.gelu(ys[lo:hi], ys[lo:hi])
-		}
-	})
+	geluJobs.run(ec, len(xs), 8192, geluState{xs: xs, ys: ys, bs: bs, fast: k.fast})
 	if x.DType == Float {
 		out[0] = yt
 		return nil
@@ -94,6 +75,38 @@ func (k geluKernel) Run(ec *Context, in, out []*Tensor) error {
 }
 
 // gelu returns x*Φ(x), or its tanh approximation when fast is set.
+// geluState is one Gelu/BiasGelu/FastGelu call over flat data.
+type geluState struct {
+	xs, ys, bs []float32
+	fast       bool
+}
+
+var geluJobs = newParJobs(func(s *geluState, lo, hi int) {
+	src := s.xs[lo:hi]
+	if n := len(s.bs); n > 0 {
+		// add the bias by row segments
+		for i := lo; i < hi; {
+			j := i % n
+			seg := min(hi-i, n-j)
+			x, y, b := s.xs[i:i+seg], s.ys[i:i+seg], s.bs[j:j+seg]
+			for t, v := range x {
+				y[t] = v + b[t]
+			}
+			i += seg
+		}
+		src = s.ys[lo:hi]
+	}
+	if s.fast {
+		for i, v := range src {
+			s.ys[lo+i] = gelu(v, true)
+		}
+		return
+	}
+	// the vectorised erf GELU of the fused path (absolute error below
+	// 3e-7·|x|)
+	vecmath().gelu(s.ys[lo:hi], src)
+})
+
 func gelu(x float32, fast bool) float32 {
 	v := float64(x)
 	if fast {
@@ -287,32 +300,23 @@ var skipLNJobs = newParJobs(func(s *skipLNState, lo, hi int) {
 		yr := s.ys[r*s.h : (r+1)*s.h]
 		xr := s.xs[r*s.h : (r+1)*s.h]
 		sk := s.ss[(r*s.h)%len(s.ss):][:s.h]
-		// Statistics in float64, as the unfused Add + LayerNormalization
-		// computes them, so the fused graph rounds the same way.
-		var sum float64
 		if s.bis != nil {
+			b := s.bis[:len(yr)]
 			for i := range yr {
-				v := xr[i] + sk[i] + s.bis[i]
-				yr[i] = v
-				sum += float64(v)
+				yr[i] = xr[i] + sk[i] + b[i]
 			}
 		} else {
 			for i := range yr {
-				v := xr[i] + sk[i]
-				yr[i] = v
-				sum += float64(v)
+				yr[i] = xr[i] + sk[i]
 			}
 		}
+		// Statistics in float64 (two passes, four partial sums), as the
+		// unfused Add + LayerNormalization computes them.
 		mean := 0.0
 		if !s.simplified {
-			mean = sum / float64(s.h)
+			mean = normSum(yr) / float64(s.h)
 		}
-		var sq float64
-		for _, v := range yr {
-			d := float64(v) - mean
-			sq += d * d
-		}
-		inv := 1 / math.Sqrt(sq/float64(s.h)+s.eps)
+		inv := 1 / math.Sqrt(normSqDev(yr, mean)/float64(s.h)+s.eps)
 		if s.bes != nil {
 			for i, v := range yr {
 				yr[i] = float32((float64(v)-mean)*inv)*s.gs[i] + s.bes[i]

@@ -3,6 +3,7 @@ package ops
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -12,13 +13,55 @@ type Pool struct {
 	workers int
 	tasks   chan task
 	once    sync.Once
-	groups  sync.Pool // *sync.WaitGroup, reused across calls
+	groups  sync.Pool // *group, reused across calls
 }
 
 type task struct {
 	fn     func(lo, hi int)
 	lo, hi int
-	wg     *sync.WaitGroup
+	g      *group
+}
+
+// group tracks the chunks of one Parallel call that run on workers. state
+// holds the number still running plus waitingBit once the caller has given
+// up spinning and blocks on wake; the worker that brings the count to zero
+// with the bit set sends the one wake-up.
+type group struct {
+	state atomic.Int64
+	wake  chan struct{}
+}
+
+const waitingBit = 1 << 32
+
+// done marks one chunk finished.
+func (g *group) done() {
+	if g.state.Add(-1) == waitingBit {
+		g.wake <- struct{}{}
+	}
+}
+
+// wait returns when every chunk is done: it polls for spinFor (the chunks
+// of a parallel section usually finish within microseconds of each other,
+// and a parked goroutine takes tens of microseconds to wake), then blocks.
+func (g *group) wait() {
+	deadline := time.Now().Add(spinFor)
+	for i := 0; ; i++ {
+		if g.state.Load() == 0 {
+			return
+		}
+		if i%64 == 63 {
+			if time.Now().After(deadline) {
+				break
+			}
+			runtime.Gosched()
+		}
+	}
+	if g.state.Add(waitingBit) == waitingBit {
+		g.state.Store(0) // every chunk finished before the bit was set
+		return
+	}
+	<-g.wake
+	g.state.Store(0)
 }
 
 // NewPool starts a pool of n workers (n <= 0 means GOMAXPROCS). The calling
@@ -52,18 +95,23 @@ func (p *Pool) loop() {
 			return
 		}
 		t.fn(t.lo, t.hi)
-		t.wg.Done()
+		t.g.done()
 	}
 }
 
 // spin polls the task queue for spinFor, then blocks on it.
 func (p *Pool) spin() (task, bool) {
 	deadline := time.Now().Add(spinFor)
-	for time.Now().Before(deadline) {
+	for i := 0; ; i++ {
 		select {
 		case t, ok := <-p.tasks:
 			return t, ok
 		default:
+		}
+		if i%16 == 15 {
+			if time.Now().After(deadline) {
+				break
+			}
 			runtime.Gosched()
 		}
 	}
@@ -104,11 +152,11 @@ func (p *Pool) Parallel(n, grain int, fn func(lo, hi int)) {
 		fn(0, n)
 		return
 	}
-	wg, _ := p.groups.Get().(*sync.WaitGroup)
-	if wg == nil {
-		wg = new(sync.WaitGroup)
+	g, _ := p.groups.Get().(*group)
+	if g == nil {
+		g = &group{wake: make(chan struct{}, 1)}
 	}
-	wg.Add(chunks - 1)
+	g.state.Store(int64(chunks - 1))
 	size := (n + chunks - 1) / chunks
 	lo := size
 	for i := 1; i < chunks; i++ {
@@ -116,10 +164,10 @@ func (p *Pool) Parallel(n, grain int, fn func(lo, hi int)) {
 		if hi > n {
 			hi = n
 		}
-		p.tasks <- task{fn: fn, lo: lo, hi: hi, wg: wg}
+		p.tasks <- task{fn: fn, lo: lo, hi: hi, g: g}
 		lo = hi
 	}
 	fn(0, size)
-	wg.Wait()
-	p.groups.Put(wg)
+	g.wait()
+	p.groups.Put(g)
 }

@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"encoding/binary"
 	"math"
 	"sync"
 	"unsafe"
@@ -326,15 +327,23 @@ func (j *qgemmJob) pack(lo, hi int) {
 				continue
 			}
 			row := j.a[r*j.lda : r*j.lda+k]
+			// Whole groups of four bytes move as one word; their byte sum
+			// is taken two lanes at a time (each lane stays below 2^16 for
+			// 128 words, so the lanes are folded every 128 groups).
 			var sum int32
-			for g := 0; g < kq; g++ {
-				d := strip[g*mr*4+4*i : g*mr*4+4*i+4 : g*mr*4+4*i+4]
-				if 4*g+4 <= k {
-					x := row[4*g : 4*g+4 : 4*g+4]
-					d[0], d[1], d[2], d[3] = x[0]^flip, x[1]^flip, x[2]^flip, x[3]^flip
-					sum += int32(d[0]) + int32(d[1]) + int32(d[2]) + int32(d[3])
-					continue
+			full := k / 4
+			flip32 := uint32(flip) * 0x01010101
+			for g0 := 0; g0 < full; g0 += 128 {
+				var lanes uint32
+				for g := g0; g < min(full, g0+128); g++ {
+					w := binary.LittleEndian.Uint32(row[4*g:]) ^ flip32
+					binary.LittleEndian.PutUint32(strip[g*mr*4+4*i:], w)
+					lanes += w&0x00ff00ff + (w>>8)&0x00ff00ff
 				}
+				sum += int32(lanes&0xffff) + int32(lanes>>16)
+			}
+			for g := full; g < kq; g++ {
+				d := strip[g*mr*4+4*i : g*mr*4+4*i+4 : g*mr*4+4*i+4]
 				for t := 0; t < 4; t++ {
 					d[t] = 0
 					if p := 4*g + t; p < k {

@@ -139,7 +139,7 @@ func TestQgemmEdges(t *testing.T) {
 			r := rand.New(rand.NewSource(2))
 			for m := 1; m <= 26; m++ {
 				for n := 1; n <= 67; n += 1 + n/8 {
-					for _, k := range []int{1, 3, 4, 9, 67} {
+					for _, k := range []int{1, 3, 4, 9, 67, 601} {
 						tc := qgemmCase{m, n, k, m % 3, m%2 == 0, n%2 == 0, 7 + n%2, k%2 == 1}
 						checkQgemm(t, r, ar, tc, nil)
 					}
