@@ -88,6 +88,9 @@ func TestEncoderVariantsFusedMatchUnfused(t *testing.T) {
 // allocates only its output (the logits tensor: header, shape, data and the
 // data's interface box), on one worker and on two.
 func TestSteadyStateRunAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's instrumentation allocates")
+	}
 	v := onnxbuild.EncoderVariants()[0]
 	for _, workers := range []int{1, 2} {
 		m := loadEncoder(t, v.Config, engine.WithWorkers(workers))
