@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"github.com/agate-ml/agate/engine/onnxbuild"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -376,5 +377,73 @@ func TestPullHTTP(t *testing.T) {
 	cancel()
 	if _, err := Pull(ctx, man, t.TempDir(), PullOptions{HFEndpoint: srv.URL}); err == nil {
 		t.Error("cancelled: want an error")
+	}
+}
+
+// TestTextClassifierInputForms classifies with encoders whose ids are int32
+// inputs, whose positions are an input, or that take no token types: each
+// must give the scores of the plain int64 model with the same weights.
+func TestTextClassifierInputForms(t *testing.T) {
+	src := shared.Path(t, "models", "transformers", "bert-tiny-6label")
+	base := onnxbuild.EncoderConfig{Layers: 1, Hidden: 32, Heads: 2, FFN: 64, Vocab: 30522,
+		MaxPositions: 512, TypeVocab: 2, Labels: 6, Seed: 9}
+	texts := []string{"Ce commentaire est vraiment méchant et insultant", "ok", "a somewhat longer English sentence, for padding"}
+	classify := func(cfg onnxbuild.EncoderConfig) []Prediction {
+		t.Helper()
+		dir := t.TempDir()
+		for _, f := range []string{"tokenizer.json", "config.json"} {
+			b, err := os.ReadFile(filepath.Join(src, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		m, err := onnxbuild.EncoderClassifier(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := m.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "model.onnx"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		tc, err := LoadTextClassifier(dir, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tc.Close()
+		p, err := tc.Classify(context.Background(), texts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	want := classify(base)
+	for name, f := range map[string]func(*onnxbuild.EncoderConfig){
+		"int32":    func(c *onnxbuild.EncoderConfig) { c.Int32Inputs = true },
+		"position": func(c *onnxbuild.EncoderConfig) { c.PositionInput = true },
+		"both":     func(c *onnxbuild.EncoderConfig) { c.Int32Inputs, c.PositionInput = true, true },
+	} {
+		cfg := base
+		f(&cfg)
+		got := classify(cfg)
+		for i := range want {
+			for j, w := range want[i].Scores {
+				if math.Abs(got[i].Scores[j]-w) > 1e-6 {
+					t.Fatalf("%s: text %d label %d: %v, want %v", name, i, j, got[i].Scores[j], w)
+				}
+			}
+		}
+	}
+	// A model without token_type_ids runs too (its scores differ: no
+	// type embedding).
+	noTypes := base
+	noTypes.TypeVocab = 0
+	if p := classify(noTypes); len(p) != len(texts) {
+		t.Fatalf("%d predictions", len(p))
 	}
 }

@@ -18,6 +18,7 @@ const (
 	inputIDs      = "input_ids"
 	attentionMask = "attention_mask"
 	tokenTypeIDs  = "token_type_ids"
+	positionIDs   = "position_ids"
 )
 
 // Prediction is a text classifier's output for one text.
@@ -41,6 +42,7 @@ type TextClassifier struct {
 	multiLabel bool
 	maxLength  int
 	inputs     []string // the model's inputs, in order
+	int32In    []bool   // input i is declared int32 (else int64)
 	output     string
 }
 
@@ -66,8 +68,9 @@ func LoadTextClassifier(dir string, maxLength int, opts ...engine.Option) (*Text
 }
 
 // NewTextClassifier wraps a loaded model and its tokenizer. The model must
-// take input_ids (and optionally attention_mask and token_type_ids) and
-// return float logits [batch, labels] as its first output.
+// take input_ids (and optionally attention_mask, token_type_ids and
+// position_ids), as int64 or int32 tensors, and return float logits
+// [batch, labels] as its first output.
 func NewTextClassifier(m *engine.Model, tok *tokenizer.Tokenizer, maxLength int) (*TextClassifier, error) {
 	tc := &TextClassifier{model: m, tok: tok, labels: tok.Labels(),
 		multiLabel: tok.ProblemType() == "multi_label_classification", maxLength: tok.MaxLength()}
@@ -79,13 +82,24 @@ func NewTextClassifier(m *engine.Model, tok *tokenizer.Tokenizer, maxLength int)
 		switch in.Name {
 		case inputIDs:
 			hasIDs = true
-		case attentionMask, tokenTypeIDs:
+		case attentionMask, tokenTypeIDs, positionIDs:
 		default:
 			if !in.Optional {
-				return nil, fmt.Errorf("model input %q is not one of input_ids, attention_mask, token_type_ids", in.Name)
+				return nil, fmt.Errorf("model input %q is not one of input_ids, attention_mask, token_type_ids, position_ids", in.Name)
+			}
+		}
+		is32 := false
+		if in.Type != nil && in.Type.Kind == ops.KindTensor {
+			switch in.Type.DType {
+			case ops.Int32:
+				is32 = true
+			case ops.Int64, ops.Undefined:
+			default:
+				return nil, fmt.Errorf("model input %q is %s, want int64 or int32 token ids", in.Name, in.Type.DType)
 			}
 		}
 		tc.inputs = append(tc.inputs, in.Name)
+		tc.int32In = append(tc.int32In, is32)
 	}
 	if !hasIDs {
 		return nil, errors.New("model has no input_ids input")
@@ -161,6 +175,7 @@ func (tc *TextClassifier) ClassifyEncoded(ctx context.Context, encs []tokenizer.
 	ids := make([]int64, n*seq)
 	mask := make([]int64, n*seq)
 	types := make([]int64, n*seq)
+	pos := make([]int64, n*seq)
 	padID := int64(tc.tok.PadID())
 	left := tc.tok.PaddingSide() == "left"
 	for i := range encs {
@@ -176,6 +191,7 @@ func (tc *TextClassifier) ClassifyEncoded(ctx context.Context, encs []tokenizer.
 		for j, id := range e.IDs {
 			ids[row+off+j] = int64(id)
 			mask[row+off+j] = 1
+			pos[row+off+j] = int64(j)
 			if j < len(e.TypeIDs) {
 				types[row+off+j] = int64(e.TypeIDs[j])
 			}
@@ -183,14 +199,28 @@ func (tc *TextClassifier) ClassifyEncoded(ctx context.Context, encs []tokenizer.
 	}
 	in := make([]ops.Value, len(tc.inputs))
 	for i, name := range tc.inputs {
+		var v []int64
 		switch name {
 		case inputIDs:
-			in[i] = ops.FromSlice(ops.Int64, ids, n, seq)
+			v = ids
 		case attentionMask:
-			in[i] = ops.FromSlice(ops.Int64, mask, n, seq)
+			v = mask
 		case tokenTypeIDs:
-			in[i] = ops.FromSlice(ops.Int64, types, n, seq)
+			v = types
+		case positionIDs:
+			v = pos
+		default:
+			continue // an optional input left to its default
 		}
+		if tc.int32In[i] {
+			v32 := make([]int32, len(v))
+			for j, x := range v {
+				v32[j] = int32(x)
+			}
+			in[i] = ops.FromSlice(ops.Int32, v32, n, seq)
+			continue
+		}
+		in[i] = ops.FromSlice(ops.Int64, v, n, seq)
 	}
 	outs := make([]ops.Value, len(tc.model.Outputs()))
 	if err := tc.model.RunList(ctx, in, outs); err != nil {

@@ -38,6 +38,12 @@ type EncoderConfig struct {
 	ConstReshape bool
 	// Opset is the default-domain opset (14 when 0).
 	Opset int
+	// Int32Inputs declares the id inputs int32 (as TensorFlow-converted
+	// models do) and casts them to int64 inside the graph.
+	Int32Inputs bool
+	// PositionInput makes position_ids a graph input instead of computing
+	// the positions.
+	PositionInput bool
 }
 
 // EncoderClassifier builds a randomly initialised (seeded) encoder
@@ -63,11 +69,29 @@ func EncoderClassifier(cfg EncoderConfig) (*Model, error) {
 }
 
 type encBuilder struct {
-	cfg EncoderConfig
-	g   *Graph
-	r   *rand.Rand
-	n   int
-	err error
+	cfg  EncoderConfig
+	g    *Graph
+	r    *rand.Rand
+	n    int
+	err  error
+	cast map[string]string // int32 input -> its int64 cast
+}
+
+// ids returns the int64 value of an id input: the input itself, or its
+// cast when inputs are int32.
+func (b *encBuilder) ids(name string) string {
+	if !b.cfg.Int32Inputs {
+		return name
+	}
+	if c, ok := b.cast[name]; ok {
+		return c
+	}
+	if b.cast == nil {
+		b.cast = map[string]string{}
+	}
+	c := b.op("Cast", []string{name}, Int("to", int64(ops.Int64)))
+	b.cast[name] = c
+	return c
 }
 
 func (b *encBuilder) fresh(prefix string) string {
@@ -229,27 +253,29 @@ func (b *encBuilder) attention(name, x, mask string) string {
 func (b *encBuilder) modelMask() string {
 	switch b.cfg.Attention {
 	case "sdpa":
-		m := b.unsqueeze("attention_mask", 1, 2)
-		shape := b.op("Concat", []string{b.dim("attention_mask", 0), b.ints(1), b.dim("attention_mask", 1), b.dim("attention_mask", 1)}, Int("axis", 0))
+		m := b.unsqueeze(b.ids("attention_mask"), 1, 2)
+		shape := b.op("Concat", []string{b.dim(b.ids("attention_mask"), 0), b.ints(1), b.dim(b.ids("attention_mask"), 1), b.dim(b.ids("attention_mask"), 1)}, Int("axis", 0))
 		inv := b.op("Sub", []string{b.scalar(1), b.op("Cast", []string{b.op("Expand", []string{m, shape})}, Int("to", int64(ops.Float)))})
 		cond := b.op("Cast", []string{inv}, Int("to", int64(ops.Bool)))
 		return b.op("Where", []string{cond, b.scalar(-math.MaxFloat32), inv})
 	case "distilbert":
-		isPad := b.op("Equal", []string{"attention_mask", b.constant(ops.Scalar(int64(0)))})
-		shape := b.op("Concat", []string{b.dim("attention_mask", 0), b.ints(1, 1), b.dim("attention_mask", 1)}, Int("axis", 0))
+		isPad := b.op("Equal", []string{b.ids("attention_mask"), b.constant(ops.Scalar(int64(0)))})
+		shape := b.op("Concat", []string{b.dim(b.ids("attention_mask"), 0), b.ints(1, 1), b.dim(b.ids("attention_mask"), 1)}, Int("axis", 0))
 		return b.op("Reshape", []string{isPad, shape})
 	}
-	m := b.op("Cast", []string{b.unsqueeze(b.unsqueeze("attention_mask", 1), 2)}, Int("to", int64(ops.Float)))
+	m := b.op("Cast", []string{b.unsqueeze(b.unsqueeze(b.ids("attention_mask"), 1), 2)}, Int("to", int64(ops.Float)))
 	return b.op("Mul", []string{b.op("Sub", []string{b.scalar(1), m}), b.scalar(-math.MaxFloat32)})
 }
 
 func (b *encBuilder) embeddings() string {
 	cfg := b.cfg
-	word := b.op("Gather", []string{b.weight("emb.word.weight", 0, 0.5, cfg.Vocab, cfg.Hidden), "input_ids"})
+	word := b.op("Gather", []string{b.weight("emb.word.weight", 0, 0.5, cfg.Vocab, cfg.Hidden), b.ids("input_ids")})
 	var pos string
-	if cfg.Positions == "roberta" {
+	if cfg.PositionInput {
+		pos = b.ids("position_ids")
+	} else if cfg.Positions == "roberta" {
 		// positions = cumsum(ids != pad) * (ids != pad) + pad, pad = 1
-		notPad := b.op("Cast", []string{b.op("Not", []string{b.op("Equal", []string{"input_ids", b.constant(ops.Scalar(int64(1)))})})}, Int("to", int64(ops.Int32)))
+		notPad := b.op("Cast", []string{b.op("Not", []string{b.op("Equal", []string{b.ids("input_ids"), b.constant(ops.Scalar(int64(1)))})})}, Int("to", int64(ops.Int32)))
 		cum := b.op("CumSum", []string{notPad, b.constant(ops.Scalar(int64(1)))})
 		idx := b.op("Cast", []string{b.op("Mul", []string{cum, notPad})}, Int("to", int64(ops.Int64)))
 		pos = b.op("Add", []string{idx, b.constant(ops.Scalar(int64(1)))})
@@ -259,21 +285,28 @@ func (b *encBuilder) embeddings() string {
 			ids[i] = int64(i)
 		}
 		b.g.Initializer("emb.position_ids", ops.FromSlice(ops.Int64, ids, 1, cfg.MaxPositions))
-		pos = b.op("Slice", []string{"emb.position_ids", b.ints(0), b.dim("input_ids", 1), b.ints(1), b.ints(1)})
+		pos = b.op("Slice", []string{"emb.position_ids", b.ints(0), b.dim(b.ids("input_ids"), 1), b.ints(1), b.ints(1)})
 	}
 	x := b.op("Add", []string{word, b.op("Gather", []string{b.weight("emb.pos.weight", 0, 0.5, cfg.MaxPositions, cfg.Hidden), pos})})
 	if cfg.TypeVocab > 0 {
-		x = b.op("Add", []string{x, b.op("Gather", []string{b.weight("emb.types.weight", 0, 0.5, cfg.TypeVocab, cfg.Hidden), "token_type_ids"})})
+		x = b.op("Add", []string{x, b.op("Gather", []string{b.weight("emb.types.weight", 0, 0.5, cfg.TypeVocab, cfg.Hidden), b.ids("token_type_ids")})})
 	}
 	return b.layerNorm("emb.ln", x)
 }
 
 func (b *encBuilder) build() error {
 	cfg := b.cfg
-	ids := TensorType(ops.Int64, "batch_size", "sequence_length")
+	idType := ops.Int64
+	if cfg.Int32Inputs {
+		idType = ops.Int32
+	}
+	ids := TensorType(idType, "batch_size", "sequence_length")
 	b.g.Input("input_ids", ids).Input("attention_mask", ids)
 	if cfg.TypeVocab > 0 {
 		b.g.Input("token_type_ids", ids)
+	}
+	if cfg.PositionInput {
+		b.g.Input("position_ids", ids)
 	}
 	x := b.embeddings()
 	mask := b.modelMask()
@@ -332,6 +365,8 @@ func EncoderVariants() []NamedEncoder {
 	add("distilbert", func(c *EncoderConfig) { c.Attention, c.TypeVocab = "distilbert", 0 })
 	add("roberta", func(c *EncoderConfig) { c.Positions, c.TypeVocab = "roberta", 1 })
 	add("const-reshape", func(c *EncoderConfig) { c.ConstReshape = true })
+	add("int32-inputs", func(c *EncoderConfig) { c.Int32Inputs = true })
+	add("position-input", func(c *EncoderConfig) { c.PositionInput = true })
 	return v
 }
 
@@ -361,6 +396,22 @@ func EncoderInputs(cfg EncoderConfig, batch, seq int, r *rand.Rand) map[string]*
 	in := map[string]*ops.Tensor{"input_ids": ids, "attention_mask": mask}
 	if cfg.TypeVocab > 0 {
 		in["token_type_ids"] = types
+	}
+	if cfg.PositionInput {
+		pos := ops.NewTensor(ops.Int64, batch, seq)
+		for i := range pos.Int64s() {
+			pos.Int64s()[i] = int64(i % seq)
+		}
+		in["position_ids"] = pos
+	}
+	if cfg.Int32Inputs {
+		for k, t := range in {
+			v := make([]int32, t.Len())
+			for i, x := range t.Int64s() {
+				v[i] = int32(x)
+			}
+			in[k] = ops.FromSlice(ops.Int32, v, batch, seq)
+		}
 	}
 	return in
 }
