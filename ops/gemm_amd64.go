@@ -18,6 +18,9 @@ func sgemmAVX2(k int, a *float32, rsa, ksa int, b, c *float32, ldc, mr, nr int, 
 func qgemmVNNI(kq int, a, b *byte, c unsafe.Pointer, ldc, mr, nr int, cols, rows *int32, float int)
 
 //go:noescape
+func qgemmVNNIDirect(kq int, a *byte, lda int, b *byte, c unsafe.Pointer, ldc, mr, nr int, cols, rows *int32, float int)
+
+//go:noescape
 func qgemmAVX2(kq int, a, b *byte, c unsafe.Pointer, ldc, mr, nr int, cols, rows *int32, float int)
 
 var (
@@ -70,7 +73,7 @@ func sgemmMicroAVX2(k int, a []float32, rsa, ksa int, b, c []float32, ldc, mr, n
 }
 
 var (
-	qgemmArchVNNI = qgemmArch{name: "vnni", mr: 12, nr: 32, micro: qgemmMicroVNNI}
+	qgemmArchVNNI = qgemmArch{name: "vnni", mr: 12, nr: 32, micro: qgemmMicroVNNI, microDirect: qgemmMicroVNNIDirect}
 	qgemmArchAVX2 = qgemmArch{name: "avx2", mr: 4, nr: 16, sat: true, fallback: &qgemmArchGo, micro: qgemmMicroAVX2}
 )
 
@@ -104,6 +107,16 @@ func qgemmTile(kq int, a, b []byte, ci []int32, cf []float32, ldc, mr, nr, tileM
 func qgemmMicroVNNI(kq int, a, b []byte, ci []int32, cf []float32, ldc, mr, nr int, cols, rows []int32) {
 	c, float := qgemmTile(kq, a, b, ci, cf, ldc, mr, nr, 12, 32, cols, rows)
 	qgemmVNNI(kq, &a[0], &b[0], c, ldc, mr, nr, &cols[0], &rows[0], float)
+}
+
+// qgemmMicroVNNIDirect is qgemmMicroVNNI reading unsigned A in place (row
+// i at a[i*lda:], k a multiple of 4) instead of from a packed strip.
+func qgemmMicroVNNIDirect(kq int, a []byte, lda int, b []byte, ci []int32, cf []float32, ldc, mr, nr int, cols, rows []int32) {
+	if len(a) < (mr-1)*lda+kq*4 || len(rows) < mr {
+		panic("ops: qgemm direct tile out of range")
+	}
+	c, float := qgemmTile(kq, a, b, ci, cf, ldc, mr, nr, 0, 32, cols, rows)
+	qgemmVNNIDirect(kq, &a[0], lda, &b[0], c, ldc, mr, nr, &cols[0], &rows[0], float)
 }
 
 func qgemmMicroAVX2(kq int, a, b []byte, ci []int32, cf []float32, ldc, mr, nr int, cols, rows []int32) {

@@ -32,7 +32,8 @@ func main() {
 	maskTable()
 	sgemmAVX512()
 	sgemmAVX2()
-	qgemmVNNI()
+	qgemmVNNI(false)
+	qgemmVNNI(true)
 	qgemmAVX2()
 	os.Stdout.WriteString(out.String())
 }
@@ -391,52 +392,69 @@ func sgemmAVX2Body(name string, rows, w, bStep int) {
 // cols points at colOff, colMul, scale and bias (32 values each) and rows
 // at rowOff. When float is set, C is stored as float32(C)*scale[j]+bias[j],
 // otherwise as int32.
-func qgemmVNNI() {
+func qgemmVNNI(direct bool) {
 	const mr, aStep, bStep = 12, 48, 128
-	out.WriteString("// func qgemmVNNI(kq int, a, b *byte, c unsafe.Pointer, ldc, mr, nr int, cols, rows *int32, float int)\n")
-	out.WriteString("TEXT ·qgemmVNNI(SB), NOSPLIT, $0-80\n")
-	p("MOVQ kq+0(FP), CX")
-	p("MOVQ a+8(FP), SI")
-	p("MOVQ b+16(FP), DI")
-	p("MOVQ c+24(FP), DX")
-	p("MOVQ ldc+32(FP), R8")
-	p("SHLQ $2, R8")
-	p("MOVQ mr+40(FP), R9")
-	p("MOVQ nr+48(FP), R10")
+	fn, args, frame := "qgemmVNNI", "kq int, a, b *byte, c unsafe.Pointer, ldc, mr, nr int, cols, rows *int32, float int", 80
+	o := qArgs{kq: 0, a: 8, b: 16, c: 24, ldc: 32, mr: 40, nr: 48, cols: 56, rows: 64, float: 72}
+	if direct {
+		fn, args, frame = "qgemmVNNIDirect", "kq int, a *byte, lda int, b *byte, c unsafe.Pointer, ldc, mr, nr int, cols, rows *int32, float int", 88
+		o = qArgs{kq: 0, a: 8, lda: 16, b: 24, c: 32, ldc: 40, mr: 48, nr: 56, cols: 64, rows: 72, float: 80}
+	}
+	fmt.Fprintf(&out, "// func %s(%s)\n", fn, args)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-%d\n", fn, frame)
+	p("MOVQ kq+%d(FP), CX", o.kq)
+	p("MOVQ a+%d(FP), SI", o.a)
+	p("MOVQ b+%d(FP), DI", o.b)
+	p("MOVQ c+%d(FP), DX", o.c)
+	if direct {
+		p("MOVQ lda+%d(FP), R8", o.lda)
+	} else {
+		p("MOVQ ldc+%d(FP), R8", o.ldc)
+		p("SHLQ $2, R8")
+	}
+	p("MOVQ mr+%d(FP), R9", o.mr)
+	p("MOVQ nr+%d(FP), R10", o.nr)
+	pre := "q512"
+	if direct {
+		pre = "qd512"
+	}
 	p("MOVQ $0xffff, AX")
 	p("MOVQ $0xffff, BX")
 	p("CMPQ R10, $16")
-	p("JGE q512wide")
+	p("JGE %swide", pre)
 	p("MOVQ R10, CX")
 	p("MOVQ $1, AX")
 	p("SHLQ CX, AX")
 	p("DECQ AX")
 	p("XORQ BX, BX")
-	p("MOVQ kq+0(FP), CX")
-	p("JMP q512masks")
-	label("q512wide")
+	p("MOVQ kq+%d(FP), CX", o.kq)
+	p("JMP %smasks", pre)
+	label(pre + "wide")
 	p("LEAQ -16(R10), CX")
 	p("MOVQ $1, BX")
 	p("SHLQ CX, BX")
 	p("DECQ BX")
-	p("MOVQ kq+0(FP), CX")
-	label("q512masks")
+	p("MOVQ kq+%d(FP), CX", o.kq)
+	label(pre + "masks")
 	p("KMOVW AX, K1")
 	p("KMOVW BX, K2")
 	p("CMPQ R10, $16")
-	p("JGT q512w2")
-	rowDispatch("q512n1r", mr)
-	label("q512w2")
-	rowDispatch("q512n2r", mr)
+	p("JGT %sw2", pre)
+	rowDispatch(pre+"n1r", mr)
+	label(pre + "w2")
+	rowDispatch(pre+"n2r", mr)
 	for _, w := range []int{1, 2} {
 		for r := 1; r <= mr; r++ {
-			qgemmVNNIBody(fmt.Sprintf("q512n%dr%d", w, r), r, w, aStep, bStep)
+			qgemmVNNIBody(fmt.Sprintf("%sn%dr%d", pre, w, r), r, w, aStep, bStep, direct, o)
 		}
 	}
 	out.WriteString("\n")
 }
 
-func qgemmVNNIBody(name string, rows, w, aStep, bStep int) {
+// qArgs holds the frame offsets of the 8-bit kernels' arguments.
+type qArgs struct{ kq, a, lda, b, c, ldc, mr, nr, cols, rows, float int }
+
+func qgemmVNNIBody(name string, rows, w, aStep, bStep int, direct bool, o qArgs) {
 	label(name)
 	acc := func(r, h int) string { return fmt.Sprintf("Z%d", r*2+h) }
 	for r := 0; r < rows; r++ {
@@ -444,13 +462,22 @@ func qgemmVNNIBody(name string, rows, w, aStep, bStep int) {
 			p("VPXORD %s, %s, %s", acc(r, h), acc(r, h), acc(r, h))
 		}
 	}
+	if direct {
+		// A in place: row r at its group base (SI, R11, R13, BX) plus
+		// (r%3)·lda, one dword per group of four depths.
+		aBases(rows)
+	}
 	step := func(off int, breg int) {
 		for h := 0; h < w; h++ {
 			p("VMOVDQU32 %d(DI), Z%d", off*bStep+64*h, breg+h)
 		}
 		for r := 0; r < rows; r++ {
 			t := 28 + r%4
-			p("VPBROADCASTD %d(SI), Z%d", off*aStep+4*r, t)
+			if direct {
+				p("VPBROADCASTD %d%s, Z%d", 4*off, aAddr(r), t)
+			} else {
+				p("VPBROADCASTD %d(SI), Z%d", off*aStep+4*r, t)
+			}
 			for h := 0; h < w; h++ {
 				p("VPDPBUSD Z%d, Z%d, %s", breg+h, t, acc(r, h))
 			}
@@ -462,7 +489,15 @@ func qgemmVNNIBody(name string, rows, w, aStep, bStep int) {
 	label(name + "_loop")
 	step(0, 24)
 	step(1, 26)
-	p("ADDQ $%d, SI", 2*aStep)
+	if direct {
+		for g, reg := range []string{"SI", "R11", "R13", "BX"} {
+			if rows > 3*g {
+				p("ADDQ $8, %s", reg)
+			}
+		}
+	} else {
+		p("ADDQ $%d, SI", 2*aStep)
+	}
 	p("ADDQ $%d, DI", 2*bStep)
 	p("DECQ AX")
 	p("JNZ %s_loop", name)
@@ -471,9 +506,13 @@ func qgemmVNNIBody(name string, rows, w, aStep, bStep int) {
 	p("JZ %s_store", name)
 	step(0, 24)
 	label(name + "_store")
+	if direct {
+		p("MOVQ ldc+%d(FP), R8", o.ldc)
+		p("SHLQ $2, R8")
+	}
 	p("MOVQ DX, R12")
-	p("MOVQ cols+56(FP), R13")
-	p("MOVQ rows+64(FP), R11")
+	p("MOVQ cols+%d(FP), R13", o.cols)
+	p("MOVQ rows+%d(FP), R11", o.rows)
 	// Z24/Z25: colOff, Z26/Z27: colMul.
 	for h := 0; h < w; h++ {
 		p("VMOVDQU32 %d(R13), Z%d", 64*h, 24+h)
@@ -487,7 +526,7 @@ func qgemmVNNIBody(name string, rows, w, aStep, bStep int) {
 			p("VPADDD Z29, %s, %s", acc(r, h), acc(r, h))
 		}
 	}
-	p("CMPQ float+72(FP), $0")
+	p("CMPQ float+%d(FP), $0", o.float)
 	p("JNE %s_flt", name)
 	for r := 0; r < rows; r++ {
 		for h := 0; h < w; h++ {

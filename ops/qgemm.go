@@ -55,6 +55,11 @@ type qgemmArch struct {
 	// bias (nr values each, the floats as bits); rows holds rowOff (mr
 	// values); C = acc + colOff[j] + rowOff[i]*colMul[j].
 	micro func(kq int, a, b []byte, ci []int32, cf []float32, ldc, mr, nr int, cols, rows []int32)
+	// microDirect, when not nil, is micro reading unsigned A in place:
+	// row i of the tile at a[i*lda:], k a multiple of 4. It serves the
+	// products that need no row sums of A (B's zero point is 0), which
+	// then skip packing A.
+	microDirect func(kq int, a []byte, lda int, b []byte, ci []int32, cf []float32, ldc, mr, nr int, cols, rows []int32)
 }
 
 var qgemmArchGo = qgemmArch{name: "go", mr: 4, nr: 16, micro: qgemmMicroGo}
@@ -231,6 +236,7 @@ func qgemm(a []byte, aSigned bool, m, lda int, za int32, pb *qpackedB, zb []int3
 		pb: pb, ap: *abuf, rows: *rbuf, cols: *cbuf, out: out}
 	// Column parameters: colOff, colMul, scale, bias per strip.
 	cols := *cbuf
+	rowTerm := false // some column multiplies the row sums of A
 	for s := 0; s < nStrips; s++ {
 		blk := cols[s*4*nr : (s+1)*4*nr]
 		for jj := 0; jj < nr; jj++ {
@@ -260,16 +266,21 @@ func qgemm(a []byte, aSigned bool, m, lda int, za int32, pb *qpackedB, zb []int3
 			}
 			blk[jj] = -za * pb.colSums[col]
 			blk[nr+jj] = zbj
+			rowTerm = rowTerm || zbj != 0
 			blk[2*nr+jj] = int32(math.Float32bits(sc))
 			blk[3*nr+jj] = int32(math.Float32bits(bi))
 		}
 	}
-	// Pack A (with its row sums), then compute, splitting the larger
-	// dimension among the workers.
+	// Pack A (with its row sums), unless the kernel can read it in place,
+	// then compute, splitting the larger dimension among the workers.
 	serial := par == nil || 2*m*pb.n*k < gemmParFlops
-	if serial || mStrips < 4 {
+	j.direct = ar.microDirect != nil && !aSigned && k%4 == 0 && !rowTerm
+	switch {
+	case j.direct:
+		clear(j.rows)
+	case serial || mStrips < 4:
 		j.pack(0, mStrips)
-	} else {
+	default:
 		par(mStrips, 1, j.packFn)
 	}
 	switch {
@@ -296,6 +307,7 @@ type qgemmJob struct {
 	cols    []int32
 	out     qgemmOut
 	splitM  bool
+	direct  bool // A is read in place (not packed)
 	fn      func(lo, hi int)
 	packFn  func(lo, hi int)
 }
@@ -374,10 +386,19 @@ func (j *qgemmJob) run(lo, hi int) {
 		nrr := min(nr, pb.n-col)
 		for is := i0; is < i1; is++ {
 			r := is * mr
-			as := j.ap[is*mr*kq*4 : (is+1)*mr*kq*4]
 			rows := j.rows[r : r+mr]
 			mrr := min(mr, j.m-r)
 			off := r*j.out.ldc + col
+			if j.direct {
+				as := j.a[r*j.lda:]
+				if j.out.cf != nil {
+					ar.microDirect(kq, as, j.lda, bs, nil, j.out.cf[off:], j.out.ldc, mrr, nrr, cols, rows)
+				} else {
+					ar.microDirect(kq, as, j.lda, bs, j.out.ci[off:], nil, j.out.ldc, mrr, nrr, cols, rows)
+				}
+				continue
+			}
+			as := j.ap[is*mr*kq*4 : (is+1)*mr*kq*4]
 			if j.out.cf != nil {
 				ar.micro(kq, as, bs, nil, j.out.cf[off:], j.out.ldc, mrr, nrr, cols, rows)
 			} else {

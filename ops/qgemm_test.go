@@ -15,6 +15,7 @@ type qgemmCase struct {
 	aSigned, bSigned bool
 	bBits            int
 	perColumn        bool
+	zeroB            bool // B's zero point is 0 (symmetric weights)
 }
 
 func randBytes(r *rand.Rand, n int, signed bool, bits int) []byte {
@@ -53,6 +54,9 @@ func checkQgemm(t *testing.T, r *rand.Rand, ar *qgemmArch, tc qgemmCase, par par
 		for j := range zb {
 			zb[j] = int32(byteValue(randBytes(r, 1, tc.bSigned, 8)[0], tc.bSigned))
 		}
+	}
+	if tc.zeroB {
+		clear(zb)
 	}
 	scale := make([]float32, n)
 	bias := make([]float32, n)
@@ -120,7 +124,7 @@ func TestQgemm(t *testing.T) {
 				for _, signs := range [][2]bool{{false, true}, {false, false}, {true, true}, {true, false}} {
 					for _, bits := range []int{8, 7} {
 						for _, perCol := range []bool{false, true} {
-							tc := qgemmCase{sz[0], sz[1], sz[2], sz[3], signs[0], signs[1], bits, perCol}
+							tc := qgemmCase{sz[0], sz[1], sz[2], sz[3], signs[0], signs[1], bits, perCol, false}
 							checkQgemm(t, r, ar, tc, nil)
 							checkQgemm(t, r, ar, tc, ec.Parallel)
 						}
@@ -140,8 +144,29 @@ func TestQgemmEdges(t *testing.T) {
 			for m := 1; m <= 26; m++ {
 				for n := 1; n <= 67; n += 1 + n/8 {
 					for _, k := range []int{1, 3, 4, 9, 67, 601} {
-						tc := qgemmCase{m, n, k, m % 3, m%2 == 0, n%2 == 0, 7 + n%2, k%2 == 1}
+						tc := qgemmCase{m, n, k, m % 3, m%2 == 0, n%2 == 0, 7 + n%2, k%2 == 1, false}
 						checkQgemm(t, r, ar, tc, nil)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestQgemmDirectA covers the products whose A the kernel reads in place:
+// uint8 A, symmetric int8 B (zero point 0), depth a multiple of 4.
+func TestQgemmDirectA(t *testing.T) {
+	pool := NewPool(2)
+	defer pool.Close()
+	ec := NewContext(context.Background(), pool, nil)
+	for _, ar := range qgemmArchs() {
+		t.Run(ar.name, func(t *testing.T) {
+			r := rand.New(rand.NewSource(3))
+			for _, m := range []int{1, 5, 12, 13, 40, 128} {
+				for _, n := range []int{1, 17, 32, 64, 100} {
+					for _, k := range []int{4, 64, 384, 1536} {
+						tc := qgemmCase{m, n, k, m % 5, false, true, 8, n%2 == 0, true}
+						checkQgemm(t, r, ar, tc, ec.Parallel)
 					}
 				}
 			}
