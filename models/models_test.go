@@ -439,6 +439,24 @@ func TestTextClassifierInputForms(t *testing.T) {
 			}
 		}
 	}
+	// Static shapes: the texts are padded to the declared length (padding
+	// does not change scores) and run in groups of the declared batch.
+	for name, f := range map[string]func(*onnxbuild.EncoderConfig){
+		"static-seq":   func(c *onnxbuild.EncoderConfig) { c.StaticSeq = 40 },
+		"static-batch": func(c *onnxbuild.EncoderConfig) { c.StaticBatch = 1 },
+		"static-both":  func(c *onnxbuild.EncoderConfig) { c.StaticBatch, c.StaticSeq = 2, 40 },
+	} {
+		cfg := base
+		f(&cfg)
+		got := classify(cfg)
+		for i := range want {
+			for j, w := range want[i].Scores {
+				if math.Abs(got[i].Scores[j]-w) > 1e-5 {
+					t.Fatalf("%s: text %d label %d: %v, want %v", name, i, j, got[i].Scores[j], w)
+				}
+			}
+		}
+	}
 	// A model without token_type_ids runs too (its scores differ: no
 	// type embedding).
 	noTypes := base

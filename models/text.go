@@ -43,6 +43,8 @@ type TextClassifier struct {
 	maxLength  int
 	inputs     []string // the model's inputs, in order
 	int32In    []bool   // input i is declared int32 (else int64)
+	fixedSeq   int      // the inputs' declared sequence length, 0 when dynamic
+	fixedBatch int      // the inputs' declared batch size, 0 when dynamic
 	output     string
 }
 
@@ -96,6 +98,19 @@ func NewTextClassifier(m *engine.Model, tok *tokenizer.Tokenizer, maxLength int)
 			case ops.Int64, ops.Undefined:
 			default:
 				return nil, fmt.Errorf("model input %q is %s, want int64 or int32 token ids", in.Name, in.Type.DType)
+			}
+		}
+		if in.Type != nil && in.Type.HasShape && len(in.Type.Shape) == 2 {
+			if b := int(in.Type.Shape[0].Value); b > 0 {
+				tc.fixedBatch = b
+			}
+			if n := int(in.Type.Shape[1].Value); n > 0 {
+				// an export with a static sequence length: every text is
+				// padded (and truncated) to it
+				tc.fixedSeq = n
+				if tc.maxLength <= 0 || n < tc.maxLength {
+					tc.maxLength = n
+				}
 			}
 		}
 		tc.inputs = append(tc.inputs, in.Name)
@@ -168,9 +183,40 @@ func (tc *TextClassifier) ClassifyEncoded(ctx context.Context, encs []tokenizer.
 	if n == 0 {
 		return nil, nil
 	}
+	if tc.fixedBatch > 0 && n != tc.fixedBatch {
+		// a static batch size (usually 1): run the texts in groups of it
+		preds := make([]Prediction, 0, n)
+		for lo := 0; lo < n; lo += tc.fixedBatch {
+			group := encs[lo:min(n, lo+tc.fixedBatch)]
+			if len(group) < tc.fixedBatch {
+				// pad the last group with copies of its first text
+				padded := append([]tokenizer.Encoding(nil), group...)
+				for len(padded) < tc.fixedBatch {
+					padded = append(padded, group[0])
+				}
+				p, err := tc.ClassifyEncoded(ctx, padded)
+				if err != nil {
+					return nil, err
+				}
+				return append(preds, p[:len(group)]...), nil
+			}
+			p, err := tc.ClassifyEncoded(ctx, group)
+			if err != nil {
+				return nil, err
+			}
+			preds = append(preds, p...)
+		}
+		return preds, nil
+	}
 	seq := 1
 	for i := range encs {
 		seq = max(seq, len(encs[i].IDs))
+	}
+	if tc.fixedSeq > 0 {
+		if seq > tc.fixedSeq {
+			return nil, fmt.Errorf("an encoding has %d tokens, the model takes exactly %d", seq, tc.fixedSeq)
+		}
+		seq = tc.fixedSeq
 	}
 	ids := make([]int64, n*seq)
 	mask := make([]int64, n*seq)

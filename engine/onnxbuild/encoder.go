@@ -44,6 +44,9 @@ type EncoderConfig struct {
 	// PositionInput makes position_ids a graph input instead of computing
 	// the positions.
 	PositionInput bool
+	// StaticBatch and StaticSeq, when positive, declare the inputs with
+	// that fixed batch size or sequence length instead of symbolic dims.
+	StaticBatch, StaticSeq int
 }
 
 // EncoderClassifier builds a randomly initialised (seeded) encoder
@@ -300,7 +303,14 @@ func (b *encBuilder) build() error {
 	if cfg.Int32Inputs {
 		idType = ops.Int32
 	}
-	ids := TensorType(idType, "batch_size", "sequence_length")
+	var batchDim, seqDim any = "batch_size", "sequence_length"
+	if cfg.StaticBatch > 0 {
+		batchDim = cfg.StaticBatch
+	}
+	if cfg.StaticSeq > 0 {
+		seqDim = cfg.StaticSeq
+	}
+	ids := TensorType(idType, batchDim, seqDim)
 	b.g.Input("input_ids", ids).Input("attention_mask", ids)
 	if cfg.TypeVocab > 0 {
 		b.g.Input("token_type_ids", ids)
@@ -326,7 +336,7 @@ func (b *encBuilder) build() error {
 	}
 	w := b.weight("cls.weight", 0, 1/math.Sqrt(float64(cfg.Hidden)), cfg.Labels, cfg.Hidden)
 	b.g.Node("Gemm", []string{pooled, w, b.weight("cls.bias", 0, 0.05, cfg.Labels)}, []string{"logits"}, Int("transB", 1))
-	b.g.Output("logits", TensorType(ops.Float, "batch_size", cfg.Labels))
+	b.g.Output("logits", TensorType(ops.Float, batchDim, cfg.Labels))
 	return b.err
 }
 
