@@ -179,35 +179,99 @@ func (tc *TextClassifier) Classify(ctx context.Context, texts []string) ([]Predi
 // ClassifyEncoded pads encodings (from Encode) to the longest and runs the
 // model once on the batch.
 func (tc *TextClassifier) ClassifyEncoded(ctx context.Context, encs []tokenizer.Encoding) ([]Prediction, error) {
-	n := len(encs)
-	if n == 0 {
+	if len(encs) == 0 {
 		return nil, nil
 	}
-	if tc.fixedBatch > 0 && n != tc.fixedBatch {
-		// a static batch size (usually 1): run the texts in groups of it
-		preds := make([]Prediction, 0, n)
-		for lo := 0; lo < n; lo += tc.fixedBatch {
-			group := encs[lo:min(n, lo+tc.fixedBatch)]
-			if len(group) < tc.fixedBatch {
-				// pad the last group with copies of its first text
-				padded := append([]tokenizer.Encoding(nil), group...)
-				for len(padded) < tc.fixedBatch {
-					padded = append(padded, group[0])
-				}
-				p, err := tc.ClassifyEncoded(ctx, padded)
-				if err != nil {
-					return nil, err
-				}
-				return append(preds, p[:len(group)]...), nil
-			}
-			p, err := tc.ClassifyEncoded(ctx, group)
-			if err != nil {
-				return nil, err
-			}
-			preds = append(preds, p...)
-		}
-		return preds, nil
+	rows, err := tc.LogitsEncoded(ctx, encs)
+	if err != nil {
+		return nil, err
 	}
+	preds := make([]Prediction, len(encs))
+	for i, row := range rows {
+		if tc.multiLabel {
+			for j := range row {
+				row[j] = sigmoid(row[j])
+			}
+		} else {
+			softmax(row)
+		}
+		preds[i] = Prediction{Scores: row, Tokens: len(encs[i].IDs), Truncated: encs[i].Truncated}
+	}
+	return preds, nil
+}
+
+func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
+
+func softmax(v []float64) {
+	m := math.Inf(-1)
+	for _, x := range v {
+		m = max(m, x)
+	}
+	var s float64
+	for i, x := range v {
+		v[i] = math.Exp(x - m)
+		s += v[i]
+	}
+	for i := range v {
+		v[i] /= s
+	}
+}
+
+// toFloat64s converts a float tensor's data to float64.
+func toFloat64s(t *ops.Tensor) ([]float64, error) {
+	switch d := t.Data.(type) {
+	case []float32:
+		out := make([]float64, len(d))
+		for i, v := range d {
+			out[i] = float64(v)
+		}
+		return out, nil
+	case []float64:
+		return append([]float64(nil), d...), nil
+	}
+	return nil, fmt.Errorf("element type %s is not float or double", t.DType)
+}
+
+// isTextModelDir reports whether dir holds a tokenizer next to model.onnx.
+func isTextModelDir(dir string) bool {
+	for _, f := range []string{"tokenizer.json", "vocab.txt"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// LogitsEncoded runs the model on encodings (from Encode) and returns its
+// raw output rows, one per encoding, before the sigmoid or softmax.
+func (tc *TextClassifier) LogitsEncoded(ctx context.Context, encs []tokenizer.Encoding) ([][]float64, error) {
+	rows := make([][]float64, 0, len(encs))
+	for lo := 0; lo < len(encs); {
+		hi := len(encs)
+		if tc.fixedBatch > 0 {
+			hi = min(hi, lo+tc.fixedBatch)
+		}
+		group := encs[lo:hi]
+		for len(group) < tc.fixedBatch {
+			group = append(group[:len(group):len(group)], encs[lo])
+		}
+		vals, err := tc.logits(ctx, group)
+		if err != nil {
+			return nil, err
+		}
+		k := len(tc.labels)
+		for i := 0; i < hi-lo; i++ {
+			rows = append(rows, vals[i*k:(i+1)*k:(i+1)*k])
+		}
+		lo = hi
+	}
+	return rows, nil
+}
+
+// logits runs one batch (of the model's static batch size, if it has
+// one) and returns the flat [len(encs), labels] output.
+func (tc *TextClassifier) logits(ctx context.Context, encs []tokenizer.Encoding) ([]float64, error) {
+	n := len(encs)
 	seq := 1
 	for i := range encs {
 		seq = max(seq, len(encs[i].IDs))
@@ -280,60 +344,5 @@ func (tc *TextClassifier) ClassifyEncoded(ctx context.Context, encs []tokenizer.
 	if err != nil {
 		return nil, fmt.Errorf("model output %q: %w", tc.output, err)
 	}
-	k := len(tc.labels)
-	preds := make([]Prediction, n)
-	for i := range preds {
-		row := vals[i*k : (i+1)*k]
-		if tc.multiLabel {
-			for j := range row {
-				row[j] = sigmoid(row[j])
-			}
-		} else {
-			softmax(row)
-		}
-		preds[i] = Prediction{Scores: row[:k:k], Tokens: len(encs[i].IDs), Truncated: encs[i].Truncated}
-	}
-	return preds, nil
-}
-
-func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
-
-func softmax(v []float64) {
-	m := math.Inf(-1)
-	for _, x := range v {
-		m = max(m, x)
-	}
-	var s float64
-	for i, x := range v {
-		v[i] = math.Exp(x - m)
-		s += v[i]
-	}
-	for i := range v {
-		v[i] /= s
-	}
-}
-
-// toFloat64s converts a float tensor's data to float64.
-func toFloat64s(t *ops.Tensor) ([]float64, error) {
-	switch d := t.Data.(type) {
-	case []float32:
-		out := make([]float64, len(d))
-		for i, v := range d {
-			out[i] = float64(v)
-		}
-		return out, nil
-	case []float64:
-		return append([]float64(nil), d...), nil
-	}
-	return nil, fmt.Errorf("element type %s is not float or double", t.DType)
-}
-
-// isTextModelDir reports whether dir holds a tokenizer next to model.onnx.
-func isTextModelDir(dir string) bool {
-	for _, f := range []string{"tokenizer.json", "vocab.txt"} {
-		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
-			return true
-		}
-	}
-	return false
+	return vals, nil
 }
