@@ -64,9 +64,6 @@ type matmulDims struct {
 // outShape is the output shape.
 func (d *matmulDims) outShape() []int { return d.outArr[:d.nOut] }
 
-// batchShape is the broadcast batch shape.
-func (d *matmulDims) batchShape() []int { return d.batchArr[:d.rank] }
-
 // aBatch is a's batch dims, left-padded with 1 to the batch rank.
 func (d *matmulDims) aBatch() []int { return d.aArr[:d.rank] }
 
