@@ -715,6 +715,35 @@ func (o *optimizer) headsOf(shape string) (int, int, bool) {
 	return int(h), int(d), true
 }
 
+// mergesToBSH reports whether the Reshape target shape makes
+// [B, heads, S, d]ᵀ into [B, S, hidden]: a constant [0, 0|-1, hidden] or
+// [-1, 0, hidden], or the exporters' Concat of two dimension reads and the
+// constant hidden size.
+func (o *optimizer) mergesToBSH(shape string, hidden int) bool {
+	if t := o.constTensor(shape); t != nil {
+		v, err := t.AsInt64s()
+		if err != nil || len(v) != 3 || v[2] != int64(hidden) {
+			return false
+		}
+		return (v[0] == 0 && (v[1] == 0 || v[1] == -1)) || (v[0] == -1 && v[1] == 0)
+	}
+	cat := o.producer(shape, "Concat")
+	if cat == nil || len(cat.inputs) != 3 {
+		return false
+	}
+	last, ok := o.constScalar(cat.inputs[2])
+	if !ok || last != float64(hidden) {
+		return false
+	}
+	// the two leading entries must be read from a shape at run time
+	for _, in := range cat.inputs[:2] {
+		if o.constTensor(in) != nil {
+			return false
+		}
+	}
+	return true
+}
+
 func isPerm(n *gnode, perm ...int64) bool {
 	p := attrInts(n, "perm")
 	if len(p) != len(perm) {
@@ -881,6 +910,9 @@ func (o *optimizer) attention(merge *gnode) {
 	v, hv, dv, mv := o.splitHeads(mm2.inputs[1], 0, 2, 1, 3)
 	if q == "" || k == "" || v == "" || hq != hk || hq != hv || dq != dk || dq != dv {
 		return
+	}
+	if !o.mergesToBSH(merge.inputs[1], hq*dq) {
+		return // the heads are merged into some other shape than [B, S, hidden]
 	}
 	matched = append(append(append(matched, mq...), mk...), mv...)
 	inputs := []string{q, k, v}
