@@ -112,3 +112,81 @@ func TestSteadyStateRunAllocations(t *testing.T) {
 		}
 	}
 }
+
+// TestAttentionFusionGuards covers graphs the attention fusion must leave
+// alone or must rewrite with care: a masked_fill whose fill is not far below
+// any score (adding it is not replacing by it), and nodes without names
+// (the inserted mask values must still get unique names).
+func TestAttentionFusionGuards(t *testing.T) {
+	base := onnxbuild.EncoderConfig{Layers: 2, Hidden: 32, Heads: 2, FFN: 64, Vocab: 50, MaxPositions: 16,
+		Labels: 2, Seed: 4, Attention: "distilbert"}
+	r := rand.New(rand.NewSource(7))
+	compare := func(t *testing.T, fused, plain *engine.Model, cfg onnxbuild.EncoderConfig) {
+		t.Helper()
+		in := map[string]ops.Value{}
+		for k, v := range onnxbuild.EncoderInputs(cfg, 3, 9, r) {
+			in[k] = v
+		}
+		// one fully padded row: masked_fill makes its weights uniform
+		in["attention_mask"].(*ops.Tensor).Int64s()[0] = 0
+		for i := 0; i < 9; i++ {
+			in["attention_mask"].(*ops.Tensor).Int64s()[i] = 0
+		}
+		a, err := fused.RunValues(context.Background(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := plain.RunValues(context.Background(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, w := range b["logits"].(*ops.Tensor).Float32s() {
+			if g := a["logits"].(*ops.Tensor).Float32s()[i]; math.Abs(float64(g-w)) > 1e-4 {
+				t.Fatalf("logit %d: fused %v, unfused %v", i, g, w)
+			}
+		}
+	}
+	t.Run("finite-fill", func(t *testing.T) {
+		cfg := base
+		cfg.MaskFill = -1e4
+		fused, plain := loadEncoder(t, cfg), loadEncoder(t, cfg, engine.WithoutFusion())
+		if n := fused.OpCounts()["ai.agate:SelfAttention"]; n != 0 {
+			t.Errorf("a -1e4 fill fused into %d SelfAttention steps", n)
+		}
+		compare(t, fused, plain, cfg)
+	})
+	t.Run("unnamed-nodes", func(t *testing.T) {
+		m, err := onnxbuild.EncoderClassifier(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := m.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := onnxbuild.LoadModel(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range e.Nodes {
+			n.Name = ""
+		}
+		if data, err = e.Marshal(); err != nil {
+			t.Fatal(err)
+		}
+		fused, err := engine.LoadBytes(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fused.Close()
+		plain, err := engine.LoadBytes(data, engine.WithoutFusion())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer plain.Close()
+		if n := fused.OpCounts()["ai.agate:SelfAttention"]; n != base.Layers {
+			t.Errorf("%d SelfAttention steps, want %d", n, base.Layers)
+		}
+		compare(t, fused, plain, base)
+	})
+}

@@ -98,7 +98,7 @@ func (p *plan) run(ec *ops.Context, inputs, captures []ops.Value, outs []ops.Val
 		if !ok {
 			continue
 		}
-		owned := t.Owned() && p.isProduced(p.outputs[i])
+		owned := t.Recyclable() && p.isProduced(p.outputs[i])
 		for j := 0; j < i && owned; j++ {
 			owned = outs[j] != v
 		}

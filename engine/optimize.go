@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/agate-ml/agate/ops"
@@ -36,6 +37,7 @@ type optimizer struct {
 	dead  map[*gnode]bool
 	repl  map[*gnode]*gnode   // anchor -> fused node taking its place
 	extra map[*gnode][]*gnode // anchor -> nodes inserted before the fused node
+	names map[string]bool     // value names the optimizer has introduced
 	fused int
 }
 
@@ -457,7 +459,8 @@ func (o *optimizer) gelu(top *gnode) {
 		for _, mmOut := range bias.inputs {
 			c, _ := otherInput(bias, mmOut)
 			mm := o.single(mmOut, "MatMul")
-			if mm != nil && o.isConst1D(c) && o.isConstMatrix(mm.inputs[1]) {
+			if mm != nil && o.isConst1D(c) && o.isConstMatrix(mm.inputs[1]) &&
+				o.constTensor(mm.inputs[1]).Shape[1] == o.constTensor(c).Shape[0] {
 				f := newFusedNode(top, ops.DomainAgate, "FusedMatMul", 1, []string{mm.inputs[0], mm.inputs[1], c},
 					stringAttr("activation", ops.ActGelu))
 				o.replace(top, f, append(matched, bias, mm)...)
@@ -467,6 +470,25 @@ func (o *optimizer) gelu(top *gnode) {
 	}
 	f := newFusedNode(top, ops.DomainMicrosoft, "Gelu", 1, []string{x})
 	o.replace(top, f, matched...)
+}
+
+// freshName returns base, or base with a numeric suffix, such that no
+// value, initializer, input or earlier fresh name of the graph has it.
+func (o *optimizer) freshName(base string) string {
+	if o.names == nil {
+		o.names = map[string]bool{}
+	}
+	taken := func(n string) bool {
+		_, prod := o.prod[n]
+		_, init := o.g.inits[n]
+		return prod || init || o.uses[n] > 0 || o.isInput(n) || o.names[n]
+	}
+	name := base
+	for i := 1; taken(name); i++ {
+		name = fmt.Sprintf("%s_%d", base, i)
+	}
+	o.names[name] = true
+	return name
 }
 
 // msFusedMatMul reports whether name is produced by a live com.microsoft
@@ -582,7 +604,8 @@ func (o *optimizer) geluTanh(t *gnode) {
 		for _, mmOut := range bias.inputs {
 			c, _ := otherInput(bias, mmOut)
 			mm := o.single(mmOut, "MatMul")
-			if mm != nil && o.isConst1D(c) && o.isConstMatrix(mm.inputs[1]) {
+			if mm != nil && o.isConst1D(c) && o.isConstMatrix(mm.inputs[1]) &&
+				o.constTensor(mm.inputs[1]).Shape[1] == o.constTensor(c).Shape[0] {
 				f := newFusedNode(top, ops.DomainAgate, "FusedMatMul", 1, []string{mm.inputs[0], mm.inputs[1], c},
 					stringAttr("activation", ops.ActGeluTanh))
 				o.replace(top, f, append(matched, bias, mm)...)
@@ -821,8 +844,10 @@ func (o *optimizer) attention(merge *gnode) {
 	var maskNode *gnode
 	if w := o.single(scores, "Where"); w != nil && len(w.inputs) == 3 {
 		// masked_fill: Where(cond, fill, scores) becomes scores + Where(cond, fill, 0)
+		// Adding the fill equals replacing by it only for a fill so
+		// negative that any score plus it rounds to it (finfo.min, -inf).
 		fill := o.constTensor(w.inputs[1])
-		if fill == nil || fill.DType != ops.Float || fill.Len() != 1 {
+		if fill == nil || fill.DType != ops.Float || fill.Len() != 1 || fill.Float32s()[0] > -1e30 {
 			return
 		}
 		cond := w.inputs[0]
@@ -835,9 +860,9 @@ func (o *optimizer) attention(merge *gnode) {
 			}
 		}
 		scores = w.inputs[2]
-		mask = merge.name + "/fused_additive_mask"
+		mask = o.freshName(merge.outputs[0] + "/agate_additive_mask")
 		maskNode = &gnode{name: mask, opType: "Where", domain: ops.DomainONNX, version: 16,
-			inputs: []string{cond, w.inputs[1], merge.name + "/fused_mask_zero"}, outputs: []string{mask}}
+			inputs: []string{cond, w.inputs[1], o.freshName(merge.outputs[0] + "/agate_zero")}, outputs: []string{mask}}
 	} else if add := o.single(scores, "Add"); add != nil {
 		for _, in := range add.inputs {
 			other, _ := otherInput(add, in)
@@ -904,6 +929,9 @@ func (o *optimizer) attention(merge *gnode) {
 				matched = append(matched, d)
 			}
 		}
+	}
+	if scale == 0 {
+		return // SelfAttention reads a zero scale as "absent"
 	}
 	q, hq, dq, mq := o.splitHeads(qIn, 0, 2, 1, 3)
 	k, hk, dk, mk := o.splitHeads(kIn, kPerm...)

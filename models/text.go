@@ -89,6 +89,11 @@ func NewTextClassifier(m *engine.Model, tok *tokenizer.Tokenizer, maxLength int)
 			if !in.Optional {
 				return nil, fmt.Errorf("model input %q is not one of input_ids, attention_mask, token_type_ids, position_ids", in.Name)
 			}
+			// an initializer listed as an input (older exports): left
+			// to its default
+			tc.inputs = append(tc.inputs, in.Name)
+			tc.int32In = append(tc.int32In, false)
+			continue
 		}
 		is32 := false
 		if in.Type != nil && in.Type.Kind == ops.KindTensor {
@@ -100,7 +105,7 @@ func NewTextClassifier(m *engine.Model, tok *tokenizer.Tokenizer, maxLength int)
 				return nil, fmt.Errorf("model input %q is %s, want int64 or int32 token ids", in.Name, in.Type.DType)
 			}
 		}
-		if in.Type != nil && in.Type.HasShape && len(in.Type.Shape) == 2 {
+		if in.Name == inputIDs && in.Type != nil && in.Type.HasShape && len(in.Type.Shape) == 2 {
 			if b := int(in.Type.Shape[0].Value); b > 0 {
 				tc.fixedBatch = b
 			}

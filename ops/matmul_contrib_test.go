@@ -195,4 +195,12 @@ func TestLayerNormBeforeOpset17(t *testing.T) {
 			t.Errorf("SimplifiedLayerNormalization element %d = %v, want %v", i, g, xv/rms)
 		}
 	}
+	// its second output is inv_std_var (there is no mean)
+	out, err = rtRun(t, "SimplifiedLayerNormalization", 1, []*Attr{rtAttrF("epsilon", 0)}, 2, x, scale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := float64(out[1].Float32s()[0]); math.Abs(g-1/rms) > 1e-6 {
+		t.Errorf("SimplifiedLayerNormalization inv_std_var = %v, want %v", g, 1/rms)
+	}
 }

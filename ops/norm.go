@@ -131,7 +131,11 @@ func layerNormRun[F float32 | float64](k *layerNormKernel, tmp *rnTemps, x, scal
 				statShape[i] = x.Shape[i]
 			}
 		}
-		for i, vals := range [][]float64{means, invs} {
+		stats := [][]float64{means, invs}
+		if k.rms {
+			stats = stats[1:] // SimplifiedLayerNormalization: Y, inv_std_var
+		}
+		for i, vals := range stats {
 			if 1+i < len(out) {
 				t := ec.Empty(k.stash, statShape...)
 				narrowFloat64s(t.Data, vals)

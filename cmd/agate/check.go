@@ -171,7 +171,11 @@ func checkTexts(ctx context.Context, dir string, atol float64, workers int, stdo
 			return fmt.Errorf("text %d: %d logits, torch_logits lists %d", i, len(row), len(f.TorchLogits[i]))
 		}
 		for j, v := range row {
-			worst = math.Max(worst, math.Abs(v-f.TorchLogits[i][j]))
+			d := math.Abs(v - f.TorchLogits[i][j])
+			if math.IsNaN(d) {
+				return fmt.Errorf("text %d: logit %d is %v, torch_logits lists %v", i, j, v, f.TorchLogits[i][j])
+			}
+			worst = math.Max(worst, d)
 		}
 	}
 	if math.IsInf(atol, 1) {

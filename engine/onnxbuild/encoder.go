@@ -47,6 +47,9 @@ type EncoderConfig struct {
 	// StaticBatch and StaticSeq, when positive, declare the inputs with
 	// that fixed batch size or sequence length instead of symbolic dims.
 	StaticBatch, StaticSeq int
+	// MaskFill is the value masked scores are set to by the sdpa and
+	// distilbert forms (0: float32's lowest, as torch's finfo.min).
+	MaskFill float32
 }
 
 // EncoderClassifier builds a randomly initialised (seeded) encoder
@@ -241,7 +244,7 @@ func (b *encBuilder) attention(name, x, mask string) string {
 		qs := b.op("Div", []string{qh, b.scalar(float32(math.Sqrt(d)))})
 		s := b.op("MatMul", []string{qs, kt})
 		full := b.op("Expand", []string{mask, b.op("Shape", []string{s})})
-		s = b.op("Where", []string{full, b.scalar(-math.MaxFloat32), s})
+		s = b.op("Where", []string{full, b.scalar(b.maskFill()), s})
 		probs = b.op("Softmax", []string{s}, Int("axis", -1))
 	default:
 		kt := b.op("Transpose", []string{b.splitHeads(k)}, perm(0, 2, 3, 1))
@@ -252,6 +255,13 @@ func (b *encBuilder) attention(name, x, mask string) string {
 	return b.linear(name+".o", b.mergeHeads(ctx), hid, hid)
 }
 
+func (b *encBuilder) maskFill() float32 {
+	if b.cfg.MaskFill != 0 {
+		return b.cfg.MaskFill
+	}
+	return -math.MaxFloat32
+}
+
 // modelMask turns attention_mask into what the attention style consumes.
 func (b *encBuilder) modelMask() string {
 	switch b.cfg.Attention {
@@ -260,7 +270,7 @@ func (b *encBuilder) modelMask() string {
 		shape := b.op("Concat", []string{b.dim(b.ids("attention_mask"), 0), b.ints(1), b.dim(b.ids("attention_mask"), 1), b.dim(b.ids("attention_mask"), 1)}, Int("axis", 0))
 		inv := b.op("Sub", []string{b.scalar(1), b.op("Cast", []string{b.op("Expand", []string{m, shape})}, Int("to", int64(ops.Float)))})
 		cond := b.op("Cast", []string{inv}, Int("to", int64(ops.Bool)))
-		return b.op("Where", []string{cond, b.scalar(-math.MaxFloat32), inv})
+		return b.op("Where", []string{cond, b.scalar(b.maskFill()), inv})
 	case "distilbert":
 		isPad := b.op("Equal", []string{b.ids("attention_mask"), b.constant(ops.Scalar(int64(0)))})
 		shape := b.op("Concat", []string{b.dim(b.ids("attention_mask"), 0), b.ints(1, 1), b.dim(b.ids("attention_mask"), 1)}, Int("axis", 0))
