@@ -451,22 +451,36 @@ func dynQuantizeU8(ec *Context, dst []uint8, xs []float32) (scale, zp float32) {
 	size := (len(xs) + blocks - 1) / blocks
 	part := ec.Empty(Float, 2*blocks)
 	pv := part.Float32s()
-	ec.Parallel(blocks, 1, func(lo, hi int) {
-		for b := lo; b < hi; b++ {
-			pv[2*b], pv[2*b+1] = minMax32(xs[b*size : min(len(xs), (b+1)*size)])
-		}
-	})
+	dynRangeJobs.run(ec, blocks, 1, dynQuantState{xs: xs, part: pv, size: size})
 	var lo, hi float32
 	for b := range blocks {
 		lo, hi = min(lo, pv[2*b]), max(hi, pv[2*b+1])
 	}
 	ec.Release(part)
 	scale, zp = dynQuantRange(lo, hi)
-	ec.Parallel(len(xs), dynQuantGrain/2, func(lo, hi int) {
-		quantizeU8(dst[lo:hi], xs[lo:hi], scale, zp)
-	})
+	dynQuantJobs.run(ec, len(xs), dynQuantGrain/2, dynQuantState{xs: xs, dst: dst, scale: scale, zp: zp})
 	return scale, zp
 }
+
+// dynQuantState is one parallel pass of dynQuantizeU8: per-block ranges
+// into part, or the quantization of xs into dst.
+type dynQuantState struct {
+	xs, part  []float32
+	dst       []uint8
+	size      int
+	scale, zp float32
+}
+
+var (
+	dynRangeJobs = newParJobs(func(s *dynQuantState, lo, hi int) {
+		for b := lo; b < hi; b++ {
+			s.part[2*b], s.part[2*b+1] = minMax32(s.xs[b*s.size : min(len(s.xs), (b+1)*s.size)])
+		}
+	})
+	dynQuantJobs = newParJobs(func(s *dynQuantState, lo, hi int) {
+		quantizeU8(s.dst[lo:hi], s.xs[lo:hi], s.scale, s.zp)
+	})
+)
 
 // dynQuantParams returns DynamicQuantizeLinear's scale and zero point for xs
 // (the range always includes 0), computed in float32.
