@@ -55,7 +55,7 @@ func BenchmarkMatMulVsORT(b *testing.B) {
 			}
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if err := model.RunList(context.Background(), in, out); err != nil {
+				if err := model.RunInto(context.Background(), in, out); err != nil {
 					b.Fatal(err)
 				}
 			}

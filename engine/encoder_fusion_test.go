@@ -190,3 +190,51 @@ func TestAttentionFusionGuards(t *testing.T) {
 		compare(t, fused, plain, base)
 	})
 }
+
+// TestRunInto checks that RunInto writes into the caller's output tensors
+// (same values as RunList), allocates nothing once they are bound, and
+// replaces entries that do not match.
+func TestRunInto(t *testing.T) {
+	v := onnxbuild.EncoderVariants()[0]
+	m := loadEncoder(t, v.Config, engine.WithWorkers(1))
+	in := onnxbuild.EncoderInputs(v.Config, 2, 24, rand.New(rand.NewSource(1)))
+	list := make([]ops.Value, len(m.Inputs()))
+	for i, info := range m.Inputs() {
+		list[i] = in[info.Name]
+	}
+	want := make([]ops.Value, 1)
+	if err := m.RunList(context.Background(), list, want); err != nil {
+		t.Fatal(err)
+	}
+	bound := ops.NewTensor(ops.Float, 2, v.Config.Labels)
+	outs := []ops.Value{bound}
+	if err := m.RunInto(context.Background(), list, outs); err != nil {
+		t.Fatal(err)
+	}
+	if outs[0] != ops.Value(bound) {
+		t.Fatal("RunInto replaced a matching output tensor")
+	}
+	for i, w := range want[0].(*ops.Tensor).Float32s() {
+		if bound.Float32s()[i] != w {
+			t.Fatalf("element %d: %v, RunList gave %v", i, bound.Float32s()[i], w)
+		}
+	}
+	if !raceEnabled {
+		if n := testing.AllocsPerRun(20, func() {
+			if err := m.RunInto(context.Background(), list, outs); err != nil {
+				t.Fatal(err)
+			}
+		}); n != 0 {
+			t.Errorf("%.1f allocations per bound run, want 0", n)
+		}
+	}
+	// a tensor of another shape is replaced, and left untouched
+	wrong := ops.NewTensor(ops.Float, 3, v.Config.Labels)
+	outs[0] = wrong
+	if err := m.RunInto(context.Background(), list, outs); err != nil {
+		t.Fatal(err)
+	}
+	if outs[0] == ops.Value(wrong) || wrong.Float32s()[0] != 0 {
+		t.Error("a mismatched output tensor was written into")
+	}
+}

@@ -236,7 +236,7 @@ func (m *Model) RunValues(ctx context.Context, inputs map[string]ops.Value) (map
 		return nil, err
 	}
 	outs := make([]ops.Value, len(m.outputs))
-	if err := m.runList(ctx, list, outs); err != nil {
+	if err := m.runList(ctx, list, outs, nil); err != nil {
 		return nil, err
 	}
 	res := make(map[string]ops.Value, len(outs))
@@ -249,6 +249,19 @@ func (m *Model) RunValues(ctx context.Context, inputs map[string]ops.Value) (map
 // RunList runs the model with inputs in Inputs() order (nil for an omitted
 // optional input) and stores the outputs, in Outputs() order, into outs.
 func (m *Model) RunList(ctx context.Context, inputs []ops.Value, outs []ops.Value) error {
+	return m.runChecked(ctx, inputs, outs, false)
+}
+
+// RunInto is RunList for callers that reuse their output tensors: where
+// outs[i] already holds a tensor with output i's element type and shape
+// (and is not one of the inputs), the result is copied into it and outs[i]
+// is left pointing at it; other entries are replaced as RunList does. A run
+// whose outputs are all bound this way allocates nothing.
+func (m *Model) RunInto(ctx context.Context, inputs []ops.Value, outs []ops.Value) error {
+	return m.runChecked(ctx, inputs, outs, true)
+}
+
+func (m *Model) runChecked(ctx context.Context, inputs []ops.Value, outs []ops.Value, bind bool) error {
 	if len(inputs) != len(m.inputs) {
 		return fmt.Errorf("model takes %d inputs, got %d", len(m.inputs), len(inputs))
 	}
@@ -263,7 +276,29 @@ func (m *Model) RunList(ctx context.Context, inputs []ops.Value, outs []ops.Valu
 	if err := m.checkSymbolicDims(inputs); err != nil {
 		return err
 	}
-	return m.runList(ctx, inputs, outs)
+	if !bind {
+		return m.runList(ctx, inputs, outs, nil)
+	}
+	var buf [8]*ops.Tensor
+	dst := buf[:0]
+	if len(m.outputs) > len(buf) {
+		dst = make([]*ops.Tensor, 0, len(m.outputs))
+	}
+	for _, v := range outs[:len(m.outputs)] {
+		t, _ := v.(*ops.Tensor)
+		for _, in := range inputs {
+			if in == v {
+				t = nil // never write into an input
+			}
+		}
+		for _, prev := range dst {
+			if t != nil && prev == t {
+				t = nil // nor into one tensor twice
+			}
+		}
+		dst = append(dst, t)
+	}
+	return m.runList(ctx, inputs, outs, dst)
 }
 
 // runState is what one run borrows from the model: its arena and kernel
@@ -274,7 +309,9 @@ type runState struct {
 	ec    *ops.Context
 }
 
-func (m *Model) runList(ctx context.Context, inputs []ops.Value, outs []ops.Value) (err error) {
+// runList runs the plan; dst, when not nil, holds the caller's tensors to
+// copy matching outputs into (RunInto).
+func (m *Model) runList(ctx context.Context, inputs []ops.Value, outs []ops.Value, dst []*ops.Tensor) (err error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -301,9 +338,27 @@ func (m *Model) runList(ctx context.Context, inputs []ops.Value, outs []ops.Valu
 		return err
 	}
 	for i, v := range outs[:len(m.outputs)] {
+		if dst != nil && copyInto(st.arena, dst[i], v) {
+			outs[i] = dst[i]
+			continue
+		}
 		outs[i] = detach(st.arena, v)
 	}
 	return nil
+}
+
+// copyInto copies the run's output v into the caller's tensor d when their
+// types and shapes agree, releasing v to the arena.
+func copyInto(a *ops.Arena, d *ops.Tensor, v ops.Value) bool {
+	t, ok := v.(*ops.Tensor)
+	if d == nil || !ok || d.DType != t.DType || !ops.EqualShapes(d.Shape, t.Shape) || d == t {
+		return false
+	}
+	ops.CopySlice(d.Data, t.Data)
+	if t.Recyclable() {
+		a.Release(t)
+	}
+	return true
 }
 
 // copyOutputBelow is the size (in elements) under which an output is copied
