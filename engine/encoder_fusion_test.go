@@ -238,3 +238,58 @@ func TestRunInto(t *testing.T) {
 		t.Error("a mismatched output tensor was written into")
 	}
 }
+
+// TestRandomEncoders draws encoder classifiers of random sizes and export
+// forms (seeded, so failures reproduce) and requires fused and unfused
+// plans to agree on padded batches.
+func TestRandomEncoders(t *testing.T) {
+	r := rand.New(rand.NewSource(11))
+	pick := func(opts ...string) string { return opts[r.Intn(len(opts))] }
+	n := 24
+	if testing.Short() {
+		n = 6
+	}
+	for i := 0; i < n; i++ {
+		heads := 1 + r.Intn(8)
+		d := 4 + r.Intn(37)
+		cfg := onnxbuild.EncoderConfig{
+			Layers: 1 + r.Intn(3), Hidden: heads * d, Heads: heads, FFN: 8 + r.Intn(200),
+			Vocab: 40 + r.Intn(100), MaxPositions: 48, TypeVocab: r.Intn(3), Labels: 1 + r.Intn(7),
+			Seed: r.Int63(), GELU: pick("erf", "tanh", "tanh-cube"), Attention: pick("bert", "sdpa", "distilbert"),
+			Positions: pick("bert", "roberta"), ConstReshape: r.Intn(2) == 0, Int32Inputs: r.Intn(4) == 0,
+		}
+		if r.Intn(3) == 0 {
+			cfg.LayerNorm, cfg.Opset = "native", 17
+		}
+		if cfg.Positions == "roberta" && cfg.TypeVocab > 1 {
+			cfg.TypeVocab = 1
+		}
+		name := fmt.Sprintf("%d-%dx%d-%s-%s-%s", i, heads, d, cfg.Attention, cfg.GELU, cfg.Positions)
+		t.Run(name, func(t *testing.T) {
+			fused, plain := loadEncoder(t, cfg), loadEncoder(t, cfg, engine.WithoutFusion())
+			if got := fused.OpCounts()["ai.agate:SelfAttention"]; got != cfg.Layers {
+				t.Errorf("%d SelfAttention steps, want %d (%v)", got, cfg.Layers, fused.OpCounts())
+			}
+			for _, sh := range [][2]int{{1, 1 + r.Intn(5)}, {1 + r.Intn(4), 1 + r.Intn(40)}} {
+				in := map[string]ops.Value{}
+				for k, v := range onnxbuild.EncoderInputs(cfg, sh[0], sh[1], r) {
+					in[k] = v
+				}
+				a, err := fused.RunValues(context.Background(), in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, err := plain.RunValues(context.Background(), in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for j, w := range b["logits"].(*ops.Tensor).Float32s() {
+					g := a["logits"].(*ops.Tensor).Float32s()[j]
+					if math.IsNaN(float64(g)) || math.Abs(float64(g-w)) > 1e-4*math.Max(1, math.Abs(float64(w))) {
+						t.Fatalf("shape %v: logit %d fused %v, unfused %v", sh, j, g, w)
+					}
+				}
+			}
+		})
+	}
+}
