@@ -296,36 +296,21 @@ type skipLNState struct {
 }
 
 var skipLNJobs = newParJobs(func(s *skipLNState, lo, hi int) {
+	vm := vecmath()
+	h := float64(s.h)
 	for r := lo; r < hi; r++ {
 		yr := s.ys[r*s.h : (r+1)*s.h]
 		xr := s.xs[r*s.h : (r+1)*s.h]
 		sk := s.ss[(r*s.h)%len(s.ss):][:s.h]
-		if s.bis != nil {
-			b := s.bis[:len(yr)]
-			for i := range yr {
-				yr[i] = xr[i] + sk[i] + b[i]
-			}
-		} else {
-			for i := range yr {
-				yr[i] = xr[i] + sk[i]
-			}
-		}
-		// Statistics in float64 (two passes, four partial sums), as the
-		// unfused Add + LayerNormalization computes them.
+		// Statistics in float64 (two passes), as the unfused Add +
+		// LayerNormalization computes them.
+		sum := vm.addSum(yr, xr, sk, s.bis)
 		mean := 0.0
 		if !s.simplified {
-			mean = normSum(yr) / float64(s.h)
+			mean = sum / h
 		}
-		inv := 1 / math.Sqrt(normSqDev(yr, mean)/float64(s.h)+s.eps)
-		if s.bes != nil {
-			for i, v := range yr {
-				yr[i] = float32((float64(v)-mean)*inv)*s.gs[i] + s.bes[i]
-			}
-		} else {
-			for i, v := range yr {
-				yr[i] = float32((float64(v)-mean)*inv) * s.gs[i]
-			}
-		}
+		inv := 1 / math.Sqrt(vm.sqDev(yr, mean)/h+s.eps)
+		vm.normAffine(yr, yr, s.gs, s.bes, mean, inv)
 	}
 })
 

@@ -2,6 +2,7 @@ package ops
 
 import (
 	"math"
+	"math/rand"
 	"testing"
 )
 
@@ -148,6 +149,71 @@ func TestSoftmaxVec(t *testing.T) {
 		for i := range a {
 			if d := math.Abs(float64(a[i]) - ref[i]/s); d > 1e-6 {
 				t.Fatalf("n=%d: element %d %v, want %v", n, i, a[i], ref[i]/s)
+			}
+		}
+	}
+}
+
+// TestVecMathNorm checks the LayerNorm routines (addSum, sqDev,
+// normAffine), assembly and Go, against float64 references, on lengths
+// with and without a tail past the vector width, with and without bias.
+func TestVecMathNorm(t *testing.T) {
+	impls := map[string]vecMath{"go": {addSum: addSumGo, sqDev: sqDevGo, normAffine: normAffineGo}}
+	if v := asmVecMath(hostCPU()); v.addSum != nil {
+		impls["asm"] = v
+	}
+	r := rand.New(rand.NewSource(4))
+	vec := func(n int, scale float64) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(scale * r.NormFloat64())
+		}
+		return v
+	}
+	for name, v := range impls {
+		for _, n := range []int{1, 7, 8, 9, 31, 384, 391} {
+			for _, withBias := range []bool{false, true} {
+				a, b, g := vec(n, 3), vec(n, 1), vec(n, 1)
+				var bias, beta []float32
+				if withBias {
+					bias, beta = vec(n, 0.5), vec(n, 0.5)
+				}
+				dst := make([]float32, n)
+				sum := v.addSum(dst, a, b, bias)
+				ref := 0.0
+				for i := range dst {
+					want := a[i] + b[i]
+					if withBias {
+						want += bias[i]
+					}
+					if dst[i] != want {
+						t.Fatalf("%s n=%d: addSum element %d = %v, want %v", name, n, i, dst[i], want)
+					}
+					ref += float64(want)
+				}
+				if math.Abs(sum-ref) > 1e-12*math.Max(1, math.Abs(ref))*float64(n) {
+					t.Fatalf("%s n=%d: sum %v, want %v", name, n, sum, ref)
+				}
+				mean := ref / float64(n)
+				sq, refSq := v.sqDev(dst, mean), 0.0
+				for _, x := range dst {
+					refSq += (float64(x) - mean) * (float64(x) - mean)
+				}
+				if math.Abs(sq-refSq) > 1e-12*refSq*float64(n)+1e-300 {
+					t.Fatalf("%s n=%d: sqDev %v, want %v", name, n, sq, refSq)
+				}
+				inv := 1 / math.Sqrt(refSq/float64(n)+1e-12)
+				y := make([]float32, n)
+				v.normAffine(y, dst, g, beta, mean, inv)
+				for i, x := range dst {
+					want := float32((float64(x)-mean)*inv) * g[i]
+					if withBias {
+						want += beta[i]
+					}
+					if y[i] != want {
+						t.Fatalf("%s n=%d: normAffine element %d = %v, want %v", name, n, i, y[i], want)
+					}
+				}
 			}
 		}
 	}

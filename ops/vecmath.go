@@ -24,6 +24,14 @@ type vecMath struct {
 	divAdd func(row, mask []float32, div float32)
 	// quantizeU8 quantizes xs to uint8 with round-half-to-even.
 	quantizeU8 func(dst []uint8, xs []float32, scale, zp float32)
+	// addSum sets dst[i] = a[i] + b[i] (+ bias[i] when bias is not nil,
+	// rounded in that order) and returns the float64 sum of dst.
+	addSum func(dst, a, b, bias []float32) float64
+	// sqDev returns the float64 sum of (x[i]-mean)².
+	sqDev func(x []float32, mean float64) float64
+	// normAffine sets y[i] = float32((x[i]-mean)·inv)·g[i] + b[i] (b nil:
+	// no addition), the product and the sum rounded separately.
+	normAffine func(y, x, g, b []float32, mean, inv float64)
 }
 
 var vecMathOnce = sync.OnceValue(func() vecMath {
@@ -46,11 +54,54 @@ var vecMathOnce = sync.OnceValue(func() vecMath {
 	if v.quantizeU8 == nil {
 		v.quantizeU8 = quantizeU8Go
 	}
+	if v.addSum == nil {
+		v.addSum = addSumGo
+	}
+	if v.sqDev == nil {
+		v.sqDev = sqDevGo
+	}
+	if v.normAffine == nil {
+		v.normAffine = normAffineGo
+	}
 	return v
 })
 
 // vecmath returns the process's vectorised math routines.
 func vecmath() vecMath { return vecMathOnce() }
+
+// addSumGo is the portable addSum.
+func addSumGo(dst, a, b, bias []float32) float64 {
+	a, b = a[:len(dst)], b[:len(dst)]
+	if bias != nil {
+		bias = bias[:len(dst)]
+		for i := range dst {
+			dst[i] = a[i] + b[i] + bias[i]
+		}
+	} else {
+		for i := range dst {
+			dst[i] = a[i] + b[i]
+		}
+	}
+	return normSum(dst)
+}
+
+// sqDevGo is the portable sqDev.
+func sqDevGo(x []float32, mean float64) float64 { return normSqDev(x, mean) }
+
+// normAffineGo is the portable normAffine.
+func normAffineGo(y, x, g, b []float32, mean, inv float64) {
+	y, g = y[:len(x)], g[:len(x)]
+	if b == nil {
+		for i, v := range x {
+			y[i] = float32((float64(v)-mean)*inv) * g[i]
+		}
+		return
+	}
+	b = b[:len(x)]
+	for i, v := range x {
+		y[i] = float32((float64(v)-mean)*inv)*g[i] + b[i]
+	}
+}
 
 // geluGo is the portable GELU of the fused path.
 func geluGo(dst, src []float32) {

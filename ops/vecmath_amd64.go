@@ -25,11 +25,61 @@ func maxAVX2(xs *float32, n int) float32
 //go:noescape
 func scaleAVX2(xs *float32, n int, s float32)
 
+//go:noescape
+func addSumAVX2(dst, a, b, bias *float32, n int) float64
+
+//go:noescape
+func sqDevAVX2(x *float32, n int, mean float64) float64
+
+//go:noescape
+func normAffineAVX2(y, x, gamma, beta *float32, n int, mean, inv float64)
+
 func asmVecMath(f cpuFeatures) vecMath {
 	if !f.avx2FMA {
 		return vecMath{}
 	}
 	return vecMath{
+		addSum: func(dst, a, b, bias []float32) float64 {
+			n := len(dst) &^ 7
+			var s float64
+			if n > 0 {
+				_, _, _ = a[n-1], b[n-1], dst[n-1]
+				var bp *float32
+				if bias != nil {
+					bp = &bias[:n][0]
+				}
+				s = addSumAVX2(&dst[0], &a[0], &b[0], bp, n)
+			}
+			var tail []float32
+			if bias != nil {
+				tail = bias[n:]
+			}
+			return s + addSumGo(dst[n:], a[n:], b[n:], tail)
+		},
+		sqDev: func(x []float32, mean float64) float64 {
+			n := len(x) &^ 7
+			var s float64
+			if n > 0 {
+				s = sqDevAVX2(&x[0], n, mean)
+			}
+			return s + sqDevGo(x[n:], mean)
+		},
+		normAffine: func(y, x, g, b []float32, mean, inv float64) {
+			n := len(x) &^ 7
+			if n > 0 {
+				_, _ = y[n-1], g[n-1]
+				var bp *float32
+				if b != nil {
+					bp = &b[:n][0]
+				}
+				normAffineAVX2(&y[0], &x[0], &g[0], bp, n, mean, inv)
+			}
+			var bt []float32
+			if b != nil {
+				bt = b[n:]
+			}
+			normAffineGo(y[n:], x[n:], g[n:], bt, mean, inv)
+		},
 		gelu: func(dst, src []float32) {
 			n := len(src) &^ 7
 			if n > 0 {

@@ -291,3 +291,137 @@ sc_loop:
 sc_done:
 	VZEROUPPER
 	RET
+
+// func addSumAVX2(dst, a, b, bias *float32, n int) float64
+// dst[i] = a[i] + b[i] (+ bias[i] when bias is not nil), each sum rounded
+// to float32 in that order, and returns the float64 sum of dst (four
+// double lanes per half, reduced at the end). n is a multiple of 8.
+TEXT ·addSumAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ bias+24(FP), BX
+	MOVQ n+32(FP), CX
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	SHRQ $3, CX
+	JZ   as_done
+	TESTQ BX, BX
+	JZ   as_nobias
+
+as_loop:
+	VMOVUPS (SI), Y0
+	VADDPS  (DX), Y0, Y0
+	VADDPS  (BX), Y0, Y0
+	VMOVUPS Y0, (DI)
+	VCVTPS2PD X0, Y1
+	VEXTRACTF128 $1, Y0, X2
+	VCVTPS2PD X2, Y2
+	VADDPD  Y1, Y4, Y4
+	VADDPD  Y2, Y5, Y5
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, BX
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     as_loop
+	JMP     as_done
+
+as_nobias:
+	VMOVUPS (SI), Y0
+	VADDPS  (DX), Y0, Y0
+	VMOVUPS Y0, (DI)
+	VCVTPS2PD X0, Y1
+	VEXTRACTF128 $1, Y0, X2
+	VCVTPS2PD X2, Y2
+	VADDPD  Y1, Y4, Y4
+	VADDPD  Y2, Y5, Y5
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     as_nobias
+
+as_done:
+	VADDPD  Y5, Y4, Y4
+	VEXTRACTF128 $1, Y4, X5
+	VADDPD  X5, X4, X4
+	VPERMILPD $1, X4, X5
+	VADDSD  X5, X4, X4
+	VMOVSD  X4, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func sqDevAVX2(x *float32, n int, mean float64) float64
+// The float64 sum of (x[i]-mean)²; n is a multiple of 8.
+TEXT ·sqDevAVX2(SB), NOSPLIT, $0-32
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSD mean+16(FP), Y6
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	SHRQ $3, CX
+	JZ   sd_done
+
+sd_loop:
+	VCVTPS2PD (SI), Y1
+	VCVTPS2PD 16(SI), Y2
+	VSUBPD  Y6, Y1, Y1
+	VSUBPD  Y6, Y2, Y2
+	VFMADD231PD Y1, Y1, Y4
+	VFMADD231PD Y2, Y2, Y5
+	ADDQ    $32, SI
+	DECQ    CX
+	JNZ     sd_loop
+
+sd_done:
+	VADDPD  Y5, Y4, Y4
+	VEXTRACTF128 $1, Y4, X5
+	VADDPD  X5, X4, X4
+	VPERMILPD $1, X4, X5
+	VADDSD  X5, X4, X4
+	VMOVSD  X4, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func normAffineAVX2(y, x, gamma, beta *float32, n int, mean, inv float64)
+// y[i] = float32((x[i]-mean)·inv)·gamma[i] + beta[i] (beta nil: no
+// addition), the product and sum rounded separately; n is a multiple of 8.
+TEXT ·normAffineAVX2(SB), NOSPLIT, $0-56
+	MOVQ y+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ gamma+16(FP), DX
+	MOVQ beta+24(FP), BX
+	MOVQ n+32(FP), CX
+	VBROADCASTSD mean+40(FP), Y6
+	VBROADCASTSD inv+48(FP), Y7
+	SHRQ $3, CX
+	JZ   na_done
+
+na_loop:
+	VCVTPS2PD (SI), Y1
+	VCVTPS2PD 16(SI), Y2
+	VSUBPD  Y6, Y1, Y1
+	VSUBPD  Y6, Y2, Y2
+	VMULPD  Y7, Y1, Y1
+	VMULPD  Y7, Y2, Y2
+	VCVTPD2PSY Y1, X1
+	VCVTPD2PSY Y2, X2
+	VINSERTF128 $1, X2, Y1, Y1
+	VMULPS  (DX), Y1, Y1
+	TESTQ   BX, BX
+	JZ      na_store
+	VADDPS  (BX), Y1, Y1
+	ADDQ    $32, BX
+
+na_store:
+	VMOVUPS Y1, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     na_loop
+
+na_done:
+	VZEROUPPER
+	RET
