@@ -154,7 +154,7 @@ func (b *encBuilder) linear(name, x string, in, out int) string {
 // dim returns the 1-element int64 tensor holding dimension i of x.
 func (b *encBuilder) dim(x string, i int64) string {
 	g := b.op("Gather", []string{b.op("Shape", []string{x}), b.constant(ops.Scalar(i))}, Int("axis", 0))
-	return b.op("Unsqueeze", []string{g, b.ints(0)})
+	return b.unsqueeze(g, 0)
 }
 
 func (b *encBuilder) unsqueeze(x string, axes ...int64) string {
@@ -164,6 +164,15 @@ func (b *encBuilder) unsqueeze(x string, axes ...int64) string {
 	return b.op("Unsqueeze", []string{x}, Ints("axes", axes...))
 }
 
+// reduceMeanLast is ReduceMean over the last axis, keeping it: axes as an
+// attribute before opset 18, as an input from 18 on.
+func (b *encBuilder) reduceMeanLast(x string) string {
+	if b.cfg.Opset >= 18 {
+		return b.op("ReduceMean", []string{x, b.ints(-1)})
+	}
+	return b.op("ReduceMean", []string{x}, Ints("axes", -1))
+}
+
 func (b *encBuilder) layerNorm(name, x string) string {
 	h := b.cfg.Hidden
 	gamma := b.weight(name+".weight", 1, 0.1, h)
@@ -171,9 +180,9 @@ func (b *encBuilder) layerNorm(name, x string) string {
 	if b.cfg.LayerNorm == "native" {
 		return b.op("LayerNormalization", []string{x, gamma, beta}, Int("axis", -1), Float("epsilon", 1e-12))
 	}
-	mean := b.op("ReduceMean", []string{x}, Ints("axes", -1))
+	mean := b.reduceMeanLast(x)
 	d := b.op("Sub", []string{x, mean})
-	v := b.op("ReduceMean", []string{b.op("Pow", []string{d, b.scalar(2)})}, Ints("axes", -1))
+	v := b.reduceMeanLast(b.op("Pow", []string{d, b.scalar(2)}))
 	std := b.op("Sqrt", []string{b.op("Add", []string{v, b.scalar(1e-12)})})
 	return b.op("Add", []string{b.op("Mul", []string{b.op("Div", []string{d, std}), gamma}), beta})
 }
@@ -386,6 +395,9 @@ func EncoderVariants() []NamedEncoder {
 	add("roberta", func(c *EncoderConfig) { c.Positions, c.TypeVocab = "roberta", 1 })
 	add("const-reshape", func(c *EncoderConfig) { c.ConstReshape = true })
 	add("int32-inputs", func(c *EncoderConfig) { c.Int32Inputs = true })
+	add("opset-11", func(c *EncoderConfig) { c.Opset = 11 })
+	add("opset-13-sdpa", func(c *EncoderConfig) { c.Opset, c.Attention = 13, "sdpa" })
+	add("opset-18-distilbert", func(c *EncoderConfig) { c.Opset, c.Attention, c.TypeVocab = 18, "distilbert", 0 })
 	add("position-input", func(c *EncoderConfig) { c.PositionInput = true })
 	return v
 }
