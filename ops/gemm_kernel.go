@@ -359,12 +359,7 @@ func sgemmRange(transA bool, i0, i1, s0, s1 int, alpha float32, a []float32, lda
 				// is in L1, so the stream of B from memory (weights are
 				// read once per run) overlaps all the arithmetic.
 				for s := sc; s < se; s++ {
-					j := s * nr
-					cols := min(nr, n-j)
-					var bs []float32
-					if bias != nil && k0 == 0 {
-						bs = bias[j : j+cols]
-					}
+					j, cols, bs := stripCols(s, nr, n, bias, k0)
 					bstrip := blk[j*kb : (j+nr)*kb]
 					for i := i0; i < i1; i += mr {
 						ar.micro(kb, a[i*rsa+k0*ksa:], rsa, ksa, bstrip, c[i*ldc+j:], ldc, min(mr, i1-i), cols, alpha, bet, bs, load)
@@ -380,17 +375,24 @@ func sgemmRange(transA bool, i0, i1, s0, s1 int, alpha float32, a []float32, lda
 					as, ars, aks = *abuf, 1, mr
 				}
 				for s := sc; s < se; s++ {
-					j := s * nr
-					cols := min(nr, n-j)
-					var bs []float32
-					if bias != nil && k0 == 0 {
-						bs = bias[j : j+cols]
-					}
+					j, cols, bs := stripCols(s, nr, n, bias, k0)
 					ar.micro(kb, as, ars, aks, blk[j*kb:(j+nr)*kb], c[i*ldc+j:], ldc, rows, cols, alpha, bet, bs, load)
 				}
 			}
 		}
 	}
+}
+
+// stripCols returns the first column of strip s, how many of its nr
+// columns exist, and their bias values (added in the first depth block
+// only; nil otherwise).
+func stripCols(s, nr, n int, bias []float32, k0 int) (j, cols int, bs []float32) {
+	j = s * nr
+	cols = min(nr, n-j)
+	if bias != nil && k0 == 0 {
+		bs = bias[j : j+cols]
+	}
+	return j, cols, bs
 }
 
 // scaleC sets C = beta*C (C = 0 when beta is 0, without reading C).
