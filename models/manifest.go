@@ -216,6 +216,18 @@ func isCategory(s string) bool {
 	return false
 }
 
+// Unpinned returns the names of the files that have no sha256, which Pull
+// refuses unless told to accept them.
+func (m *Manifest) Unpinned() []string {
+	var names []string
+	for _, f := range m.Files {
+		if f.SHA256 == "" {
+			names = append(names, f.Name)
+		}
+	}
+	return names
+}
+
 // Category maps a model label to a product category: the manifest's
 // mapping first, then DefaultCategory. It returns "" when neither knows it.
 func (m *Manifest) Category(label string) string {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/agate-ml/agate/models"
 )
@@ -16,8 +17,14 @@ const pullUsage = `Usage: agate pull [flags] NAME...
        agate pull --list
 
 Downloads the files of catalog models into the cache folder and verifies
-their sha256 digests (a builtin model, such as demo-rf, is built locally
-instead). 'agate serve' serves what the cache holds.
+their sha256 digests and sizes (a builtin model, such as demo-rf, is built
+locally instead). 'agate serve' serves what the cache holds.
+
+A model whose manifest leaves a file's sha256 empty is refused before any
+download unless --allow-unpinned is given; that run prints each file's
+digest, to be written into the manifest. Files are fetched into a
+temporary folder and moved into the model folder only when all of them
+are verified, so a failed pull leaves the cache as it was.
 
 Flags:
 `
@@ -63,13 +70,9 @@ func cmdPull(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if *list {
-		for _, name := range catalog.Names() {
-			m := catalog[name]
-			state := "not pulled"
-			if models.Present(*cacheDir, name) {
-				state = "in " + models.Dir(*cacheDir, name)
-			}
-			fmt.Fprintf(stdout, "%-16s %-24s %-8s %s (%s)\n", name, m.Task, m.Source.Kind, m.Description, state)
+		if err := printCatalog(stdout, catalog, *cacheDir); err != nil {
+			fmt.Fprintln(stderr, "agate pull:", err)
+			return 1
 		}
 		return 0
 	}
@@ -97,6 +100,40 @@ func cmdPull(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s: ready in %s\n", name, dir)
 	}
 	return 0
+}
+
+// printCatalog writes the catalog as a table: name, task, source, state in
+// the cache (with the number of files whose digest is not pinned, which
+// 'agate pull' refuses without --allow-unpinned) and description.
+func printCatalog(w io.Writer, catalog models.Catalog, cacheDir string) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tTASK\tSOURCE\tSTATE\tDESCRIPTION")
+	for _, name := range catalog.Names() {
+		m := catalog[name]
+		src := m.Source.Kind
+		if m.Source.Kind == models.SourceHuggingFace {
+			src = m.Source.Repo + "@" + shortRevision(m.Source.Revision)
+		}
+		state := "not pulled"
+		if models.Present(cacheDir, name) {
+			state = "pulled"
+		}
+		if n := len(m.Unpinned()); n > 0 {
+			state += fmt.Sprintf(", %d unpinned", n)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, m.Task, src, state, m.Description)
+	}
+	fmt.Fprintf(tw, "\ncache: %s\n", cacheDir)
+	return tw.Flush()
+}
+
+// shortRevision abbreviates a commit id to 12 hex digits, as Hugging Face
+// shows it; branch and tag names are kept.
+func shortRevision(rev string) string {
+	if len(rev) == 40 && strings.Trim(rev, "0123456789abcdef") == "" {
+		return rev[:12]
+	}
+	return rev
 }
 
 func envOr(name, def string) string {
