@@ -8,6 +8,7 @@
 //	agate conformance [flags] DIR...   run ONNX backend test cases
 //	agate check [flags] DIR            run one model folder and print errors per output
 //	agate inspect MODEL.onnx           print a model's inputs, outputs and operators
+//	agate train --out DIR              train a linear text classifier
 //	agate version                      print the version
 package main
 
@@ -35,6 +36,7 @@ Commands:
   check         run one model folder against its stored reference outputs, with errors per output
   inspect       describe a model: inputs, outputs, opsets and operators
   quantize      dynamically quantize a model's MatMul weights to int8
+  train         train a linear text classifier (the toxicity model) from labelled files
   version       print the version
 
 Run 'agate <command> --help' for a command's flags.
@@ -65,6 +67,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdInspect(rest, stdout, stderr)
 	case "quantize":
 		return cmdQuantize(rest, stdout, stderr)
+	case "train":
+		return cmdTrain(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "agate", version)
 		return 0
