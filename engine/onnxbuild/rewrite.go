@@ -359,3 +359,12 @@ func (e *Editor) Marshal() ([]byte, error) {
 	defer func() { e.mp.Graph.Node = saved }()
 	return proto.Marshal(e.mp)
 }
+
+// Metadata returns the model's metadata_props.
+func (e *Editor) Metadata() map[string]string {
+	md := make(map[string]string, len(e.mp.MetadataProps))
+	for _, kv := range e.mp.MetadataProps {
+		md[kv.GetKey()] = kv.GetValue()
+	}
+	return md
+}
