@@ -1,14 +1,17 @@
 package models
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"sync"
 
 	"github.com/agate-ml/agate/engine"
+	"github.com/agate-ml/agate/models/textfeat"
 	"github.com/agate-ml/agate/ops"
 )
 
@@ -144,6 +147,52 @@ func Load(dir string, o LoadOptions) (*Model, error) {
 	}
 	m.Manifest.Task = m.Task
 	return m, nil
+}
+
+// LoadFS loads a linear text model from a file system holding
+// manifest.yaml, featurizer.json and model.onnx (the embedded default
+// toxicity model, package models/toxicity). dir names it in messages.
+func LoadFS(fsys fs.FS, dir string, o LoadOptions) (*Model, error) {
+	read := func(name string) ([]byte, error) {
+		b, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, fmt.Errorf("model %s: %w", dir, err)
+		}
+		return b, nil
+	}
+	mb, err := read(ManifestFile)
+	if err != nil {
+		return nil, err
+	}
+	man, err := ParseManifest(mb)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %w", dir, err)
+	}
+	if o.Name != "" {
+		man.Name = o.Name
+	}
+	sb, err := read(textfeat.FileName)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := textfeat.DecodeSpec(bytes.NewReader(sb))
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %w", dir, err)
+	}
+	onnx, err := read("model.onnx")
+	if err != nil {
+		return nil, err
+	}
+	var opts []engine.Option
+	if o.Pool != nil {
+		opts = append(opts, engine.WithPool(o.Pool))
+	}
+	tc, err := NewLinearTextClassifier(onnx, spec, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %w", dir, err)
+	}
+	man.Task = TaskTextClassification
+	return &Model{Name: man.Name, Version: man.Version, Task: TaskTextClassification, Dir: dir, Manifest: man, Text: tc}, nil
 }
 
 // Registry holds the loaded models by name, and the models that are

@@ -7,8 +7,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/agate-ml/agate/engine"
+	"github.com/agate-ml/agate/models/textfeat"
+	"github.com/agate-ml/agate/models/textlinear"
 	"github.com/agate-ml/agate/ops"
 	"github.com/agate-ml/agate/tokenizer"
 )
@@ -31,13 +34,34 @@ type Prediction struct {
 	Truncated bool
 }
 
-// TextClassifier runs a sequence-classification transformer: it tokenizes
-// texts, pads them into one batch, runs the model once and turns the logits
-// into probabilities (a sigmoid per label for multi-label models, a softmax
-// otherwise). It is safe for concurrent use.
+// TextInput is one text prepared for a model run (by Encode): a
+// transformer's tokens, or a linear model's n-gram features.
+type TextInput struct {
+	tokenizer.Encoding
+	// Features holds a linear model's distinct features and their counts.
+	Features textfeat.Features
+}
+
+// Len is the width the input takes in a padded batch: tokens for a
+// transformer, distinct features for a linear model.
+func (in *TextInput) Len() int {
+	if in.Features.IDs != nil {
+		return in.Features.Len()
+	}
+	return len(in.IDs)
+}
+
+// TextClassifier runs a text classification model, either a
+// sequence-classification transformer (a tokenizer and model.onnx) or a
+// linear n-gram model (featurizer.json and model.onnx, package
+// textlinear). It prepares texts, pads them into one batch, runs the model
+// once and turns the logits into probabilities (a sigmoid per label for
+// multi-label models, a softmax otherwise). It is safe for concurrent use.
 type TextClassifier struct {
 	model      *engine.Model
 	tok        *tokenizer.Tokenizer
+	feat       *textfeat.Featurizer // linear models
+	weights    *textlinear.Weights  // linear models, for Explain
 	labels     []string
 	multiLabel bool
 	maxLength  int
@@ -49,10 +73,25 @@ type TextClassifier struct {
 }
 
 // LoadTextClassifier loads dir/model.onnx and the tokenizer files of dir
-// (tokenizer.json or vocab.txt, tokenizer_config.json, config.json).
-// maxLength, when positive, caps the tokens per text below the tokenizer's
-// own maximum.
+// (tokenizer.json or vocab.txt, tokenizer_config.json, config.json), or,
+// for a linear model, dir/featurizer.json. maxLength, when positive, caps
+// the tokens per text below the tokenizer's own maximum.
 func LoadTextClassifier(dir string, maxLength int, opts ...engine.Option) (*TextClassifier, error) {
+	if _, err := os.Stat(filepath.Join(dir, textfeat.FileName)); err == nil {
+		onnx, err := os.ReadFile(filepath.Join(dir, "model.onnx"))
+		if err != nil {
+			return nil, fmt.Errorf("text classifier %s: %w", dir, err)
+		}
+		spec, err := textfeat.ReadSpec(filepath.Join(dir, textfeat.FileName))
+		if err != nil {
+			return nil, fmt.Errorf("text classifier %s: %w", dir, err)
+		}
+		tc, err := NewLinearTextClassifier(onnx, spec, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("text classifier %s: %w", dir, err)
+		}
+		return tc, nil
+	}
 	tok, err := tokenizer.Load(dir)
 	if err != nil {
 		return nil, fmt.Errorf("text classifier %s: %w", dir, err)
@@ -144,6 +183,53 @@ func NewTextClassifier(m *engine.Model, tok *tokenizer.Tokenizer, maxLength int)
 	return tc, nil
 }
 
+// NewLinearTextClassifier loads a linear n-gram model (package textlinear)
+// from its model.onnx bytes and featuriser specification.
+func NewLinearTextClassifier(onnx []byte, spec *textfeat.Spec, opts ...engine.Option) (*TextClassifier, error) {
+	feat, err := textfeat.New(spec)
+	if err != nil {
+		return nil, err
+	}
+	w, err := textlinear.ReadWeights(onnx)
+	if err != nil {
+		return nil, err
+	}
+	if len(w.IDF) != feat.Size() {
+		return nil, fmt.Errorf("model.onnx weighs %d feature ids, featurizer.json has %d (vocabulary + padding)", len(w.IDF), feat.Size())
+	}
+	m, err := engine.LoadBytes(onnx, opts...)
+	if err != nil {
+		return nil, err
+	}
+	tc := &TextClassifier{model: m, feat: feat, weights: w, labels: w.Labels, multiLabel: true}
+	for _, in := range m.Inputs() {
+		tc.inputs = append(tc.inputs, in.Name)
+	}
+	if want := []string{textlinear.InputIDs, textlinear.InputCounts, textlinear.InputLexicon}; !slices.Equal(tc.inputs, want) {
+		m.Close()
+		return nil, fmt.Errorf("linear text model inputs are %v, want %v", tc.inputs, want)
+	}
+	tc.output = textlinear.OutputLogits
+	return tc, nil
+}
+
+// Linear reports whether the classifier is a linear n-gram model, whose
+// predictions Explain attributes exactly to words.
+func (tc *TextClassifier) Linear() bool { return tc.feat != nil }
+
+// Explain attributes a linear model's logits of text to its words (see
+// textlinear.Weights.Explain); it fails for other models.
+func (tc *TextClassifier) Explain(text string) (textlinear.Explanation, error) {
+	if tc.feat == nil {
+		return textlinear.Explanation{}, ErrNoAttributions
+	}
+	return tc.weights.Explain(tc.feat, text), nil
+}
+
+// ErrNoAttributions is returned by Explain for models whose predictions
+// cannot be attributed exactly to words (transformers).
+var ErrNoAttributions = errors.New("the model gives no exact word attributions (only linear text models do)")
+
 // Labels returns the model's labels in output order.
 func (tc *TextClassifier) Labels() []string { return append([]string(nil), tc.labels...) }
 
@@ -160,30 +246,52 @@ func (tc *TextClassifier) Engine() *engine.Model { return tc.model }
 // Close releases the model.
 func (tc *TextClassifier) Close() error { return tc.model.Close() }
 
-// Encode tokenizes one text, truncated to MaxLength.
-func (tc *TextClassifier) Encode(ctx context.Context, text string) (tokenizer.Encoding, error) {
+// Encode prepares one text: tokens truncated to MaxLength, or a linear
+// model's features.
+func (tc *TextClassifier) Encode(ctx context.Context, text string) (TextInput, error) {
+	if tc.feat != nil {
+		fs := tc.feat.Featurize(text, textfeat.Features{})
+		if fs.IDs == nil {
+			fs.IDs, fs.Counts = []int64{}, []float32{}
+		}
+		return TextInput{Features: fs}, nil
+	}
 	b, err := tc.tok.EncodeBatch(ctx, []string{text}, tokenizer.Options{MaxLength: tc.maxLength})
 	if err != nil {
-		return tokenizer.Encoding{}, fmt.Errorf("tokenizing: %w", err)
+		return TextInput{}, fmt.Errorf("tokenizing: %w", err)
 	}
-	return b.Encodings[0], nil
+	return TextInput{Encoding: b.Encodings[0]}, nil
 }
 
-// Classify tokenizes texts and classifies them in one model run.
+// Classify prepares texts and classifies them in one model run.
 func (tc *TextClassifier) Classify(ctx context.Context, texts []string) ([]Prediction, error) {
 	if len(texts) == 0 {
 		return nil, nil
+	}
+	ins := make([]TextInput, len(texts))
+	if tc.feat != nil {
+		for i, t := range texts {
+			in, err := tc.Encode(ctx, t)
+			if err != nil {
+				return nil, err
+			}
+			ins[i] = in
+		}
+		return tc.ClassifyEncoded(ctx, ins)
 	}
 	b, err := tc.tok.EncodeBatch(ctx, texts, tokenizer.Options{MaxLength: tc.maxLength})
 	if err != nil {
 		return nil, fmt.Errorf("tokenizing: %w", err)
 	}
-	return tc.ClassifyEncoded(ctx, b.Encodings)
+	for i := range b.Encodings {
+		ins[i].Encoding = b.Encodings[i]
+	}
+	return tc.ClassifyEncoded(ctx, ins)
 }
 
 // ClassifyEncoded pads encodings (from Encode) to the longest and runs the
 // model once on the batch.
-func (tc *TextClassifier) ClassifyEncoded(ctx context.Context, encs []tokenizer.Encoding) ([]Prediction, error) {
+func (tc *TextClassifier) ClassifyEncoded(ctx context.Context, encs []TextInput) ([]Prediction, error) {
 	if len(encs) == 0 {
 		return nil, nil
 	}
@@ -200,7 +308,7 @@ func (tc *TextClassifier) ClassifyEncoded(ctx context.Context, encs []tokenizer.
 		} else {
 			softmax(row)
 		}
-		preds[i] = Prediction{Scores: row, Tokens: len(encs[i].IDs), Truncated: encs[i].Truncated}
+		preds[i] = Prediction{Scores: row, Tokens: encs[i].Len(), Truncated: encs[i].Truncated}
 	}
 	return preds, nil
 }
@@ -239,7 +347,7 @@ func toFloat64s(t *ops.Tensor) ([]float64, error) {
 
 // isTextModelDir reports whether dir holds a tokenizer next to model.onnx.
 func isTextModelDir(dir string) bool {
-	for _, f := range []string{"tokenizer.json", "vocab.txt"} {
+	for _, f := range []string{"tokenizer.json", "vocab.txt", textfeat.FileName} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
 			return true
 		}
@@ -249,7 +357,7 @@ func isTextModelDir(dir string) bool {
 
 // LogitsEncoded runs the model on encodings (from Encode) and returns its
 // raw output rows, one per encoding, before the sigmoid or softmax.
-func (tc *TextClassifier) LogitsEncoded(ctx context.Context, encs []tokenizer.Encoding) ([][]float64, error) {
+func (tc *TextClassifier) LogitsEncoded(ctx context.Context, encs []TextInput) ([][]float64, error) {
 	rows := make([][]float64, 0, len(encs))
 	for lo := 0; lo < len(encs); {
 		hi := len(encs)
@@ -275,8 +383,11 @@ func (tc *TextClassifier) LogitsEncoded(ctx context.Context, encs []tokenizer.En
 
 // logits runs one batch (of the model's static batch size, if it has
 // one) and returns the flat [len(encs), labels] output.
-func (tc *TextClassifier) logits(ctx context.Context, encs []tokenizer.Encoding) ([]float64, error) {
+func (tc *TextClassifier) logits(ctx context.Context, encs []TextInput) ([]float64, error) {
 	n := len(encs)
+	if tc.feat != nil {
+		return tc.linearLogits(ctx, encs)
+	}
 	seq := 1
 	for i := range encs {
 		seq = max(seq, len(encs[i].IDs))
@@ -337,6 +448,30 @@ func (tc *TextClassifier) logits(ctx context.Context, encs []tokenizer.Encoding)
 		}
 		in[i] = ops.FromSlice(ops.Int64, v, n, seq)
 	}
+	return tc.run(ctx, in, n)
+}
+
+// linearLogits runs a linear model on features padded to the batch's
+// widest text (padding: id 0, count 0).
+func (tc *TextClassifier) linearLogits(ctx context.Context, encs []TextInput) ([]float64, error) {
+	n, width := len(encs), 1
+	for i := range encs {
+		width = max(width, encs[i].Features.Len())
+	}
+	ids := make([]int64, n*width)
+	counts := make([]float32, n*width)
+	lex := make([]float32, n)
+	for i := range encs {
+		copy(ids[i*width:], encs[i].Features.IDs)
+		copy(counts[i*width:], encs[i].Features.Counts)
+		lex[i] = encs[i].Features.Lexicon
+	}
+	in := []ops.Value{ops.FromSlice(ops.Int64, ids, n, width), ops.FromSlice(ops.Float, counts, n, width), ops.FromSlice(ops.Float, lex, n, 1)}
+	return tc.run(ctx, in, n)
+}
+
+// run runs the model and returns its first output as float64 [n, labels].
+func (tc *TextClassifier) run(ctx context.Context, in []ops.Value, n int) ([]float64, error) {
 	outs := make([]ops.Value, len(tc.model.Outputs()))
 	if err := tc.model.RunList(ctx, in, outs); err != nil {
 		return nil, fmt.Errorf("running the model: %w", err)

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/agate-ml/agate/models"
-	"github.com/agate-ml/agate/tokenizer"
 	"github.com/gin-gonic/gin"
 )
 
@@ -207,7 +206,7 @@ func (s *Server) predictText(c *gin.Context, rt *runtimeModel, req PredictReques
 	for i := 0; i < len(texts); i += s.maxItems {
 		batch := texts[i:min(len(texts), i+s.maxItems)]
 		var width int
-		es := make([]tokenizer.Encoding, len(batch))
+		es := make([]models.TextInput, len(batch))
 		for k, t := range batch {
 			e, err := tc.Encode(ctx, t)
 			if err != nil {

@@ -26,7 +26,6 @@ import (
 	"time"
 
 	"github.com/agate-ml/agate/models"
-	"github.com/agate-ml/agate/tokenizer"
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -40,7 +39,8 @@ type Config struct {
 	// Version is reported by /health and /v2.
 	Version string
 	// AnalyzeModel names the text model behind /analyze and the Perspective
-	// route (default "toxic-bert").
+	// route (default "agate-toxicity", the embedded model; see
+	// SetAnalyzeModel).
 	AnalyzeModel string
 	// PredictModel names the tabular model behind POST /predict (default
 	// "demo-rf").
@@ -98,7 +98,7 @@ func (c Config) withDefaults() Config {
 		c.Version = "dev"
 	}
 	if c.AnalyzeModel == "" {
-		c.AnalyzeModel = "toxic-bert"
+		c.AnalyzeModel = "agate-toxicity"
 	}
 	if c.PredictModel == "" {
 		c.PredictModel = "demo-rf"
@@ -143,17 +143,18 @@ func (c Config) withDefaults() Config {
 
 // Server serves the models of a registry over HTTP.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	reg      *models.Registry
-	metrics  *metrics
-	limiter  *clientLimiter
-	engine   *gin.Engine
-	ready    atomic.Bool
-	started  time.Time
-	mu       sync.Mutex
-	runtimes map[string]*runtimeModel
-	closed   bool
+	cfg         Config
+	log         *slog.Logger
+	reg         *models.Registry
+	metrics     *metrics
+	limiter     *clientLimiter
+	engine      *gin.Engine
+	ready       atomic.Bool
+	analyzeName atomic.Pointer[string] // the analysis model's name
+	started     time.Time
+	mu          sync.Mutex
+	runtimes    map[string]*runtimeModel
+	closed      bool
 	// maxItems is the most texts or rows of one request sent to the model
 	// in one run (Batch.MaxSize, even when dynamic batching is off).
 	maxItems int
@@ -166,7 +167,7 @@ type Server struct {
 // runtimeModel is a loaded model with its batchers.
 type runtimeModel struct {
 	m    *models.Model
-	text *batcher[tokenizer.Encoding, models.Prediction]
+	text *batcher[models.TextInput, models.Prediction]
 	rows *batcher[[]float64, rowResult]
 }
 
@@ -193,6 +194,7 @@ func New(reg *models.Registry, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	s.openapi = doc
+	s.analyzeName.Store(&cfg.AnalyzeModel)
 	if cfg.RateLimit > 0 {
 		s.limiter = newClientLimiter(cfg.RateLimit, cfg.RateBurst, 100000)
 	}
@@ -252,6 +254,14 @@ func (s *Server) Handler() http.Handler { return s.engine }
 
 // SetReady marks the server ready (models loaded) or not.
 func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
+
+// SetAnalyzeModel names the text model behind /analyze and the
+// Perspective route, replacing Config.AnalyzeModel (the command line picks
+// it once the models are loaded).
+func (s *Server) SetAnalyzeModel(name string) { s.analyzeName.Store(&name) }
+
+// AnalyzeModel returns the name of the text model behind /analyze.
+func (s *Server) AnalyzeModel() string { return *s.analyzeName.Load() }
 
 // Ready reports whether the server is ready.
 func (s *Server) Ready() bool { return s.ready.Load() }

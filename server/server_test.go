@@ -419,7 +419,10 @@ func TestAnalyze(t *testing.T) {
 	if len(spans) != 2 || spans[0].(map[string]any)["end"] != 17.0 || spans[1].(map[string]any)["begin"] != 18.0 {
 		t.Errorf("spans %v", spans)
 	}
-	if m := out["model"].(map[string]any); m["name"] != "tiny-tox" || m["version"] != "test" {
+	if out["language_supported"] != true {
+		t.Errorf("language_supported %v for en-US on an English model", out["language_supported"])
+	}
+	if m := out["model"].(map[string]any); m["name"] != "tiny-tox" || m["version"] != "test" || fmt.Sprint(m["languages"]) != "[en]" {
 		t.Errorf("model %v", m)
 	}
 	// Batch form, category filter, thresholds that force each level.
@@ -461,13 +464,18 @@ func TestAnalyze(t *testing.T) {
 	e.expectError("POST", "/analyze", `{"text": "ok", "categories": []}`, 422, "categories")
 	e.expectError("POST", "/analyze", `{"text": "ok", "thresholds": {"medium": -1}}`, 422, "thresholds.medium")
 	e.expectError("POST", "/analyze", `{"text": "ok", "thresholds": {"medium": 50, "high": 20}}`, 422, "thresholds.high")
-	e.expectError("POST", "/analyze", `{"text": "ok", "language": "fr"}`, 422, "language")
+	// any language is scored; the response says whether the model knows it
+	w, out = e.do("POST", "/analyze", `{"text": "ok", "language": "fr"}`)
+	if w.Code != 200 || out["language_supported"] != false {
+		t.Errorf("language fr on an English model: %d %s", w.Code, w.Body)
+	}
+	e.expectError("POST", "/analyze", `{"text": "ok", "explain": true}`, 422, "explain")
 	e.expectError("POST", "/analyze", `{"text": "ok"`, 400, "")
 	e.expectError("POST", "/analyze", `[1, 2]`, 422, "body")
 }
 
 func TestAnalyzeModelMissing(t *testing.T) {
-	e := newEnv(t, Config{}, false) // AnalyzeModel defaults to toxic-bert, which is missing
+	e := newEnv(t, Config{AnalyzeModel: "toxic-bert"}, false) // toxic-bert is missing
 	d := e.expectError("POST", "/analyze", `{"text": "hello"}`, 503, "")
 	if !strings.Contains(d["hint"].(string), "agate pull toxic-bert") {
 		t.Errorf("hint %v", d["hint"])

@@ -12,14 +12,20 @@ import (
 	"unicode"
 
 	"github.com/agate-ml/agate/models"
-	"github.com/agate-ml/agate/tokenizer"
 	"github.com/gin-gonic/gin"
 )
 
-// ModelRef names the model that produced a response.
+// ModelRef names the model that produced a response and the languages it
+// was trained on (texts in other languages are scored too, with less
+// reliability).
 type ModelRef struct {
-	Name    string `json:"name"`
-	Version string `json:"version"`
+	Name      string   `json:"name"`
+	Version   string   `json:"version"`
+	Languages []string `json:"languages,omitempty"`
+}
+
+func modelRef(m *models.Model) ModelRef {
+	return ModelRef{Name: m.Name, Version: m.Version, Languages: m.Manifest.Languages}
 }
 
 // ThresholdsInput overrides the level thresholds for one request (0-100).
@@ -36,6 +42,26 @@ type AnalyzeRequest struct {
 	Categories []string         `json:"categories"`
 	Thresholds *ThresholdsInput `json:"thresholds"`
 	Spans      bool             `json:"spans"`
+	// Explain asks for each word's exact contribution to each category's
+	// logit (linear models only).
+	Explain bool `json:"explain"`
+}
+
+// WordAttribution is one word's contribution to each category's logit;
+// Begin and End are code point offsets into the text.
+type WordAttribution struct {
+	Word  string             `json:"word"`
+	Begin int                `json:"begin"`
+	End   int                `json:"end"`
+	Logit map[string]float64 `json:"logit"`
+}
+
+// Attributions split each category's logit into the bias and one term per
+// word: bias + Σ words = logit, and probability = sigmoid(logit).
+type Attributions struct {
+	Logit map[string]float64 `json:"logit"`
+	Bias  map[string]float64 `json:"bias"`
+	Words []WordAttribution  `json:"words"`
 }
 
 // Span is the analysis of one sentence: character (code point) offsets
@@ -56,9 +82,13 @@ type AnalyzeResult struct {
 	ToxicityLevel    string             `json:"toxicity_level"`
 	Categories       map[string]float64 `json:"categories"`
 	Spans            []Span             `json:"spans,omitempty"`
+	Attributions     *Attributions      `json:"attributions,omitempty"`
 	Tokens           int                `json:"tokens"`
 	Truncated        bool               `json:"truncated"`
 	Language         string             `json:"language,omitempty"`
+	// LanguageSupported, given when the request names a language, says
+	// whether the model was trained on it.
+	LanguageSupported *bool `json:"language_supported,omitempty"`
 	ProcessingTimeMS float64            `json:"processing_time_ms"`
 	Model            ModelRef           `json:"model"`
 }
@@ -186,7 +216,7 @@ func (s *Server) scoreTexts(ctx context.Context, rt *runtimeModel, texts []strin
 			}
 		}
 	}
-	encs := make([]tokenizer.Encoding, len(strs))
+	encs := make([]models.TextInput, len(strs))
 	for i, str := range strs {
 		e, err := tc.Encode(ctx, str)
 		if err != nil {
@@ -255,21 +285,69 @@ func (s *Server) scoreTexts(ctx context.Context, rt *runtimeModel, texts []strin
 
 // textModel resolves the analysis model, or the 503 that says how to get it.
 func (s *Server) textModel() (*runtimeModel, *apiError) {
-	rt, aerr := s.runtime(s.cfg.AnalyzeModel)
+	name := s.AnalyzeModel()
+	rt, aerr := s.runtime(name)
 	if aerr != nil {
 		if aerr.status == http.StatusNotFound {
-			aerr = &apiError{status: http.StatusServiceUnavailable,
-				msg:  fmt.Sprintf("the toxicity model %q is not loaded", s.cfg.AnalyzeModel),
-				hint: fmt.Sprintf("run `agate pull %s` and restart, or start with --model-dir pointing at a model folder and --analyze-model set to its name", s.cfg.AnalyzeModel)}
+			hint := fmt.Sprintf("run `agate pull %s` and restart, or start with --model-dir pointing at a model folder and --analyze-model set to its name", name)
+			if !s.Ready() {
+				hint = "the server is still loading its models: retry shortly"
+			}
+			aerr = &apiError{status: http.StatusServiceUnavailable, msg: fmt.Sprintf("the toxicity model %q is not loaded", name), hint: hint, retryAfter: 1}
 		} else if aerr.hint == "" && aerr.status == http.StatusServiceUnavailable {
-			aerr.hint = fmt.Sprintf("run `agate pull %s`", s.cfg.AnalyzeModel)
+			aerr.hint = fmt.Sprintf("run `agate pull %s`", name)
 		}
 		return nil, aerr
 	}
 	if rt.m.Text == nil {
-		return nil, errorf(http.StatusInternalServerError, "the analysis model %q is not a text classifier", s.cfg.AnalyzeModel)
+		return nil, errorf(http.StatusInternalServerError, "the analysis model %q is not a text classifier", name)
 	}
 	return rt, nil
+}
+
+// languageSupported reports whether the model lists the language (true
+// when it lists none).
+func languageSupported(m *models.Model, lang string) bool {
+	if len(m.Manifest.Languages) == 0 {
+		return true
+	}
+	p := primaryLanguage(lang)
+	for _, l := range m.Manifest.Languages {
+		if primaryLanguage(l) == p {
+			return true
+		}
+	}
+	return false
+}
+
+// attributions explains text's logits per word for the categories cats.
+func attributions(m *models.Model, text string, cats []string) (*Attributions, error) {
+	ex, err := m.Text.Explain(text)
+	if err != nil {
+		return nil, err
+	}
+	labels := m.Text.Labels()
+	// each category takes the label that feeds it (the first, if several)
+	col := map[string]int{}
+	for j, l := range labels {
+		if c := m.Manifest.Category(l); c != "" && slices.Contains(cats, c) {
+			if _, ok := col[c]; !ok {
+				col[c] = j
+			}
+		}
+	}
+	pick := func(v []float64) map[string]float64 {
+		out := make(map[string]float64, len(col))
+		for c, j := range col {
+			out[c] = round(v[j], 6)
+		}
+		return out
+	}
+	a := &Attributions{Logit: pick(ex.Logits), Bias: pick(ex.Bias), Words: make([]WordAttribution, len(ex.Words))}
+	for i, w := range ex.Words {
+		a.Words[i] = WordAttribution{Word: w.Word, Begin: w.Begin, End: w.End, Logit: pick(w.Logit)}
+	}
+	return a, nil
 }
 
 func primaryLanguage(tag string) string {
@@ -358,8 +436,8 @@ func (s *Server) analyze(c *gin.Context) {
 		return
 	}
 	m := rt.m
-	if aerr := checkLanguage(m, "language", req.Language); aerr != nil {
-		abort(c, aerr)
+	if req.Explain && !m.Text.Linear() {
+		abort(c, fieldError("explain", "model %q gives no exact word attributions (only linear text models such as agate-toxicity do)", m.Name))
 		return
 	}
 	available := modelCategories(m)
@@ -404,8 +482,25 @@ func (s *Server) analyze(c *gin.Context) {
 		abort(c, s.submitError(err))
 		return
 	}
+	var attrs []*Attributions
+	if req.Explain {
+		attrs = make([]*Attributions, len(texts))
+		for i, t := range texts {
+			a, err := attributions(m, t, cats)
+			if err != nil {
+				abort(c, errorf(http.StatusInternalServerError, "explaining text %d: %v", i, err))
+				return
+			}
+			attrs[i] = a
+		}
+	}
+	var langOK *bool
+	if req.Language != "" {
+		ok := languageSupported(m, req.Language)
+		langOK = &ok
+	}
 	elapsed := ms(time.Since(start))
-	ref := ModelRef{Name: m.Name, Version: m.Version}
+	ref := modelRef(m)
 	pick := func(all map[string]float64) (map[string]float64, float64) {
 		out := make(map[string]float64, len(cats))
 		best := 0.0
@@ -420,7 +515,10 @@ func (s *Server) analyze(c *gin.Context) {
 	for i, sc := range scores {
 		catScores, score := pick(sc.cats)
 		r := AnalyzeResult{Score: score, ToxicityLevel: th.Level(score), Categories: catScores, Tokens: sc.tokens,
-			Truncated: sc.truncated, Language: req.Language, ProcessingTimeMS: elapsed, Model: ref}
+			Truncated: sc.truncated, Language: req.Language, LanguageSupported: langOK, ProcessingTimeMS: elapsed, Model: ref}
+		if attrs != nil {
+			r.Attributions = attrs[i]
+		}
 		for _, sp := range sc.spans {
 			sc, sscore := pick(sp.cats)
 			r.Spans = append(r.Spans, Span{Begin: sp.begin, End: sp.end, Score: sscore, ToxicityLevel: th.Level(sscore), Categories: sc})

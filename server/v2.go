@@ -12,8 +12,8 @@ import (
 	"strings"
 
 	"github.com/agate-ml/agate/engine"
+	"github.com/agate-ml/agate/models"
 	"github.com/agate-ml/agate/ops"
-	"github.com/agate-ml/agate/tokenizer"
 	"github.com/gin-gonic/gin"
 )
 
@@ -455,7 +455,7 @@ func (s *Server) classifyRaw(ctx context.Context, rt *runtimeModel, texts []stri
 	out := make([]float32, 0, len(texts)*k)
 	for i := 0; i < len(texts); i += s.maxItems {
 		batch := texts[i:min(len(texts), i+s.maxItems)]
-		encs := make([]tokenizer.Encoding, len(batch))
+		encs := make([]models.TextInput, len(batch))
 		width := 0
 		for j, t := range batch {
 			e, err := tc.Encode(ctx, t)

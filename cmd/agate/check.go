@@ -15,7 +15,6 @@ import (
 	"github.com/agate-ml/agate/engine"
 	"github.com/agate-ml/agate/engine/conformance"
 	"github.com/agate-ml/agate/models"
-	"github.com/agate-ml/agate/tokenizer"
 )
 
 func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -141,7 +140,7 @@ func checkTexts(ctx context.Context, dir string, atol float64, workers int, stdo
 		return err
 	}
 	defer tc.Close()
-	encs := make([]tokenizer.Encoding, len(f.Texts))
+	encs := make([]models.TextInput, len(f.Texts))
 	var mismatch []string
 	for i, text := range f.Texts {
 		if encs[i], err = tc.Encode(ctx, text); err != nil {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/agate-ml/agate/models"
+	"github.com/agate-ml/agate/models/toxicity"
 	"github.com/agate-ml/agate/ops"
 	"github.com/agate-ml/agate/server"
 )
@@ -126,10 +127,13 @@ Serves the models over HTTP: POST /analyze (toxicity), POST /predict and
 Protocol under /v2, a Perspective API compatible /v1alpha1/comments:analyze,
 /health, /healthz, /readyz, /metrics (Prometheus), /docs and /openapi.json.
 
-Models come from the cache folder (see 'agate pull') and from --model-dir.
-The demo random forest (demo-rf) is built into the cache on first start; the
-toxicity model (toxic-bert) is served when pulled, and /analyze answers 503
-with the command to fetch it otherwise.
+Models come from the binary, the cache folder (see 'agate pull') and
+--model-dir. The toxicity model agate trains itself (agate-toxicity,
+multilingual, French first) is compiled in: /analyze answers with it out of
+the box, with nothing to download. A text model given with --model-dir, or
+a pulled one listed in --models (toxic-bert, say), replaces it behind
+/analyze unless --analyze-model names a model. The demo random forest
+(demo-rf) is built into the cache on first start.
 
 Every flag can also be set through the environment variable named after it,
 shown in brackets; a flag on the command line wins.
@@ -152,7 +156,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	modelDirs := f.String("model-dir", "", "comma-separated model folders to serve: a folder with model.onnx, or a folder of such folders")
 	modelNames := f.String("models", "demo-rf,toxic-bert", "comma-separated catalog models to serve from the cache")
 	manifestDir := f.String("manifest-dir", "", "folder of extra model manifests (*.yaml) added to the built-in catalog")
-	analyzeModel := f.String("analyze-model", "toxic-bert", "text model behind /analyze and /v1alpha1/comments:analyze")
+	analyzeModel := f.String("analyze-model", "", "text model behind /analyze and /v1alpha1/comments:analyze (default: the first text model from --model-dir, else a pulled one from --models, else the embedded agate-toxicity)")
 	predictModel := f.String("predict-model", "demo-rf", "tabular model behind POST /predict")
 	batching := f.Bool("batching", true, "merge concurrent requests into one model run (dynamic batching)")
 	batchSize := f.Int("batch-max-size", 32, "most texts or rows per model run")
@@ -230,7 +234,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	// Models load in the background: the port answers at once (liveness),
 	// readiness turns on when loading is done.
 	go func() {
-		loadModels(ctx, log, reg, catalog, *cacheDir, splitList(*modelDirs), splitList(*modelNames), pool, *device)
+		picked := loadModels(ctx, log, reg, catalog, *cacheDir, splitList(*modelDirs), splitList(*modelNames), pool, *device)
+		if *analyzeModel == "" {
+			srv.SetAnalyzeModel(picked)
+		}
+		log.Info("analysis model", slog.String("model", srv.AnalyzeModel()))
 		srv.SetReady(true)
 		log.Info("ready", slog.Int("models", len(reg.List())), slog.Any("missing", reg.MissingNames()))
 	}()
@@ -242,9 +250,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 }
 
 // loadModels fills reg from the model folders, then from the cache for
-// the catalog names (building the builtin demo model when absent).
-func loadModels(ctx context.Context, log *slog.Logger, reg *models.Registry, catalog models.Catalog, cacheDir string, dirs, names []string, pool *ops.Pool, device string) {
-	add := func(dir string, man *models.Manifest) {
+// the catalog names (building the builtin demo model when absent), then
+// with the embedded toxicity model unless a model of its name is loaded.
+// It returns the text model to put behind /analyze: the first from dirs,
+// else the first pulled from names, else the embedded one.
+func loadModels(ctx context.Context, log *slog.Logger, reg *models.Registry, catalog models.Catalog, cacheDir string, dirs, names []string, pool *ops.Pool, device string) string {
+	var fromDirs, pulled []string
+	add := func(dir string, man *models.Manifest) string {
 		start := time.Now()
 		m, err := models.Load(dir, models.LoadOptions{Manifest: man, Pool: pool, Device: device,
 			Logf: func(format string, args ...any) { log.Info(fmt.Sprintf(format, args...)) }})
@@ -253,14 +265,39 @@ func loadModels(ctx context.Context, log *slog.Logger, reg *models.Registry, cat
 		}
 		if err != nil {
 			log.Error("loading model", slog.String("dir", dir), slog.String("error", err.Error()))
-			return
+			return ""
 		}
 		log.Info("model loaded", slog.String("model", m.Name), slog.String("version", m.Version), slog.String("task", m.Task),
 			slog.String("dir", dir), slog.Duration("took", time.Since(start)))
+		if m.Text == nil {
+			return ""
+		}
+		return m.Name
+	}
+	defer func() {
+		if _, ok := reg.Get(toxicity.Name); ok {
+			return
+		}
+		start := time.Now()
+		m, err := models.LoadFS(toxicity.Default(), "embedded:"+toxicity.Name, models.LoadOptions{Pool: pool})
+		if err == nil {
+			err = reg.Add(m)
+		}
+		if err != nil {
+			log.Error("loading the embedded toxicity model", slog.String("error", err.Error()))
+			return
+		}
+		log.Info("model loaded", slog.String("model", m.Name), slog.String("version", m.Version), slog.String("task", m.Task),
+			slog.String("dir", "embedded"), slog.Duration("took", time.Since(start)))
+	}()
+	note := func(list *[]string, name string) {
+		if name != "" {
+			*list = append(*list, name)
+		}
 	}
 	for _, d := range dirs {
 		if _, err := os.Stat(filepath.Join(d, "model.onnx")); err == nil {
-			add(d, nil)
+			note(&fromDirs, add(d, nil))
 			continue
 		}
 		entries, err := os.ReadDir(d)
@@ -271,13 +308,13 @@ func loadModels(ctx context.Context, log *slog.Logger, reg *models.Registry, cat
 		for _, e := range entries {
 			sub := filepath.Join(d, e.Name())
 			if _, err := os.Stat(filepath.Join(sub, "model.onnx")); e.IsDir() && err == nil {
-				add(sub, nil)
+				note(&fromDirs, add(sub, nil))
 			}
 		}
 	}
 	for _, name := range names {
 		if ctx.Err() != nil {
-			return
+			break
 		}
 		if _, ok := reg.Get(name); ok {
 			continue
@@ -291,7 +328,7 @@ func loadModels(ctx context.Context, log *slog.Logger, reg *models.Registry, cat
 		if !models.Present(cacheDir, name) {
 			if man.Source.Kind != models.SourceBuiltin {
 				hint := fmt.Sprintf("run `agate pull %s` (into %s), then restart", name, cacheDir)
-				log.Warn("model not installed", slog.String("model", name), slog.String("hint", hint))
+				log.Info("optional model not pulled", slog.String("model", name), slog.String("hint", hint))
 				reg.SetMissing(name, hint)
 				continue
 			}
@@ -303,8 +340,15 @@ func loadModels(ctx context.Context, log *slog.Logger, reg *models.Registry, cat
 			}
 			log.Info("model built", slog.String("model", name), slog.String("dir", models.Dir(cacheDir, name)), slog.Duration("took", time.Since(start)))
 		}
-		add(models.Dir(cacheDir, name), man)
+		note(&pulled, add(models.Dir(cacheDir, name), man))
 	}
+	switch {
+	case len(fromDirs) > 0:
+		return fromDirs[0]
+	case len(pulled) > 0:
+		return pulled[0]
+	}
+	return toxicity.Name
 }
 
 // probe checks a running server's readiness; it exits 0 when ready.
