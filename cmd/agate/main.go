@@ -37,6 +37,7 @@ Commands:
   inspect       describe a model: inputs, outputs, opsets and operators
   quantize      dynamically quantize a model's MatMul weights to int8
   train         train a linear text classifier (the toxicity model) from labelled files
+  eval          measure a text model on labelled data (ROC-AUC, PR-AUC, F1) and write its model card
   version       print the version
 
 Run 'agate <command> --help' for a command's flags.
@@ -69,6 +70,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdQuantize(rest, stdout, stderr)
 	case "train":
 		return cmdTrain(ctx, rest, stdout, stderr)
+	case "eval":
+		return cmdEval(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "agate", version)
 		return 0
