@@ -130,13 +130,23 @@ func (s *Spec) Encode(w io.Writer) error {
 	return err
 }
 
-// Occurrence is one feature occurrence in a text: its key and the words
-// (indexes into the text's words, first to last) it was taken from. Key is
-// only valid during the callback.
+// Occurrence is one feature occurrence in a text: its kind (the key's
+// prefix byte), its text (the key without the prefix) and the words
+// (indexes into the text's words, first to last) it was taken from. Text
+// is only valid during the callback.
 type Occurrence struct {
-	Key         []byte
+	Kind        byte
+	Text        []byte
 	First, Last int
 }
+
+// AppendKey appends the occurrence's vocabulary key (kind then text).
+func (o Occurrence) AppendKey(dst []byte) []byte {
+	return append(append(dst, o.Kind), o.Text...)
+}
+
+// Lexicon reports whether the occurrence is a lexicon hit.
+func (o Occurrence) Lexicon() bool { return o.Kind == prefixLexicon }
 
 // scratch holds a featurisation's reusable buffers.
 type scratch struct {
@@ -161,48 +171,40 @@ func (s *Spec) visit(words []Word, sc *scratch, lx *lexicon, fn func(Occurrence)
 		}
 		for a := range kept {
 			for n := lo; n <= hi && a+n <= len(kept); n++ {
-				key = append(key[:0], prefixWord)
+				key = key[:0]
 				for k := a; k < a+n; k++ {
 					if k > a {
 						key = append(key, ' ')
 					}
 					key = append(key, words[kept[k]].Norm...)
 				}
-				fn(Occurrence{Key: key, First: kept[a], Last: kept[a+n-1]})
+				fn(Occurrence{Kind: prefixWord, Text: key, First: kept[a], Last: kept[a+n-1]})
 			}
 		}
 		sc.kept = kept
 	}
 	if lo, hi := s.CharNgrams[0], s.CharNgrams[1]; hi > 0 {
 		for i := range words {
-			key = append(key[:0], prefixChar, ' ')
+			key = append(key[:0], ' ')
 			key = append(key, words[i].Norm...)
 			key = append(key, ' ')
-			padded := key[1:]
 			offs := sc.runes[:0]
-			for k := range string(padded) {
+			for k := range string(key) {
 				offs = append(offs, k)
 			}
 			nr := len(offs)
-			offs = append(offs, len(padded))
+			offs = append(offs, len(key))
 			sc.runes = offs
-			// the n-grams are sub-slices of the padded word, each written
-			// after the padded word in the same buffer
-			base := len(key)
+			// the n-grams are sub-slices of the padded word
 			for n := lo; n <= hi; n++ {
 				if nr <= n {
-					key = append(key[:base], prefixChar)
-					key = append(key, padded...)
-					fn(Occurrence{Key: key[base:], First: i, Last: i})
+					fn(Occurrence{Kind: prefixChar, Text: key, First: i, Last: i})
 					break
 				}
 				for a := 0; a+n <= nr; a++ {
-					key = append(key[:base], prefixChar)
-					key = append(key, padded[offs[a]:offs[a+n]]...)
-					fn(Occurrence{Key: key[base:], First: i, Last: i})
+					fn(Occurrence{Kind: prefixChar, Text: key[offs[a]:offs[a+n]], First: i, Last: i})
 				}
 			}
-			padded = nil
 		}
 	}
 	sc.key = key
@@ -215,7 +217,7 @@ func (s *Spec) visit(words []Word, sc *scratch, lx *lexicon, fn func(Occurrence)
 // for concurrent use.
 type Featurizer struct {
 	spec  *Spec
-	vocab map[string]int32
+	vocab *vocabTable
 	lex   *lexicon
 	pool  sync.Pool
 }
@@ -225,16 +227,11 @@ func New(s *Spec) (*Featurizer, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
-	f := &Featurizer{spec: s, vocab: make(map[string]int32, len(s.Vocabulary))}
-	for i, k := range s.Vocabulary {
-		if _, dup := f.vocab[k]; dup {
-			return nil, fmt.Errorf("featurizer: vocabulary key %q appears twice", k)
-		}
-		if k == "" {
-			return nil, fmt.Errorf("featurizer: vocabulary entry %d is empty", i)
-		}
-		f.vocab[k] = int32(i + 1)
+	vocab, err := newVocabTable(s.Vocabulary)
+	if err != nil {
+		return nil, err
 	}
+	f := &Featurizer{spec: s, vocab: vocab}
 	f.lex = newLexicon(s.Lexicon)
 	f.pool.New = func() any { return &scratch{} }
 	return f, nil
@@ -247,7 +244,12 @@ func (f *Featurizer) Spec() *Spec { return f.spec }
 func (f *Featurizer) Size() int { return len(f.spec.Vocabulary) + 1 }
 
 // ID returns the id of a feature key, 0 when it is not in the vocabulary.
-func (f *Featurizer) ID(key string) int32 { return f.vocab[key] }
+func (f *Featurizer) ID(key string) int32 {
+	if key == "" {
+		return 0
+	}
+	return f.vocab.lookup(key[0], []byte(key[1:]))
+}
 
 // Words splits and normalises text as the featuriser does.
 func (f *Featurizer) Words(text string) []Word { return f.spec.Normalization.Words(text) }
@@ -265,7 +267,7 @@ type Features struct {
 func (fs Features) Len() int { return len(fs.IDs) }
 
 // VisitKeys calls fn for every feature occurrence of text, in or out of
-// the vocabulary (a trainer builds its vocabulary with it). The key bytes
+// the vocabulary (a trainer builds its vocabulary with it). The text bytes
 // are only valid during the call.
 func (f *Featurizer) VisitKeys(text string, fn func(Occurrence)) {
 	sc := f.pool.Get().(*scratch)
@@ -283,9 +285,9 @@ func (f *Featurizer) Featurize(text string, dst Features) Features {
 	ids := sc.ids[:0]
 	dst.Lexicon = 0
 	f.spec.visit(sc.words, sc, f.lex, func(o Occurrence) {
-		if o.Key[0] == prefixLexicon {
+		if o.Kind == prefixLexicon {
 			dst.Lexicon++
-		} else if id, ok := f.vocab[string(o.Key)]; ok {
+		} else if id := f.vocab.lookup(o.Kind, o.Text); id != 0 {
 			ids = append(ids, id)
 		}
 	})
@@ -323,9 +325,9 @@ func (f *Featurizer) Occurrences(text string) ([]Word, []WordOccurrence) {
 	var occ []WordOccurrence
 	sc := &scratch{}
 	f.spec.visit(words, sc, f.lex, func(o Occurrence) {
-		if o.Key[0] == prefixLexicon {
+		if o.Kind == prefixLexicon {
 			occ = append(occ, WordOccurrence{ID: LexiconID, First: o.First, Last: o.Last})
-		} else if id, ok := f.vocab[string(o.Key)]; ok {
+		} else if id := f.vocab.lookup(o.Kind, o.Text); id != 0 {
 			occ = append(occ, WordOccurrence{ID: id, First: o.First, Last: o.Last})
 		}
 	})
@@ -335,25 +337,27 @@ func (f *Featurizer) Occurrences(text string) ([]Word, []WordOccurrence) {
 // lexicon is a Spec's lexicon prepared for matching.
 type lexicon struct {
 	set      map[string]bool
-	maxWords int // most words in an entry
+	prefixes map[string]bool // word prefixes of the multi-word entries
+	maxWords int             // most words in an entry
 }
 
 func newLexicon(entries []string) *lexicon {
-	lx := &lexicon{set: make(map[string]bool, len(entries))}
+	lx := &lexicon{set: make(map[string]bool, len(entries)), prefixes: map[string]bool{}}
 	for _, e := range entries {
 		lx.set[e] = true
 		lx.maxWords = max(lx.maxWords, strings.Count(e, " ")+1)
+		for i := range len(e) {
+			if e[i] == ' ' {
+				lx.prefixes[e[:i]] = true
+			}
+		}
 	}
 	return lx
 }
 
-// lexiconKey is the key bytes of lexicon occurrences.
-var lexiconKey = [1]byte{prefixLexicon}
-
 // visit reports one LexiconKey occurrence per entry found as consecutive
 // words; buf is scratch space, returned for reuse.
 func (lx *lexicon) visit(words []Word, buf []byte, fn func(Occurrence)) []byte {
-	key := lexiconKey[:]
 	for a := range words {
 		b := buf[:0]
 		for n := 1; n <= lx.maxWords && a+n <= len(words); n++ {
@@ -362,7 +366,10 @@ func (lx *lexicon) visit(words []Word, buf []byte, fn func(Occurrence)) []byte {
 			}
 			b = append(b, words[a+n-1].Norm...)
 			if lx.set[string(b)] {
-				fn(Occurrence{Key: key, First: a, Last: a + n - 1})
+				fn(Occurrence{Kind: prefixLexicon, First: a, Last: a + n - 1})
+			}
+			if !lx.prefixes[string(b)] {
+				break // no longer entry starts with these words
 			}
 		}
 		buf = b

@@ -81,7 +81,7 @@ func keys(t *testing.T, s *Spec, text string) []string {
 		t.Fatal(err)
 	}
 	var out []string
-	f.VisitKeys(text, func(o Occurrence) { out = append(out, string(o.Key)) })
+	f.VisitKeys(text, func(o Occurrence) { out = append(out, string(o.AppendKey(nil))) })
 	return out
 }
 
@@ -167,7 +167,7 @@ func TestFeaturizeAllocs(t *testing.T) {
 	seen := map[string]bool{}
 	text := "Ce commentaire est vraiment méchant et insultant, espèce de connard"
 	f0.VisitKeys(text, func(o Occurrence) {
-		if k := string(o.Key); !seen[k] && k != LexiconKey {
+		if k := string(o.AppendKey(nil)); !seen[k] && k != LexiconKey {
 			seen[k] = true
 			vocab = append(vocab, k)
 		}

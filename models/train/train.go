@@ -54,6 +54,9 @@ type Config struct {
 	Cs []float64
 	// MaxIterations caps L-BFGS iterations per fit (default 400).
 	MaxIterations int
+	// LanguageWeights multiplies the class weight of the rows of a
+	// language (default 1 for every language).
+	LanguageWeights map[string]float64
 	// Workers computes gradients in parallel (default 2). The result does
 	// not depend on it.
 	Workers int
@@ -290,17 +293,19 @@ func buildVocabulary(ctx context.Context, spec *textfeat.Spec, exs []textdata.Ex
 	}
 	df := map[string]int32{}
 	seen := map[string]bool{}
+	var key []byte
 	for i := range exs {
 		if i%4096 == 0 && ctx.Err() != nil {
 			return nil, nil, ctx.Err()
 		}
 		clear(seen)
 		counter.VisitKeys(exs[i].Text, func(o textfeat.Occurrence) {
-			if string(o.Key) == textfeat.LexiconKey {
+			if o.Lexicon() {
 				return
 			}
-			if !seen[string(o.Key)] {
-				k := string(o.Key)
+			key = o.AppendKey(key[:0])
+			if !seen[string(key)] {
+				k := string(key)
 				seen[k] = true
 				df[k]++
 			}
@@ -502,7 +507,7 @@ func labelled(exs []textdata.Example, cat string) (rows []int, y []int8) {
 
 // solve minimises the weighted logistic loss with L-BFGS from zero and
 // returns the coefficients (bias last).
-func (p *problem) solve(ctx context.Context, c *Config, y []int8) ([]float64, int, string, error) {
+func (p *problem) solve(ctx context.Context, c *Config, y []int8, rowWeight []float64) ([]float64, int, string, error) {
 	var pos float64
 	for _, l := range y {
 		if l == 1 {
@@ -521,6 +526,9 @@ func (p *problem) solve(ctx context.Context, c *Config, y []int8) ([]float64, in
 		p.weight[i] = wNeg
 		if l == 1 {
 			p.weight[i] = wPos
+		}
+		if rowWeight != nil {
+			p.weight[i] *= rowWeight[i]
 		}
 	}
 	prob := optimize.Problem{
@@ -570,6 +578,16 @@ func scores(x *sparse, rows []int, coef []float64, bias float64) []float64 {
 func fitCategory(ctx context.Context, c *Config, cat string, nFeat int, trainSet []textdata.Example, xTrain *sparse, validation []textdata.Example, xVal *sparse) (CategoryReport, []float64, float64, error) {
 	rows, y := labelled(trainSet, cat)
 	vrows, vy := labelled(validation, cat)
+	var langWeight []float64
+	if len(c.LanguageWeights) > 0 {
+		langWeight = make([]float64, len(rows))
+		for i, r := range rows {
+			langWeight[i] = 1
+			if w, ok := c.LanguageWeights[trainSet[r].Lang]; ok {
+				langWeight[i] = w
+			}
+		}
+	}
 	rep := CategoryReport{Category: cat, TrainRows: len(rows), ValidationRows: len(vrows), ValidationAUC: map[float64]float64{}}
 	for _, l := range y {
 		rep.TrainPositives += int(l)
@@ -581,7 +599,7 @@ func fitCategory(ctx context.Context, c *Config, cat string, nFeat int, trainSet
 	bestAUC := math.Inf(-1)
 	for _, C := range c.Cs {
 		p := &problem{x: xTrain, rows: rows, dim: nFeat, invC: 1 / C, workers: c.Workers}
-		w, iters, status, err := p.solve(ctx, c, y)
+		w, iters, status, err := p.solve(ctx, c, y, langWeight)
 		if err != nil {
 			return rep, nil, 0, fmt.Errorf("category %s: %w", cat, err)
 		}
