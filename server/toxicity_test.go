@@ -13,6 +13,13 @@ import (
 // configuration, as 'agate serve' does on a fresh machine.
 func newDefaultEnv(t *testing.T) *testEnv {
 	t.Helper()
+	e := newDefaultEnvTB(t)
+	e.t = t
+	return e
+}
+
+func newDefaultEnvTB(t testing.TB) *testEnv {
+	t.Helper()
 	reg := models.NewRegistry()
 	m, err := models.LoadFS(toxicity.Default(), "embedded", models.LoadOptions{})
 	if err != nil {
@@ -21,7 +28,6 @@ func newDefaultEnv(t *testing.T) *testEnv {
 	if err := reg.Add(m); err != nil {
 		t.Fatal(err)
 	}
-	loadDemo(t, reg)
 	buf := &lockedBuffer{}
 	s, err := New(reg, Config{Batching: true, Logger: slog.New(slog.NewJSONHandler(buf, nil))})
 	if err != nil {
@@ -29,7 +35,7 @@ func newDefaultEnv(t *testing.T) *testEnv {
 	}
 	s.SetReady(true)
 	t.Cleanup(func() { s.Close(); reg.Close() })
-	return &testEnv{t: t, s: s, reg: reg, log: &buf.Buffer}
+	return &testEnv{s: s, reg: reg, log: &buf.Buffer}
 }
 
 func TestAnalyzeEmbeddedModel(t *testing.T) {
