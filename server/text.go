@@ -78,19 +78,19 @@ type Span struct {
 // category probability; ToxicityLevel is low, medium or high by the
 // thresholds.
 type AnalyzeResult struct {
-	Score            float64            `json:"score"`
-	ToxicityLevel    string             `json:"toxicity_level"`
-	Categories       map[string]float64 `json:"categories"`
-	Spans            []Span             `json:"spans,omitempty"`
-	Attributions     *Attributions      `json:"attributions,omitempty"`
-	Tokens           int                `json:"tokens"`
-	Truncated        bool               `json:"truncated"`
-	Language         string             `json:"language,omitempty"`
+	Score         float64            `json:"score"`
+	ToxicityLevel string             `json:"toxicity_level"`
+	Categories    map[string]float64 `json:"categories"`
+	Spans         []Span             `json:"spans,omitempty"`
+	Attributions  *Attributions      `json:"attributions,omitempty"`
+	Tokens        int                `json:"tokens"`
+	Truncated     bool               `json:"truncated"`
+	Language      string             `json:"language,omitempty"`
 	// LanguageSupported, given when the request names a language, says
 	// whether the model was trained on it.
-	LanguageSupported *bool `json:"language_supported,omitempty"`
-	ProcessingTimeMS float64            `json:"processing_time_ms"`
-	Model            ModelRef           `json:"model"`
+	LanguageSupported *bool    `json:"language_supported,omitempty"`
+	ProcessingTimeMS  float64  `json:"processing_time_ms"`
+	Model             ModelRef `json:"model"`
 }
 
 // AnalyzeBatchResponse is the response to a request with texts.
@@ -358,16 +358,11 @@ func primaryLanguage(tag string) string {
 	return tag
 }
 
-// checkLanguage refuses a language the model's manifest does not list.
+// checkLanguage refuses a language the model's manifest does not list, as
+// the Perspective API does (/analyze scores every language instead).
 func checkLanguage(m *models.Model, field, lang string) *apiError {
-	if lang == "" || len(m.Manifest.Languages) == 0 {
+	if lang == "" || languageSupported(m, lang) {
 		return nil
-	}
-	p := primaryLanguage(lang)
-	for _, l := range m.Manifest.Languages {
-		if primaryLanguage(l) == p {
-			return nil
-		}
 	}
 	return fieldError(field, "model %q does not support language %q (it supports %s)", m.Name, lang, strings.Join(m.Manifest.Languages, ", "))
 }

@@ -46,12 +46,12 @@ func TestWordsKeepAccents(t *testing.T) {
 
 func TestFixMojibake(t *testing.T) {
 	tests := map[string]string{
-		"mÃªme":            "même",
-		"Ã§a va":           "ça va",
-		"Ã©tÃ©":             "été",
-		"C’est":            "C’est", // already UTF-8
-		"Ãtat":             "Ãtat", // not valid once re-encoded
-		"plain ascii":      "plain ascii",
+		"mÃªme":           "même",
+		"Ã§a va":          "ça va",
+		"Ã©tÃ©":           "été",
+		"C’est":           "C’est", // already UTF-8
+		"Ãtat":            "Ãtat",  // not valid once re-encoded
+		"plain ascii":     "plain ascii",
 		"Ã©tÃ© â€œoui â€": "été “oui â€", // ends in a broken sequence: left alone
 	}
 	for in, want := range tests {
