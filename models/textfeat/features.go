@@ -154,7 +154,7 @@ type scratch struct {
 	key   []byte
 	runes []int // byte offsets of a padded word's code points
 	kept  []int // words long enough for word n-grams
-	ids   []int32
+	ids   idCounter
 	lex   []byte // lexicon phrase being matched
 	norm  normBuffers
 }
@@ -282,27 +282,17 @@ func (f *Featurizer) VisitKeys(text string, fn func(Occurrence)) {
 func (f *Featurizer) Featurize(text string, dst Features) Features {
 	sc := f.pool.Get().(*scratch)
 	sc.words = f.spec.Normalization.appendWords(sc.words[:0], text, &sc.norm)
-	ids := sc.ids[:0]
+	ids := &sc.ids
+	ids.reset()
 	dst.Lexicon = 0
 	f.spec.visit(sc.words, sc, f.lex, func(o Occurrence) {
 		if o.Kind == prefixLexicon {
 			dst.Lexicon++
 		} else if id := f.vocab.lookup(o.Kind, o.Text); id != 0 {
-			ids = append(ids, id)
+			ids.add(id)
 		}
 	})
-	slices.Sort(ids)
-	dst.IDs, dst.Counts = dst.IDs[:0], dst.Counts[:0]
-	for i := 0; i < len(ids); {
-		j := i + 1
-		for j < len(ids) && ids[j] == ids[i] {
-			j++
-		}
-		dst.IDs = append(dst.IDs, int64(ids[i]))
-		dst.Counts = append(dst.Counts, float32(j-i))
-		i = j
-	}
-	sc.ids = ids
+	dst = ids.appendTo(dst)
 	clear(sc.words)
 	f.pool.Put(sc)
 	return dst

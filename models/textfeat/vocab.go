@@ -1,6 +1,9 @@
 package textfeat
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // vocabTable maps feature keys to ids with open addressing on an FNV-1a
 // hash of the key, so that a key can be looked up as a prefix byte and a
@@ -69,4 +72,80 @@ func (t *vocabTable) lookup(kind byte, text []byte) int32 {
 			}
 		}
 	}
+}
+
+// idCounter counts the occurrences of feature ids in one text with a small
+// open-addressing table that grows with the text, not with the vocabulary.
+type idCounter struct {
+	slots []idCount // power-of-two size; id 0 marks an empty slot
+	order []int32   // distinct ids, in order of first occurrence
+}
+
+type idCount struct {
+	id    int32
+	count uint32
+}
+
+func (c *idCounter) reset() {
+	if len(c.order) > 0 {
+		clear(c.slots)
+	}
+	c.order = c.order[:0]
+}
+
+func (c *idCounter) add(id int32) {
+	if 2*(len(c.order)+1) > len(c.slots) {
+		c.grow()
+	}
+	mask := uint32(len(c.slots) - 1)
+	for j := (uint32(id) * 0x9e3779b1) >> 7 & mask; ; j = (j + 1) & mask {
+		s := &c.slots[j]
+		if s.id == id {
+			s.count++
+			return
+		}
+		if s.id == 0 {
+			*s = idCount{id: id, count: 1}
+			c.order = append(c.order, id)
+			return
+		}
+	}
+}
+
+func (c *idCounter) grow() {
+	old := c.slots
+	c.slots = make([]idCount, max(64, 2*len(old)))
+	mask := uint32(len(c.slots) - 1)
+	for _, s := range old {
+		if s.id == 0 {
+			continue
+		}
+		for j := (uint32(s.id) * 0x9e3779b1) >> 7 & mask; ; j = (j + 1) & mask {
+			if c.slots[j].id == 0 {
+				c.slots[j] = s
+				break
+			}
+		}
+	}
+}
+
+func (c *idCounter) countOf(id int32) uint32 {
+	mask := uint32(len(c.slots) - 1)
+	for j := (uint32(id) * 0x9e3779b1) >> 7 & mask; ; j = (j + 1) & mask {
+		if s := c.slots[j]; s.id == id || s.id == 0 {
+			return s.count
+		}
+	}
+}
+
+// appendTo writes the distinct ids in increasing order, with their counts,
+// into dst (reset first).
+func (c *idCounter) appendTo(dst Features) Features {
+	slices.Sort(c.order)
+	dst.IDs, dst.Counts = slices.Grow(dst.IDs[:0], len(c.order)), slices.Grow(dst.Counts[:0], len(c.order))
+	for _, id := range c.order {
+		dst.IDs = append(dst.IDs, int64(id))
+		dst.Counts = append(dst.Counts, float32(c.countOf(id)))
+	}
+	return dst
 }
