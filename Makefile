@@ -5,7 +5,7 @@ CONFORMANCE ?= $(SHARED)/conformance/onnx-1.23
 BIN         := bin/agate
 export AGATE_SHARED ?= $(SHARED)
 
-.PHONY: all build test test-purego test-ort lint fmt vet conformance bench bench-ort ort run loadtest clean proto
+.PHONY: all build test test-purego test-ort lint fmt vet conformance bench bench-ort ort run loadtest clean proto train-toxicity eval-toxicity
 
 all: build
 
@@ -69,3 +69,11 @@ loadtest:
 clean:
 	rm -rf bin
 include cuda.mk
+
+## train-toxicity: retrain the embedded toxicity model (byte-identical for the same data and seed)
+train-toxicity:
+	$(GO) run ./cmd/agate train --shared $(SHARED) --out models/toxicity/default
+
+## eval-toxicity: measure the embedded model and regenerate its model card
+eval-toxicity:
+	$(GO) run ./cmd/agate eval --shared $(SHARED) --card docs/models/agate-toxicity.md
