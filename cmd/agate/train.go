@@ -65,6 +65,8 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	cs := fs.String("c", "0.5,1,2,4,8,16", "inverse L2 regularisation strengths to try per category (picked on validation)")
 	categories := fs.String("categories", "toxicity,hate", "outputs, in order (empty: every category the data labels)")
 	keepAccents := fs.Bool("keep-accents", false, "keep accents (the default strips them before taking features)")
+	langWeights := fs.String("language-weights", "", "row weight multipliers by language, as fr=2,en=0.5 (default 1)")
+	srcWeights := fs.String("source-weights", "", "row weight multipliers by manifest source, as mlma-fr=2 (default 1)")
 	workers := fs.Int("workers", 2, "goroutines computing gradients (the model does not depend on it)")
 	quiet := fs.Bool("quiet", false, "print no progress")
 	if err := fs.Parse(args); err != nil {
@@ -85,25 +87,44 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "agate train: --out is required")
 		return 2
 	}
-	vars := map[string]string{"SHARED": *sharedDir}
-	m, err := textdata.ReadManifest(*manifest, vars)
-	if err != nil {
-		fmt.Fprintln(stderr, "agate train:", err)
-		return 1
-	}
-	cfg := train.Config{Manifest: m, Seed: *seed, ValidationFraction: *valFrac, MinDF: *minDF, MaxFeatures: *maxFeatures, Workers: *workers}
-	cfg.Featurizer = train.DefaultFeaturizer()
-	cfg.Featurizer.Normalization.StripAccents = !*keepAccents
-	if *categories != "" {
-		cfg.Categories = splitList(*categories)
-	}
+	var cvals []float64
 	for _, c := range splitList(*cs) {
 		v, err := strconv.ParseFloat(c, 64)
 		if err != nil || v <= 0 {
 			fmt.Fprintf(stderr, "agate train: --c: %q is not a positive number\n", c)
 			return 2
 		}
-		cfg.Cs = append(cfg.Cs, v)
+		cvals = append(cvals, v)
+	}
+	var langW, srcW map[string]float64
+	for _, w := range []struct {
+		flag, value string
+		dst         *map[string]float64
+	}{{"--language-weights", *langWeights, &langW}, {"--source-weights", *srcWeights, &srcW}} {
+		for _, kv := range splitList(w.value) {
+			k, v, ok := strings.Cut(kv, "=")
+			x, err := strconv.ParseFloat(v, 64)
+			if !ok || err != nil || x < 0 || k == "" {
+				fmt.Fprintf(stderr, "agate train: %s: %q is not NAME=WEIGHT with a weight of 0 or more\n", w.flag, kv)
+				return 2
+			}
+			if *w.dst == nil {
+				*w.dst = map[string]float64{}
+			}
+			(*w.dst)[k] = x
+		}
+	}
+	vars := map[string]string{"SHARED": *sharedDir}
+	m, err := textdata.ReadManifest(*manifest, vars)
+	if err != nil {
+		fmt.Fprintln(stderr, "agate train:", err)
+		return 1
+	}
+	cfg := train.Config{Manifest: m, LanguageWeights: langW, SourceWeights: srcW, Cs: cvals, Seed: *seed, ValidationFraction: *valFrac, MinDF: *minDF, MaxFeatures: *maxFeatures, Workers: *workers}
+	cfg.Featurizer = train.DefaultFeaturizer()
+	cfg.Featurizer.Normalization.StripAccents = !*keepAccents
+	if *categories != "" {
+		cfg.Categories = splitList(*categories)
 	}
 	if *lexicon != "" {
 		path := os.Expand(*lexicon, func(k string) string { return vars[k] })

@@ -57,6 +57,9 @@ type Config struct {
 	// LanguageWeights multiplies the class weight of the rows of a
 	// language (default 1 for every language).
 	LanguageWeights map[string]float64
+	// SourceWeights multiplies the class weight of the rows of a source
+	// (default 1), on top of LanguageWeights.
+	SourceWeights map[string]float64
 	// Workers computes gradients in parallel (default 2). The result does
 	// not depend on it.
 	Workers int
@@ -579,12 +582,15 @@ func fitCategory(ctx context.Context, c *Config, cat string, nFeat int, trainSet
 	rows, y := labelled(trainSet, cat)
 	vrows, vy := labelled(validation, cat)
 	var langWeight []float64
-	if len(c.LanguageWeights) > 0 {
+	if len(c.LanguageWeights) > 0 || len(c.SourceWeights) > 0 {
 		langWeight = make([]float64, len(rows))
 		for i, r := range rows {
 			langWeight[i] = 1
 			if w, ok := c.LanguageWeights[trainSet[r].Lang]; ok {
 				langWeight[i] = w
+			}
+			if w, ok := c.SourceWeights[trainSet[r].Source]; ok {
+				langWeight[i] *= w
 			}
 		}
 	}
