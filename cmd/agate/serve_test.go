@@ -1,0 +1,51 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+
+	"github.com/agate-ml/agate/internal/shared"
+	"github.com/agate-ml/agate/models"
+	"github.com/agate-ml/agate/models/toxicity"
+	"github.com/agate-ml/agate/ops"
+)
+
+// TestLoadModelsPicksAnalyzeModel checks which text model goes behind
+// /analyze: the embedded one on a fresh machine, a --model-dir text model
+// when one is given.
+func TestLoadModelsPicksAnalyzeModel(t *testing.T) {
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	pool := ops.NewPool(1)
+	defer pool.Close()
+	catalog, err := models.BuiltinCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+
+	reg := models.NewRegistry()
+	defer reg.Close()
+	picked := loadModels(ctx, log, reg, catalog, t.TempDir(), nil, []string{"toxic-bert"}, pool, "cpu")
+	if picked != toxicity.Name {
+		t.Errorf("fresh machine: picked %q, want %s", picked, toxicity.Name)
+	}
+	if m, ok := reg.Get(toxicity.Name); !ok || !m.Text.Linear() {
+		t.Fatalf("the embedded model is not loaded")
+	}
+	if _, missing := reg.Missing("toxic-bert"); !missing {
+		t.Errorf("toxic-bert, not pulled, is not reported missing")
+	}
+
+	dir := shared.Path(t, "models", "transformers", "bert-tiny-6label")
+	reg2 := models.NewRegistry()
+	defer reg2.Close()
+	picked = loadModels(ctx, log, reg2, catalog, t.TempDir(), []string{dir}, nil, pool, "cpu")
+	if picked != "bert-tiny-6label" {
+		t.Errorf("with --model-dir: picked %q, want bert-tiny-6label", picked)
+	}
+	if _, ok := reg2.Get(toxicity.Name); !ok {
+		t.Errorf("the embedded model should stay available by name")
+	}
+}
