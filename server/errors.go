@@ -91,17 +91,17 @@ type V2Error struct {
 	Error string `json:"error"`
 }
 
-// decodeJSON reads the request body into dst: 415 for a non-JSON content
-// type, 413 past the body limit, 400 for malformed JSON, 422 (naming the
-// field) for a value of the wrong type.
+// decodeJSON reads the request body into dst: 415 for a content type other
+// than application/json or */*+json, 413 past the body limit, 400 for
+// malformed JSON, 422 (naming the field) for a value of the wrong type.
+// text/plain and form bodies are refused so that a web page cannot make a
+// browser post to an internal agate without a CORS preflight.
 func decodeJSON(c *gin.Context, dst any) *apiError {
 	if ct := c.GetHeader("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
-		// curl -d sends application/x-www-form-urlencoded, and some clients
-		// text/plain: their bodies are read as JSON too.
-		lenient := mt == "application/x-www-form-urlencoded" || mt == "text/plain"
-		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json") && !lenient) {
-			return errorf(http.StatusUnsupportedMediaType, "content type %q is not application/json", ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return &apiError{status: http.StatusUnsupportedMediaType, msg: fmt.Sprintf("content type %q is not application/json", ct),
+				hint: "send the body with Content-Type: application/json (curl --json '{...}' URL)"}
 		}
 	}
 	dec := json.NewDecoder(c.Request.Body)

@@ -1,0 +1,33 @@
+package server
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestContentTypes: only JSON bodies are read, so that a web page cannot
+// make a browser post a "simple" (text/plain or form) request to agate.
+func TestContentTypes(t *testing.T) {
+	e := newEnv(t, Config{}, false)
+	body := `{"data": [0.5, 1.2, -0.3, 0.8, 2.0]}`
+	for ct, want := range map[string]int{
+		"application/json":                  200,
+		"application/json; charset=utf-8":   200,
+		"application/vnd.api+json":          200,
+		"text/plain":                        415,
+		"text/plain;charset=UTF-8":          415,
+		"application/x-www-form-urlencoded": 415,
+		"multipart/form-data; boundary=x":   415,
+		"not a media type":                  415,
+	} {
+		w, out := e.do("POST", "/predict", body, "Content-Type", ct)
+		if w.Code != want {
+			t.Errorf("%s: status %d, want %d: %s", ct, w.Code, want, w.Body)
+		}
+		if want == 415 {
+			if msg, _ := out["error"].(map[string]any)["message"].(string); !strings.Contains(msg, "application/json") {
+				t.Errorf("%s: message %q does not name the accepted type", ct, msg)
+			}
+		}
+	}
+}
