@@ -95,17 +95,21 @@ type V2Error struct {
 // than application/json or */*+json, 413 past the body limit, 400 for
 // malformed JSON, 422 (naming the field) for a value of the wrong type.
 // text/plain and form bodies are refused so that a web page cannot make a
-// browser post to an internal agate without a CORS preflight.
+// browser post to an internal agate without a CORS preflight (a body
+// without a content type is refused too: a browser can send one).
 func decodeJSON(c *gin.Context, dst any) *apiError {
-	if ct := c.GetHeader("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			return &apiError{status: http.StatusUnsupportedMediaType, msg: fmt.Sprintf("content type %q is not application/json", ct),
-				hint: "send the body with Content-Type: application/json (curl --json '{...}' URL)"}
+	ct := c.GetHeader("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		msg := fmt.Sprintf("content type %q is not application/json", ct)
+		if ct == "" {
+			msg = "the request has no Content-Type: the body must be application/json"
 		}
+		return &apiError{status: http.StatusUnsupportedMediaType, msg: msg,
+			hint: "send the body with Content-Type: application/json (curl --json '{...}' URL)"}
 	}
 	dec := json.NewDecoder(c.Request.Body)
-	err := dec.Decode(dst)
+	err = dec.Decode(dst)
 	if err == nil {
 		if _, terr := dec.Token(); terr != io.EOF {
 			var mbe *http.MaxBytesError

@@ -19,6 +19,7 @@ func TestContentTypes(t *testing.T) {
 		"application/x-www-form-urlencoded": 415,
 		"multipart/form-data; boundary=x":   415,
 		"not a media type":                  415,
+		"":                                  415, // a browser can post a Blob without a type
 	} {
 		w, out := e.do("POST", "/predict", body, "Content-Type", ct)
 		if w.Code != want {

@@ -383,6 +383,7 @@ func TestBodyLimit(t *testing.T) {
 	e.expectError("POST", "/analyze", big, 413, "")
 	// A chunked body without Content-Length fails while decoding.
 	req := httptest.NewRequest("POST", "/analyze", io.MultiReader(strings.NewReader(big)))
+	req.Header.Set("Content-Type", "application/json")
 	req.ContentLength = -1
 	w := httptest.NewRecorder()
 	e.s.Handler().ServeHTTP(w, req)
@@ -390,6 +391,7 @@ func TestBodyLimit(t *testing.T) {
 		t.Errorf("chunked: %d %s", w.Code, w.Body)
 	}
 	req = httptest.NewRequest("POST", "/analyze", io.MultiReader(strings.NewReader(`{"text":"ok"}`+strings.Repeat(" ", 200))))
+	req.Header.Set("Content-Type", "application/json")
 	req.ContentLength = -1
 	w = httptest.NewRecorder()
 	e.s.Handler().ServeHTTP(w, req)
@@ -656,6 +658,7 @@ func TestRateLimit(t *testing.T) {
 	}
 	// Another client has its own bucket.
 	req := httptest.NewRequest("POST", "/predict", strings.NewReader(`{"data":[1,2,3,4,5]}`))
+	req.Header.Set("Content-Type", "application/json")
 	req.RemoteAddr = "10.0.0.9:1234"
 	rec := httptest.NewRecorder()
 	e.s.Handler().ServeHTTP(rec, req)
@@ -717,6 +720,7 @@ func TestInferenceFailures(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		req := httptest.NewRequest("POST", "/predict", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
 		e.s.Handler().ServeHTTP(httptest.NewRecorder(), req)
 	}()
 	deadline := time.Now().Add(2 * time.Second)

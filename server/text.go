@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -57,11 +58,14 @@ type WordAttribution struct {
 }
 
 // Attributions split each category's logit into the bias and one term per
-// word: bias + Σ words = logit, and probability = sigmoid(logit).
+// word: bias + Σ words + other = logit, and probability = sigmoid(logit).
+// Words lists at most 64 words, those with the largest terms, in text
+// order; Other sums the terms of the words left out (absent when none is).
 type Attributions struct {
 	Logit map[string]float64 `json:"logit"`
 	Bias  map[string]float64 `json:"bias"`
 	Words []WordAttribution  `json:"words"`
+	Other map[string]float64 `json:"other,omitempty"`
 }
 
 // Span is the analysis of one sentence: character (code point) offsets
@@ -320,18 +324,24 @@ func languageSupported(m *models.Model, lang string) bool {
 	return false
 }
 
+// maxExplainedWords is the most words listed in one text's attributions:
+// the words with the largest contributions; the others are summed in
+// Attributions.Other.
+const maxExplainedWords = 64
+
 // attributions explains text's logits per word for the categories cats.
+// A category fed by several labels is explained through the label with the
+// largest logit, the one its score comes from.
 func attributions(m *models.Model, text string, cats []string) (*Attributions, error) {
 	ex, err := m.Text.Explain(text)
 	if err != nil {
 		return nil, err
 	}
 	labels := m.Text.Labels()
-	// each category takes the label that feeds it (the first, if several)
 	col := map[string]int{}
 	for j, l := range labels {
 		if c := m.Manifest.Category(l); c != "" && slices.Contains(cats, c) {
-			if _, ok := col[c]; !ok {
+			if k, ok := col[c]; !ok || ex.Logits[j] > ex.Logits[k] {
 				col[c] = j
 			}
 		}
@@ -343,9 +353,35 @@ func attributions(m *models.Model, text string, cats []string) (*Attributions, e
 		}
 		return out
 	}
-	a := &Attributions{Logit: pick(ex.Logits), Bias: pick(ex.Bias), Words: make([]WordAttribution, len(ex.Words))}
-	for i, w := range ex.Words {
-		a.Words[i] = WordAttribution{Word: w.Word, Begin: w.Begin, End: w.End, Logit: pick(w.Logit)}
+	a := &Attributions{Logit: pick(ex.Logits), Bias: pick(ex.Bias)}
+	// the words with the largest contribution to any explained category
+	weight := func(w int) float64 {
+		best := 0.0
+		for _, j := range col {
+			best = max(best, math.Abs(ex.Words[w].Logit[j]))
+		}
+		return best
+	}
+	keep := make([]int, len(ex.Words))
+	for i := range keep {
+		keep[i] = i
+	}
+	if len(keep) > maxExplainedWords {
+		slices.SortStableFunc(keep, func(x, y int) int { return cmp.Compare(weight(y), weight(x)) })
+		other := make([]float64, len(labels))
+		for _, w := range keep[maxExplainedWords:] {
+			for j := range other {
+				other[j] += ex.Words[w].Logit[j]
+			}
+		}
+		a.Other = pick(other)
+		keep = keep[:maxExplainedWords]
+		slices.Sort(keep)
+	}
+	a.Words = make([]WordAttribution, len(keep))
+	for i, w := range keep {
+		wd := ex.Words[w]
+		a.Words[i] = WordAttribution{Word: wd.Word, Begin: wd.Begin, End: wd.End, Logit: pick(wd.Logit)}
 	}
 	return a, nil
 }
@@ -481,6 +517,10 @@ func (s *Server) analyze(c *gin.Context) {
 	if req.Explain {
 		attrs = make([]*Attributions, len(texts))
 		for i, t := range texts {
+			if err := c.Request.Context().Err(); err != nil {
+				abort(c, s.submitError(err))
+				return
+			}
 			a, err := attributions(m, t, cats)
 			if err != nil {
 				abort(c, errorf(http.StatusInternalServerError, "explaining text %d: %v", i, err))

@@ -3,6 +3,7 @@ package server
 import (
 	"log/slog"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/agate-ml/agate/models"
@@ -89,6 +90,27 @@ func TestAnalyzeEmbeddedModel(t *testing.T) {
 	}
 	if attr["connard"] < 0.3 || attr["connard"] <= attr["commentaire"] || attr["connard"] <= attr["est"] {
 		t.Errorf("attributions %v: want connard clearly toxic, above commentaire and est", attr)
+	}
+	// a long text lists its 64 strongest words; the rest are summed in other
+	long := strings.Repeat("bonjour à tous et merci ", 40) + "espèce de connard"
+	w, out = e.do("POST", "/analyze", map[string]any{"text": long, "explain": true})
+	if w.Code != 200 {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	a := out["attributions"].(map[string]any)
+	listed := a["words"].([]any)
+	if len(listed) != 64 || a["other"] == nil {
+		t.Fatalf("%d words listed, other %v", len(listed), a["other"])
+	}
+	sum := a["bias"].(map[string]any)["toxicity"].(float64) + a["other"].(map[string]any)["toxicity"].(float64)
+	seen := false
+	for _, wd := range listed {
+		wm := wd.(map[string]any)
+		sum += wm["logit"].(map[string]any)["toxicity"].(float64)
+		seen = seen || wm["word"] == "connard"
+	}
+	if logit := a["logit"].(map[string]any)["toxicity"].(float64); math.Abs(sum-logit) > 1e-4 || !seen {
+		t.Errorf("bias + words + other = %v, logit %v; connard listed: %v", sum, logit, seen)
 	}
 	// a language the model was not trained on is still scored
 	w, out = e.do("POST", "/analyze", map[string]any{"text": "これはテストです", "language": "ja"})

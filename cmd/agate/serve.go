@@ -272,7 +272,13 @@ func loadModels(ctx context.Context, log *slog.Logger, reg *models.Registry, cat
 		if m.Text == nil {
 			return ""
 		}
-		return m.Name
+		for _, l := range m.Text.Labels() {
+			if m.Manifest.Category(l) != "" {
+				return m.Name // a toxicity model: a candidate for /analyze
+			}
+		}
+		log.Info("text model without toxicity categories: not put behind /analyze", slog.String("model", m.Name), slog.Any("labels", m.Text.Labels()))
+		return ""
 	}
 	defer func() {
 		if _, ok := reg.Get(toxicity.Name); ok {

@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
@@ -53,6 +54,7 @@ type LabelRule struct {
 	// Positive values mean 1, Negative values 0. A value in neither list
 	// is 1 when only Negative is given, 0 when only Positive (or Contains)
 	// is given, and leaves the row unlabelled for this category otherwise.
+	// An empty cell leaves the row unlabelled unless a list names "".
 	Positive []string `yaml:"positive,omitempty" json:"positive,omitempty"`
 	Negative []string `yaml:"negative,omitempty" json:"negative,omitempty"`
 	// Contains: a value holding one of these substrings means 1.
@@ -76,6 +78,9 @@ func (r *LabelRule) label(v string) (int8, bool, error) {
 			return 1, true, nil
 		}
 		return 0, true, nil
+	}
+	if v == "" && !slices.Contains(r.Positive, "") && !slices.Contains(r.Negative, "") {
+		return 0, false, nil // an empty cell labels nothing
 	}
 	if slices.Contains(r.Positive, v) {
 		return 1, true, nil
@@ -400,11 +405,25 @@ func fixEncoding(s string) string {
 }
 
 // InValidation reports whether a text belongs to the validation split: a
-// hash of the seed and the whitespace-normalised, lower-cased text against
-// the fraction, so that duplicates fall in the same split.
+// hash of the seed and the text's lower-cased letters and digits (words
+// kept apart by one space) against the fraction, so that texts that differ
+// only in case, punctuation, emoji or spacing fall in the same split.
 func InValidation(text string, seed int64, fraction float64) bool {
 	h := fnv.New64a()
 	fmt.Fprintf(h, "%d\x00", seed)
-	io.WriteString(h, strings.ToLower(strings.Join(strings.Fields(text), " ")))
+	var b []byte
+	space := false
+	for _, r := range strings.ToLower(text) {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			if space && len(b) > 0 {
+				b = append(b, ' ')
+			}
+			b = utf8.AppendRune(b, r)
+			space = false
+		} else {
+			space = true
+		}
+	}
+	h.Write(b)
 	return float64(h.Sum64()>>11)/float64(1<<53) < fraction
 }

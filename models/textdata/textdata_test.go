@@ -22,7 +22,8 @@ func TestReadSources(t *testing.T) {
 		"hello,normal,en\n"+
 		"\"va te faire, idiot\",offensive_hateful,fr\n"+
 		"  ,abusive,fr\n"+ // empty text: skipped
-		"caf\xe9 cr\xe8me,normal,fr\n") // Latin-1 bytes
+		"caf\xe9 cr\xe8me,normal,fr\n"+ // Latin-1 bytes
+		"no label,,fr\n") // an empty cell labels nothing
 	write(t, dir, "b.jsonl", `{"text": "nice", "toxic": 0.1}`+"\n\n"+`{"text": "nasty", "toxic": 0.9}`+"\n"+`{"text": "unknown", "toxic": null}`+"\n")
 	write(t, dir, "m.yaml", `data_dir: .
 sources:
@@ -127,8 +128,8 @@ func TestInValidation(t *testing.T) {
 		if InValidation(text, 1, 0.2) {
 			in++
 		}
-		if InValidation(text, 1, 0.2) != InValidation("  "+strings.ToUpper(text)+" ", 1, 0.2) {
-			t.Fatalf("%q: case and outer spaces move the text between splits", text)
+		if InValidation(text, 1, 0.2) != InValidation("  "+strings.ToUpper(text)+" !! 😀", 1, 0.2) {
+			t.Fatalf("%q: case, punctuation and spaces move the text between splits", text)
 		}
 	}
 	if in < 1800 || in > 2200 {

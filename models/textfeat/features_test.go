@@ -24,9 +24,20 @@ func TestWords(t *testing.T) {
 		{"@jean regarde https://x.fr/a?b=1 ok", []Word{{"_user_", 0, 5}, {"regarde", 6, 13}, {"_url_", 14, 32}, {"ok", 33, 35}}},
 		{"l'autre c'est un ﬁls", []Word{{"l", 0, 1}, {"autre", 2, 7}, {"c", 8, 9}, {"est", 10, 13}, {"un", 14, 16}, {"fils", 17, 20}}},
 		{"nul🤮vraiment", []Word{{"nul", 0, 3}, {"🤮", 3, 4}, {"vraiment", 4, 12}}},
-		{"mÃªme pas", []Word{{"meme", 0, 4}, {"pas", 5, 8}}},
+		{"mÃªme pas", []Word{{"meme", 0, 5}, {"pas", 6, 9}}},
 		{"  \t\n ", nil},
 		{"Ｆｕｌｌ", []Word{{"full", 0, 4}}},
+		// invisible characters do not split words
+		{"con\u200bnard id\u00adiot \u2060x", []Word{{"connard", 0, 8}, {"idiot", 9, 15}, {"x", 16, 18}}},
+		// invalid UTF-8: each bad byte is one code point, never a panic
+		{"\xff", nil},
+		{"ok \ufffd", []Word{{"ok", 0, 2}}},
+		{"a\xffb", []Word{{"a", 0, 1}, {"b", 2, 3}}},
+		{"abc\xe2\x82", []Word{{"abc", 0, 3}}},
+		// marks of other scripts are kept; accents of Latin letters go
+		{"हिन्दी café", []Word{{"हिन्दी", 0, 6}, {"cafe", 7, 11}}},
+		// offsets point into the text as sent, before mojibake repair
+		{"mÃªme connard", []Word{{"meme", 0, 5}, {"connard", 6, 13}}},
 	}
 	for _, tt := range tests {
 		got := n.Words(tt.text)

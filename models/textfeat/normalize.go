@@ -101,14 +101,19 @@ func isMention(p string) bool {
 	return isWordRune(r)
 }
 
+// isWordRune reports whether r belongs in a word: letters, digits, marks,
+// and invisible format characters (zero-width spaces and joiners, soft
+// hyphens), which normalisation then drops, so that "con\u200bnard" is
+// one word.
 func isWordRune(r rune) bool {
-	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r) || r == '_'
+	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Mc, r) ||
+		r == '_' || unicode.Is(unicode.Cf, r)
 }
 
 // isSymbolWord reports whether r stands alone as a word: emoji and other
 // symbols carry meaning in comments.
 func isSymbolWord(r rune) bool {
-	return unicode.Is(unicode.So, r)
+	return r != utf8.RuneError && unicode.Is(unicode.So, r)
 }
 
 // Words splits text into normalised words: URLs and mentions become their
@@ -125,8 +130,33 @@ func (n *Normalization) AppendWords(dst []Word, text string) []Word {
 
 func (n *Normalization) appendWords(dst []Word, text string, buf *normBuffers) []Word {
 	if n.FixMojibake {
-		text = FixMojibake(text)
+		if fixed := FixMojibake(text); fixed != text {
+			first := len(dst)
+			dst = n.splitText(dst, fixed, buf)
+			mojibakeOffsets(dst[first:], fixed)
+			return dst
+		}
 	}
+	return n.splitText(dst, text, buf)
+}
+
+// mojibakeOffsets maps the offsets of words taken from the repaired text
+// back to the text as sent: each repaired character came from as many
+// characters as its UTF-8 encoding has bytes.
+func mojibakeOffsets(words []Word, fixed string) {
+	orig := make([]int, 0, len(fixed)+1) // repaired code point → original one
+	o := 0
+	for _, r := range fixed {
+		orig = append(orig, o)
+		o += utf8.RuneLen(r)
+	}
+	orig = append(orig, o)
+	for i := range words {
+		words[i].Begin, words[i].End = orig[words[i].Begin], orig[words[i].End]
+	}
+}
+
+func (n *Normalization) splitText(dst []Word, text string, buf *normBuffers) []Word {
 	pos := 0 // code point index of text[i]
 	i := 0
 	for i < len(text) {
@@ -184,8 +214,9 @@ func (n *Normalization) splitPiece(dst []Word, buf *normBuffers, piece string, p
 			}
 		case isSymbolWord(r):
 			flush(k, p)
+			_, width := utf8.DecodeRuneInString(piece[k:]) // 1 for an invalid byte
 			buf.out = buf.out[:0]
-			n.appendNorm(buf, piece[k:k+utf8.RuneLen(r)])
+			n.appendNorm(buf, piece[k:k+width])
 			if len(buf.out) > 0 {
 				dst = append(dst, Word{Norm: string(buf.out), Begin: p, End: p + 1})
 			}
@@ -222,9 +253,19 @@ func (n *Normalization) appendNorm(b *normBuffers, w string) {
 	}
 	var last rune = -1
 	run := 0
+	var base rune // the last character that is not a mark
 	emit := func(r rune) {
-		if n.StripAccents && unicode.Is(unicode.Mn, r) {
-			return
+		if unicode.Is(unicode.Cf, r) {
+			return // zero-width and other invisible format characters
+		}
+		if unicode.Is(unicode.Mn, r) {
+			// accents of Latin, Greek and Cyrillic letters; marks of other
+			// scripts (viramas, vowel signs) are part of the spelling
+			if n.StripAccents && base < 0x530 {
+				return
+			}
+		} else {
+			base = r
 		}
 		if n.Lowercase {
 			r = unicode.ToLower(r)
