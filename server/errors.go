@@ -64,7 +64,13 @@ var statusNames = map[int]string{
 	http.StatusInternalServerError:   "INTERNAL",
 	http.StatusServiceUnavailable:    "UNAVAILABLE",
 	http.StatusGatewayTimeout:        "DEADLINE_EXCEEDED",
+	StatusClientClosedRequest:        "CANCELLED",
 }
+
+// StatusClientClosedRequest is the status logged (and counted) for a
+// request whose client went away before the answer: nginx's 499. Nobody
+// receives it; it keeps client disconnects apart from server failures.
+const StatusClientClosedRequest = 499
 
 const ctxErrorKey = "agate.error"
 
@@ -177,7 +183,7 @@ func inferenceError(err error) *apiError {
 	case errors.Is(err, context.DeadlineExceeded):
 		return &apiError{status: http.StatusGatewayTimeout, msg: "the request timed out", cause: err}
 	case errors.Is(err, context.Canceled):
-		return &apiError{status: http.StatusServiceUnavailable, msg: "the request was cancelled", cause: err}
+		return &apiError{status: StatusClientClosedRequest, msg: "the client closed the request", cause: err}
 	}
 	return &apiError{status: http.StatusInternalServerError, msg: "inference failed; quote the request id when reporting it", cause: err}
 }

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -30,5 +32,24 @@ func TestContentTypes(t *testing.T) {
 				t.Errorf("%s: message %q does not name the accepted type", ct, msg)
 			}
 		}
+	}
+}
+
+// TestClientGone: a request whose client went away is logged at INFO as
+// 499, not as a server failure.
+func TestClientGone(t *testing.T) {
+	e := newEnv(t, Config{Batching: true}, false)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req := httptest.NewRequest("POST", "/predict", strings.NewReader(`{"data": [0.5, 1.2, -0.3, 0.8, 2.0]}`)).WithContext(ctx)
+	req.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	e.s.Handler().ServeHTTP(w, req)
+	if w.Code != StatusClientClosedRequest {
+		t.Fatalf("status %d, want 499: %s", w.Code, w.Body)
+	}
+	logs := e.log.String()
+	if !strings.Contains(logs, `"status":499`) || strings.Contains(logs, `"level":"ERROR"`) {
+		t.Errorf("log: %s", logs)
 	}
 }

@@ -840,7 +840,7 @@ func TestConfigDefaults(t *testing.T) {
 	if c.Batch.MaxSize != 32 || c.Batch.Workers < 1 {
 		t.Errorf("batching defaults %+v", c.Batch)
 	}
-	if got := inferenceError(context.Canceled); got.status != 503 {
+	if got := inferenceError(context.Canceled); got.status != StatusClientClosedRequest {
 		t.Errorf("canceled: %d", got.status)
 	}
 	if got := inferenceError(ErrClosed); got.status != 503 {
