@@ -601,6 +601,7 @@ func TestV2(t *testing.T) {
 	e.expectError("POST", inf, in("X", "FP32", []int{1, 4}, []float64{1, 2, 3, 4}), 400, "")
 	e.expectError("POST", inf, `{"inputs": [{"name": "X", "shape": [1], "datatype": "FP32", "data": [1}]}`, 400, "")
 	e.expectError("POST", inf, `{"inputs": []}`, 422, "")
+	e.expectError("POST", inf, `{"inputs": [{"name": "X", "shape": [1, 5], "datatype": "FP32", "data": [1, 2, 3, 4, 3.5e38]}]}`, 422, "")
 	e.expectError("POST", inf, `{"inputs": 3}`, 422, "")
 	e.expectError("POST", "/v2/models/nope/infer", `{"inputs": []}`, 404, "")
 	e.expectError("POST", "/v2/models/tiny-tox/infer", in("text", "BYTES", []int{1}, []string{""}), 422, "")

@@ -192,6 +192,9 @@ func v2Tensor(in V2InputTensor, field string) (*ops.Tensor, *apiError) {
 	data := ops.MakeSlice(dt, n)
 	for i, v := range flat {
 		if err := setElem(data, i, v); err != nil {
+			if errors.Is(err, errOutOfRange) {
+				return nil, fieldError(fmt.Sprintf("%s.data[%d]", field, i), "%v", err)
+			}
 			return nil, errorf(http.StatusBadRequest, "%s.data[%d]: %v", field, i, err)
 		}
 	}
@@ -222,6 +225,9 @@ func setElem(data any, i int, v any) error {
 	switch d := data.(type) {
 	case []float32:
 		f, err := num.Float64()
+		if err == nil && math.Abs(f) > math.MaxFloat32 {
+			return fmt.Errorf("%s is out of the FP32 range (±3.4028235e38): %w", num, errOutOfRange)
+		}
 		d[i] = float32(f)
 		return err
 	case []float64:
@@ -263,10 +269,13 @@ func setElem(data any, i int, v any) error {
 		return fmt.Errorf("unsupported element type")
 	}
 	if iv < lo || iv > hi {
-		return fmt.Errorf("%d is out of range", iv)
+		return fmt.Errorf("%d is out of range [%d, %d]: %w", iv, lo, hi, errOutOfRange)
 	}
 	return nil
 }
+
+// errOutOfRange marks a tensor element that does not fit its datatype.
+var errOutOfRange = errors.New("value out of range")
 
 // v2Output converts an engine output to a response tensor; a ZipMap
 // sequence of maps becomes an FP32 [N, classes] tensor.
