@@ -40,7 +40,7 @@ Flags:`)
 	rtol := fs.Float64("rtol", 1e-4, "relative tolerance for float outputs")
 	workers := fs.Int("workers", 0, "intra-op worker goroutines (0: GOMAXPROCS)")
 	textAtol := fs.Float64("text-atol", 1e-4, "absolute tolerance of the logits against texts.json's torch_logits")
-	if err := fs.Parse(args); err != nil {
+	if err := parseInterspersed(fs, args); err != nil {
 		return 2
 	}
 	if fs.NArg() != 1 {

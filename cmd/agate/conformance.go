@@ -37,7 +37,7 @@ Flags:`)
 	timeout := fs.Duration("timeout", time.Minute, "time limit per case")
 	atol := fs.Float64("atol", conformance.DefaultTolerance.Abs, "absolute tolerance for float outputs")
 	rtol := fs.Float64("rtol", conformance.DefaultTolerance.Rel, "relative tolerance for float outputs")
-	if err := fs.Parse(args); err != nil {
+	if err := parseInterspersed(fs, args); err != nil {
 		return 2
 	}
 	if fs.NArg() == 0 {

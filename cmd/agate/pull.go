@@ -46,7 +46,7 @@ func cmdPull(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	unpinned := fs.Bool("allow-unpinned", false, "accept files the manifest gives no sha256 for, printing their digest")
 	endpoint := fs.String("hf-endpoint", envOr("HF_ENDPOINT", models.DefaultHFEndpoint), "Hugging Face Hub address [$HF_ENDPOINT]")
 	token := fs.String("hf-token", "", "Hugging Face token for gated models (default $HF_TOKEN)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseInterspersed(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}

@@ -31,7 +31,7 @@ Flags:`)
 	perChannel := fs.Bool("per-channel", false, "one scale per weight column instead of per tensor")
 	contrib := fs.Bool("contrib", false, "write com.microsoft DynamicQuantizeMatMul nodes (bias folded in)")
 	exclude := fs.String("exclude", "", "regular expression of MatMul node names to leave in float")
-	if err := fs.Parse(args); err != nil {
+	if err := parseInterspersed(fs, args); err != nil {
 		return 2
 	}
 	if fs.NArg() != 2 {

@@ -180,6 +180,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	shutdownDelay := f.Duration("shutdown-delay", 0, "keep serving, unready, this long after SIGTERM (set ~5s behind a load balancer)")
 	logLevel := f.String("log-level", "info", "debug, info, warn or error")
 	logHealth := f.Bool("log-health", false, "also log successful probe and /metrics requests")
+	memLimit := f.String("memory-limit", "", "Go soft memory limit: a size (1GiB), a share of the container's limit (90%), or off (default: $GOMEMLIMIT, else 90% of the container's limit)")
 	healthcheck := fs.Bool("healthcheck", false, "do not serve: probe the server at --addr (GET /readyz) and exit 0 when ready (for container HEALTHCHECKs)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -204,6 +205,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 2
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	limit, limitDesc, err := memoryLimit(*memLimit, os.Getenv("GOMEMLIMIT"), containerMemory(cgroupMemoryFile))
+	if err != nil {
+		fmt.Fprintln(stderr, "agate serve:", err)
+		return 2
+	}
+	applyMemoryLimit(limit)
+	log.Info("memory limit", slog.String("limit", limitDesc), slog.Int64("bytes", limit))
 	catalog, err := models.BuiltinCatalog()
 	if err == nil && *manifestDir != "" {
 		var extra models.Catalog

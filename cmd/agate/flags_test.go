@@ -1,0 +1,38 @@
+package main
+
+import (
+	"flag"
+	"io"
+	"slices"
+	"testing"
+)
+
+func TestParseInterspersed(t *testing.T) {
+	tests := []struct {
+		args []string
+		out  string
+		pos  []string
+	}{
+		{[]string{"demo-rf", "--out", "/x"}, "/x", []string{"demo-rf"}},
+		{[]string{"--out", "/x", "a", "b"}, "/x", []string{"a", "b"}},
+		{[]string{"a", "--out=/y", "b"}, "/y", []string{"a", "b"}},
+		{[]string{"a", "--", "--out", "b"}, "", []string{"a", "--out", "b"}},
+		{nil, "", nil},
+	}
+	for _, tt := range tests {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		out := fs.String("out", "", "")
+		if err := parseInterspersed(fs, tt.args); err != nil {
+			t.Fatalf("%q: %v", tt.args, err)
+		}
+		if *out != tt.out || !slices.Equal(fs.Args(), tt.pos) && !(len(tt.pos) == 0 && fs.NArg() == 0) {
+			t.Errorf("%q: out %q args %q, want %q %q", tt.args, *out, fs.Args(), tt.out, tt.pos)
+		}
+	}
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	if err := parseInterspersed(fs, []string{"a", "--nope"}); err == nil {
+		t.Error("an unknown flag after a positional argument was accepted")
+	}
+}
