@@ -148,7 +148,25 @@ type Manifest struct {
 	MaxLength int `yaml:"max_length,omitempty"`
 }
 
-var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+var (
+	nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+	repoRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$`)
+)
+
+// safeRelPath reports whether p is a clean relative slash-separated path
+// whose elements are neither "." nor "..", so that it cannot leave the
+// repository it names a file of.
+func safeRelPath(p string) bool {
+	if p == "" || strings.ContainsAny(p, "\\?#%") || strings.HasPrefix(p, "/") {
+		return false
+	}
+	for _, e := range strings.Split(p, "/") {
+		if e == "" || e == "." || e == ".." {
+			return false
+		}
+	}
+	return true
+}
 
 // ValidName reports whether s can name a model (lowercase letters, digits,
 // dots, dashes and underscores; at most 64 characters).
@@ -169,6 +187,17 @@ func (m *Manifest) Validate() error {
 	case SourceHuggingFace:
 		if m.Source.Repo == "" || m.Source.Revision == "" {
 			errs = append(errs, errors.New("a huggingface source needs repo and revision"))
+		}
+		if m.Source.Repo != "" && !repoRE.MatchString(m.Source.Repo) {
+			errs = append(errs, fmt.Errorf("source.repo %q is not owner/name", m.Source.Repo))
+		}
+		if m.Source.Revision != "" && !safeRelPath(m.Source.Revision) {
+			errs = append(errs, fmt.Errorf("source.revision %q is not a branch, tag or commit", m.Source.Revision))
+		}
+		for _, f := range m.Files {
+			if f.Path != "" && !safeRelPath(f.Path) {
+				errs = append(errs, fmt.Errorf("file %q: path %q must be relative, without . or .. elements", f.Name, f.Path))
+			}
 		}
 	case SourceURL:
 		for _, f := range m.Files {

@@ -149,7 +149,11 @@ func fetchFiles(ctx context.Context, man *Manifest, dir, tmp string, o PullOptio
 			return err
 		}
 		progress(fmt.Sprintf("%s: downloading %s", man.Name, src))
-		sum, n, err := download(ctx, client, src, filepath.Join(tmp, f.Name), o.Token, f)
+		token := ""
+		if man.Source.Kind == SourceHuggingFace {
+			token = o.Token // never sent to a manifest's own URLs
+		}
+		sum, n, err := download(ctx, client, src, filepath.Join(tmp, f.Name), token, f)
 		if err != nil {
 			return fmt.Errorf("%s: %w", f.Name, err)
 		}
@@ -265,6 +269,23 @@ func download(ctx context.Context, client *http.Client, src, dst, token string, 
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+		// the token goes to the endpoint's host only, never across a
+		// redirect to another host (Go forwards it to subdomains)
+		c := *client
+		next := c.CheckRedirect
+		c.CheckRedirect = func(r *http.Request, via []*http.Request) error {
+			if r.URL.Host != via[0].URL.Host {
+				r.Header.Del("Authorization")
+			}
+			if next != nil {
+				return next(r, via)
+			}
+			if len(via) >= 10 {
+				return errors.New("stopped after 10 redirects")
+			}
+			return nil
+		}
+		client = &c
 	}
 	resp, err := client.Do(req)
 	if err != nil {
