@@ -53,3 +53,22 @@ func TestClientGone(t *testing.T) {
 		t.Errorf("log: %s", logs)
 	}
 }
+
+// TestSpansBudget: sentences count against the queue; a request that can
+// never fit gets 413 naming the limit, one that fits is scored on an idle
+// server (never 429, which a client would retry forever).
+func TestSpansBudget(t *testing.T) {
+	e := newDefaultEnv(t)
+	text := func(n int) string { return strings.Repeat("Tu es nul. ", n) }
+	w, out := e.do("POST", "/analyze", map[string]any{"text": text(300), "spans": true})
+	if w.Code != 200 || len(out["spans"].([]any)) != 300 {
+		t.Fatalf("300 sentences: %d", w.Code)
+	}
+	d := e.expectError("POST", "/analyze", map[string]any{"text": text(700), "spans": true}, 413, "")
+	if msg := d["message"].(string); !strings.Contains(msg, "701") || !strings.Contains(msg, "512") {
+		t.Errorf("message %q does not give the count and the limit", msg)
+	}
+	if w, _ := e.do("POST", "/analyze", map[string]any{"text": text(700)}); w.Code != 200 {
+		t.Errorf("700 sentences without spans: %d", w.Code)
+	}
+}

@@ -220,6 +220,14 @@ func (s *Server) scoreTexts(ctx context.Context, rt *runtimeModel, texts []strin
 			}
 		}
 	}
+	// Every text and sentence waits in the model's queue: a request that
+	// holds more than the queue ever can is refused for good (413), not
+	// told to retry (429).
+	if q := s.cfg.Batch.QueueSize; q > 0 && len(units) > q {
+		return nil, &apiError{status: http.StatusRequestEntityTooLarge,
+			msg:  fmt.Sprintf("the request has %d texts and sentences to score, more than the %d the model's queue holds", len(units), q),
+			hint: "send fewer or shorter texts, or ask without spans"}
+	}
 	encs := make([]models.TextInput, len(strs))
 	for i, str := range strs {
 		e, err := tc.Encode(ctx, str)
