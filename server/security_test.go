@@ -72,3 +72,36 @@ func TestSpansBudget(t *testing.T) {
 		t.Errorf("700 sentences without spans: %d", w.Code)
 	}
 }
+
+// TestV2RawBudget: raw tensor requests are charged before any work.
+func TestV2RawBudget(t *testing.T) {
+	e := newEnv(t, Config{MaxRows: 10}, true)
+	ids := func(b, s int) map[string]any {
+		data := make([]int, b*s)
+		for i := range data {
+			data[i] = 1
+		}
+		var inputs []any
+		for _, name := range []string{"input_ids", "attention_mask", "token_type_ids"} {
+			inputs = append(inputs, map[string]any{"name": name, "shape": []int{b, s}, "datatype": "INT64", "data": data})
+		}
+		return map[string]any{"inputs": inputs}
+	}
+	inf := "/v2/models/tiny-tox/infer"
+	d := e.expectError("POST", inf, ids(200, 512), 413, "")
+	if msg := d["error"].(string); !strings.Contains(msg, "102400") || !strings.Contains(msg, "16384") {
+		t.Errorf("message %q does not give the size and the limit", msg)
+	}
+	e.expectError("POST", inf, ids(1, 100), 422, "") // longer than the model's 64 positions
+	e.expectError("POST", inf, ids(0, 8), 422, "")   // an empty batch
+	if w, _ := e.do("POST", inf, ids(2, 8)); w.Code != 200 {
+		t.Errorf("a small request: %d %s", w.Code, w.Body)
+	}
+	rows := func(n int) map[string]any {
+		return map[string]any{"inputs": []any{map[string]any{"name": "X", "shape": []int{n, 5}, "datatype": "FP32", "data": make([]float64, n*5)}}}
+	}
+	e.expectError("POST", "/v2/models/demo-rf/infer", rows(11), 413, "")
+	if w, _ := e.do("POST", "/v2/models/demo-rf/infer", rows(10)); w.Code != 200 {
+		t.Errorf("10 rows: %d %s", w.Code, w.Body)
+	}
+}

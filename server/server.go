@@ -53,6 +53,9 @@ type Config struct {
 	MaxTextBytes int
 	// MaxRows caps the rows of one predict request (default 1024).
 	MaxRows int
+	// MaxTensorElements caps the elements of one raw tensor (KServe v2)
+	// request, all inputs together (default 4,194,304).
+	MaxTensorElements int
 	// RequestTimeout bounds a request's time in the queue and the model
 	// (default 10s): past it the client gets 504.
 	RequestTimeout time.Duration
@@ -111,6 +114,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxTextBytes <= 0 {
 		c.MaxTextBytes = 20000
+	}
+	if c.MaxTensorElements <= 0 {
+		c.MaxTensorElements = 1 << 22
 	}
 	if c.MaxRows <= 0 {
 		c.MaxRows = 1024

@@ -404,6 +404,10 @@ func (s *Server) v2Infer(c *gin.Context) {
 		outs = map[string]ops.Value{"probabilities": probs}
 		order = append(order, "probabilities")
 	} else {
+		if aerr := s.rawBudget(rt, req.Inputs, inputs); aerr != nil {
+			abort(c, aerr)
+			return
+		}
 		if !s.acquireRaw() {
 			s.metrics.rejected.WithLabelValues("queue_full").Inc()
 			abort(c, &apiError{status: http.StatusTooManyRequests, msg: "too many inference requests in flight: retry later", retryAfter: 1})
@@ -443,6 +447,45 @@ func (s *Server) v2Infer(c *gin.Context) {
 		resp.Outputs = append(resp.Outputs, ot)
 	}
 	c.JSON(http.StatusOK, resp)
+}
+
+// rawBudget refuses a raw tensor request larger than one model run may
+// be, before any work: more elements than Config.MaxTensorElements, more
+// padded tokens than the text batch budget (--batch-max-tokens), longer
+// sequences than the model's positions, more rows than --max-rows; and an
+// empty tensor, which has nothing to infer.
+func (s *Server) rawBudget(rt *runtimeModel, req []V2InputTensor, inputs map[string]ops.Value) *apiError {
+	total := 0
+	for i, in := range req {
+		t, ok := inputs[in.Name].(*ops.Tensor)
+		if !ok {
+			continue
+		}
+		field := fmt.Sprintf("inputs[%d]", i)
+		for _, d := range t.Shape {
+			if d == 0 {
+				return fieldError(field+".shape", "shape %v has a zero dimension: nothing to infer", t.Shape)
+			}
+		}
+		n := t.Len()
+		total += n
+		switch {
+		case rt.m.Text != nil && len(t.Shape) == 2 && t.DType != ops.Float && t.DType != ops.Double:
+			if n > s.cfg.Batch.MaxTokens {
+				return errorf(http.StatusRequestEntityTooLarge, "%s holds %d tokens (%d × %d); one request may hold at most %d (--batch-max-tokens)",
+					field, n, t.Shape[0], t.Shape[1], s.cfg.Batch.MaxTokens)
+			}
+			if ml := rt.m.Text.MaxLength(); ml > 0 && t.Shape[1] > ml {
+				return fieldError(field+".shape", "sequences of %d tokens are longer than the model's %d positions", t.Shape[1], ml)
+			}
+		case rt.m.Tabular != nil && len(t.Shape) >= 1 && t.Shape[0] > s.cfg.MaxRows:
+			return errorf(http.StatusRequestEntityTooLarge, "%s holds %d rows; one request may hold at most %d (--max-rows)", field, t.Shape[0], s.cfg.MaxRows)
+		}
+	}
+	if total > s.cfg.MaxTensorElements {
+		return errorf(http.StatusRequestEntityTooLarge, "the inputs hold %d elements; one request may hold at most %d", total, s.cfg.MaxTensorElements)
+	}
+	return nil
 }
 
 func isContextError(err error) bool {
