@@ -164,7 +164,7 @@ func (p *plan) runStep(ec *ops.Context, f *frame, st *step) error {
 		}
 		out := f.tout[:len(st.out)]
 		clear(out)
-		if err := st.kernel.Run(ec, in, out); err != nil {
+		if err := runKernel(st.kernel, ec, in, out); err != nil {
 			return fmt.Errorf("%s: %w", st.node.Describe(), err)
 		}
 		for i, t := range out {
@@ -208,8 +208,9 @@ func (p *plan) runStep(ec *ops.Context, f *frame, st *step) error {
 			}
 			kec = ops.NewContext(ec.Ctx, ec.Workers, nil)
 			kec.Scope = ec.Scope
+			kec.MaxTensorBytes = ec.MaxTensorBytes
 		}
-		if err := st.vkernel.RunValues(kec, in, out); err != nil {
+		if err := runValueKernel(st.vkernel, kec, in, out); err != nil {
 			return fmt.Errorf("%s: %w", st.node.Describe(), err)
 		}
 		for i, v := range out {
@@ -285,3 +286,16 @@ func (sg *subgraph) CallGraph(ec *ops.Context, in, nodeIn []ops.Value) ([]ops.Va
 }
 
 var _ ops.GraphCaller = (*subgraph)(nil)
+
+// runKernel runs k, turning a tensor request over the context's budget
+// into an error.
+func runKernel(k ops.Kernel, ec *ops.Context, in, out []*ops.Tensor) (err error) {
+	defer ops.RecoverBudget(&err)
+	return k.Run(ec, in, out)
+}
+
+// runValueKernel is runKernel for value kernels.
+func runValueKernel(k ops.ValueKernel, ec *ops.Context, in, out []ops.Value) (err error) {
+	defer ops.RecoverBudget(&err)
+	return k.RunValues(ec, in, out)
+}

@@ -33,10 +33,17 @@ type options struct {
 	baseDir  string
 	registry *ops.Registry
 	noFold   bool
+	budget   int64 // bytes per tensor; 0: DefaultTensorBudget
 	noFuse   bool
 	device   string
 	logf     func(format string, args ...any)
 }
+
+// WithTensorBudget caps the bytes of any one tensor the engine computes,
+// at load (constant folding) and at run: a larger tensor fails the step
+// with an error wrapping ops.ErrTensorBudget before any memory is taken.
+// Negative disables the cap; 0 keeps DefaultTensorBudget.
+func WithTensorBudget(bytes int64) Option { return func(o *options) { o.budget = bytes } }
 
 // WithWorkers sets the number of intra-op worker goroutines (default
 // GOMAXPROCS). 1 runs every kernel on the calling goroutine.
@@ -90,6 +97,7 @@ type Model struct {
 	plan      *plan
 	placement *Placement
 	pool      *ops.Pool
+	budget    int64 // bytes per tensor, 0: none
 	ownPool   bool
 	states    sync.Pool // *runState
 	inputs    []IOInfo
@@ -160,7 +168,10 @@ func build(mp *onnxpb.ModelProto, o options) (m *Model, err error) {
 		optimizeQuant(g)
 		optimize(g)
 	}
-	c := &compiler{reg: reg, fold: !o.noFold}
+	if o.budget == 0 {
+		o.budget = DefaultTensorBudget()
+	}
+	c := &compiler{reg: reg, fold: !o.noFold, maxTensorBytes: o.budget}
 	p, err := c.compile(g, false)
 	if err != nil {
 		return nil, err
@@ -177,6 +188,7 @@ func build(mp *onnxpb.ModelProto, o options) (m *Model, err error) {
 		Metadata:        map[string]string{},
 		plan:            p,
 		placement:       placement,
+		budget:          max(o.budget, 0),
 	}
 	for _, kv := range mp.MetadataProps {
 		m.Metadata[kv.GetKey()] = kv.GetValue()
@@ -322,6 +334,7 @@ func (m *Model) runList(ctx context.Context, inputs []ops.Value, outs []ops.Valu
 	if st == nil {
 		st = &runState{arena: ops.NewArena()}
 		st.ec = ops.NewContext(ctx, m.pool, st.arena)
+		st.ec.MaxTensorBytes = m.budget
 	}
 	st.ec.Ctx = ctx
 	defer func() {

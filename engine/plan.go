@@ -2,8 +2,10 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/agate-ml/agate/ops"
 )
@@ -54,7 +56,13 @@ var nonDeterministic = map[string]bool{
 type compiler struct {
 	reg  *ops.Registry
 	fold bool
+	// maxTensorBytes caps each tensor constant folding computes.
+	maxTensorBytes int64
 }
+
+// foldTimeout bounds the constant folding of one step: a constant Loop of
+// 1e15 iterations fails the load instead of hanging it.
+const foldTimeout = 3 * time.Second
 
 // compile plans g. Names g reads but does not define become captures when
 // sub is true and are an error otherwise.
@@ -335,10 +343,19 @@ func (c *compiler) compile(g *graph, sub bool) (*plan, error) {
 	return p, nil
 }
 
-// foldStep runs a step whose inputs are all constants, on the heap.
-func (c *compiler) foldStep(p *plan, st *step) ([]ops.Value, error) {
-	ec := ops.NewContext(context.Background(), nil, nil)
-	vals := make([]ops.Value, len(st.out))
+// foldStep runs a step whose inputs are all constants, on the heap,
+// within the tensor budget and foldTimeout.
+func (c *compiler) foldStep(p *plan, st *step) (vals []ops.Value, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), foldTimeout)
+	defer cancel()
+	defer func() {
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("computing this constant took longer than %v: %w", foldTimeout, err)
+		}
+	}()
+	ec := ops.NewContext(ctx, nil, nil)
+	ec.MaxTensorBytes = c.maxTensorBytes
+	vals = make([]ops.Value, len(st.out))
 	if st.kernel != nil && (st.vkernel == nil || allTensors(p.consts, st.in)) {
 		in := make([]*ops.Tensor, len(st.in))
 		for i, s := range st.in {
@@ -351,7 +368,7 @@ func (c *compiler) foldStep(p *plan, st *step) ([]ops.Value, error) {
 			}
 		}
 		out := make([]*ops.Tensor, len(st.out))
-		if err := st.kernel.Run(ec, in, out); err != nil {
+		if err := runKernel(st.kernel, ec, in, out); err != nil {
 			return nil, err
 		}
 		for i, t := range out {
@@ -370,7 +387,7 @@ func (c *compiler) foldStep(p *plan, st *step) ([]ops.Value, error) {
 			in[i] = p.consts[s]
 		}
 	}
-	if err := st.vkernel.RunValues(ec, in, vals); err != nil {
+	if err := runValueKernel(st.vkernel, ec, in, vals); err != nil {
 		return nil, err
 	}
 	return vals, nil

@@ -17,6 +17,11 @@ type Context struct {
 	// Scope is private to the engine (control-flow kernels reach enclosing
 	// graph values through it).
 	Scope any
+
+	// MaxTensorBytes, when positive, caps every tensor New and Empty
+	// return: a larger request panics with a *BudgetError, which the
+	// engine reports as the step's error (see RecoverBudget).
+	MaxTensorBytes int64
 }
 
 // NewContext returns a kernel context whose tensors are heap-allocated
@@ -43,6 +48,7 @@ func (c *Context) New(dt DType, shape ...int) *Tensor {
 // Empty returns a tensor whose contents are unspecified; the kernel must
 // write every element.
 func (c *Context) Empty(dt DType, shape ...int) *Tensor {
+	c.checkBudget(dt, shape)
 	if c.arena == nil {
 		return &Tensor{DType: dt, Shape: append(make([]int, 0, len(shape)), shape...), Data: MakeSlice(dt, NumElements(shape))}
 	}
