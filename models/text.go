@@ -237,6 +237,24 @@ func (tc *TextClassifier) Labels() []string { return append([]string(nil), tc.la
 // softmax over the labels.
 func (tc *TextClassifier) MultiLabel() bool { return tc.multiLabel }
 
+// IDLimits returns, for each id input the model takes, one past the
+// largest value it accepts (input_ids: the vocabulary; token_type_ids: the
+// segment types when config.json gives them; feature_ids: the featuriser's
+// vocabulary). Inputs without a known limit are absent.
+func (tc *TextClassifier) IDLimits() map[string]int {
+	if tc.feat != nil {
+		return map[string]int{textlinear.InputIDs: tc.feat.Size()}
+	}
+	out := map[string]int{inputIDs: tc.tok.IDLimit()}
+	if n := tc.tok.TypeVocabSize(); n > 0 {
+		out[tokenTypeIDs] = n
+	}
+	if tc.maxLength > 0 {
+		out[positionIDs] = tc.maxLength
+	}
+	return out
+}
+
 // MaxLength is the maximum number of tokens per text.
 func (tc *TextClassifier) MaxLength() int { return tc.maxLength }
 

@@ -94,6 +94,12 @@ func TestV2RawBudget(t *testing.T) {
 	}
 	e.expectError("POST", inf, ids(1, 100), 422, "") // longer than the model's 64 positions
 	e.expectError("POST", inf, ids(0, 8), 422, "")   // an empty batch
+	oov := ids(1, 8)
+	oov["inputs"].([]any)[0].(map[string]any)["data"] = []int{1, 2, 3, 1 << 20, 5, 6, 7, 8} // past the vocabulary
+	d = e.expectError("POST", inf, oov, 422, "")
+	if msg := d["error"].(string); !strings.Contains(msg, "input_ids") || !strings.Contains(msg, "[0, 30522)") {
+		t.Errorf("out-of-vocabulary id: %q", msg)
+	}
 	if w, _ := e.do("POST", inf, ids(2, 8)); w.Code != 200 {
 		t.Errorf("a small request: %d %s", w.Code, w.Body)
 	}

@@ -478,6 +478,11 @@ func (s *Server) rawBudget(rt *runtimeModel, req []V2InputTensor, inputs map[str
 			if ml := rt.m.Text.MaxLength(); ml > 0 && t.Shape[1] > ml {
 				return fieldError(field+".shape", "sequences of %d tokens are longer than the model's %d positions", t.Shape[1], ml)
 			}
+			if limit, ok := rt.m.Text.IDLimits()[in.Name]; ok {
+				if j, v, bad := outOfRange(t, int64(limit)); bad {
+					return fieldError(fmt.Sprintf("%s.data[%d]", field, j), "%s value %d is outside [0, %d)", in.Name, v, limit)
+				}
+			}
 		case rt.m.Tabular != nil && len(t.Shape) >= 1 && t.Shape[0] > s.cfg.MaxRows:
 			return errorf(http.StatusRequestEntityTooLarge, "%s holds %d rows; one request may hold at most %d (--max-rows)", field, t.Shape[0], s.cfg.MaxRows)
 		}
@@ -486,6 +491,25 @@ func (s *Server) rawBudget(rt *runtimeModel, req []V2InputTensor, inputs map[str
 		return errorf(http.StatusRequestEntityTooLarge, "the inputs hold %d elements; one request may hold at most %d", total, s.cfg.MaxTensorElements)
 	}
 	return nil
+}
+
+// outOfRange finds the first integer element of t outside [0, limit).
+func outOfRange(t *ops.Tensor, limit int64) (int, int64, bool) {
+	switch d := t.Data.(type) {
+	case []int64:
+		for j, v := range d {
+			if v < 0 || v >= limit {
+				return j, v, true
+			}
+		}
+	case []int32:
+		for j, v := range d {
+			if v < 0 || int64(v) >= limit {
+				return j, int64(v), true
+			}
+		}
+	}
+	return 0, 0, false
 }
 
 func isContextError(err error) bool {

@@ -535,6 +535,8 @@ func tokenString(raw json.RawMessage) string {
 type modelConfig struct {
 	ModelType             string            `json:"model_type"`
 	MaxPositionEmbeddings int               `json:"max_position_embeddings"`
+	VocabSize             int               `json:"vocab_size"`
+	TypeVocabSize         int               `json:"type_vocab_size"`
 	PadTokenID            *int              `json:"pad_token_id"`
 	ID2Label              map[string]string `json:"id2label"`
 	ProblemType           string            `json:"problem_type"`

@@ -56,6 +56,8 @@ type Tokenizer struct {
 
 	labels      []string
 	problemType string
+
+	vocabSize, typeVocabSize int // from config.json, 0 when absent
 }
 
 // Load reads a Hugging Face model folder: tokenizer.json (or, failing that, a
@@ -286,6 +288,7 @@ func (t *Tokenizer) configure(cfg *tokenizerConfig, mcfg *modelConfig) error {
 		t.unkToken = tokenString(cfg.UnkToken)
 	}
 	if mcfg != nil {
+		t.vocabSize, t.typeVocabSize = mcfg.VocabSize, mcfg.TypeVocabSize
 		if limit := mcfg.MaxPositionEmbeddings; limit > 0 {
 			switch mcfg.ModelType {
 			case "roberta", "xlm-roberta", "camembert", "longformer", "xlm-roberta-xl", "bart", "mbart":
@@ -378,6 +381,29 @@ func (t *Tokenizer) ProblemType() string { return t.problemType }
 
 // VocabSize is the number of entries in the model's vocabulary.
 func (t *Tokenizer) VocabSize() int { return t.model.vocabSize() }
+
+// IDLimit is one past the largest token id the model embeds: config.json's
+// vocab_size when given, else one past the largest id of the vocabulary
+// and the added tokens.
+func (t *Tokenizer) IDLimit() int {
+	if t.vocabSize > 0 {
+		return t.vocabSize
+	}
+	n := t.model.vocabSize()
+	for _, m := range []*addedMatcher{t.addedRaw, t.addedNorm} {
+		if m == nil {
+			continue
+		}
+		for _, a := range m.tokens {
+			n = max(n, a.id+1)
+		}
+	}
+	return n
+}
+
+// TypeVocabSize is config.json's type_vocab_size (the token_type_ids a
+// model embeds), 0 when unknown.
+func (t *Tokenizer) TypeVocabSize() int { return t.typeVocabSize }
 
 // TokenToID returns the id of a vocabulary or added token.
 func (t *Tokenizer) TokenToID(tok string) (int, bool) {
