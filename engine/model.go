@@ -28,15 +28,16 @@ import (
 type Option func(*options)
 
 type options struct {
-	workers  int
-	pool     *ops.Pool
-	baseDir  string
-	registry *ops.Registry
-	noFold   bool
-	budget   int64 // bytes per tensor; 0: DefaultTensorBudget
-	noFuse   bool
-	device   string
-	logf     func(format string, args ...any)
+	workers    int
+	pool       *ops.Pool
+	baseDir    string
+	registry   *ops.Registry
+	noFold     bool
+	budget     int64 // bytes per tensor; 0: DefaultTensorBudget
+	arenaLimit int64 // bytes an arena keeps between runs
+	noFuse     bool
+	device     string
+	logf       func(format string, args ...any)
 }
 
 // WithTensorBudget caps the bytes of any one tensor the engine computes,
@@ -44,6 +45,15 @@ type options struct {
 // with an error wrapping ops.ErrTensorBudget before any memory is taken.
 // Negative disables the cap; 0 keeps DefaultTensorBudget.
 func WithTensorBudget(bytes int64) Option { return func(o *options) { o.budget = bytes } }
+
+// DefaultArenaLimit is the default for WithArenaLimit.
+const DefaultArenaLimit = 256 << 20
+
+// WithArenaLimit bounds the bytes each concurrent run's buffer arena keeps
+// for reuse between runs (default DefaultArenaLimit): past it, buffers of
+// shapes no recent run used are given back. A run's own working set is
+// kept whatever its size. Negative keeps everything.
+func WithArenaLimit(bytes int64) Option { return func(o *options) { o.arenaLimit = bytes } }
 
 // WithWorkers sets the number of intra-op worker goroutines (default
 // GOMAXPROCS). 1 runs every kernel on the calling goroutine.
@@ -94,14 +104,15 @@ type Model struct {
 	Opsets          map[string]int
 	Metadata        map[string]string
 
-	plan      *plan
-	placement *Placement
-	pool      *ops.Pool
-	budget    int64 // bytes per tensor, 0: none
-	ownPool   bool
-	states    sync.Pool // *runState
-	inputs    []IOInfo
-	outputs   []IOInfo
+	plan       *plan
+	placement  *Placement
+	pool       *ops.Pool
+	budget     int64 // bytes per tensor, 0: none
+	arenaLimit int64 // bytes a run state's arena keeps between runs
+	ownPool    bool
+	states     sync.Pool // *runState
+	inputs     []IOInfo
+	outputs    []IOInfo
 }
 
 // LoadFile loads a model from an .onnx file; external data is read relative
@@ -171,6 +182,9 @@ func build(mp *onnxpb.ModelProto, o options) (m *Model, err error) {
 	if o.budget == 0 {
 		o.budget = DefaultTensorBudget()
 	}
+	if o.arenaLimit == 0 {
+		o.arenaLimit = DefaultArenaLimit
+	}
 	c := &compiler{reg: reg, fold: !o.noFold, maxTensorBytes: o.budget}
 	p, err := c.compile(g, false)
 	if err != nil {
@@ -189,6 +203,7 @@ func build(mp *onnxpb.ModelProto, o options) (m *Model, err error) {
 		plan:            p,
 		placement:       placement,
 		budget:          max(o.budget, 0),
+		arenaLimit:      o.arenaLimit,
 	}
 	for _, kv := range mp.MetadataProps {
 		m.Metadata[kv.GetKey()] = kv.GetValue()
@@ -333,9 +348,11 @@ func (m *Model) runList(ctx context.Context, inputs []ops.Value, outs []ops.Valu
 	st, _ := m.states.Get().(*runState)
 	if st == nil {
 		st = &runState{arena: ops.NewArena()}
+		st.arena.SetLimit(m.arenaLimit)
 		st.ec = ops.NewContext(ctx, m.pool, st.arena)
 		st.ec.MaxTensorBytes = m.budget
 	}
+	st.arena.StartRun()
 	st.ec.Ctx = ctx
 	defer func() {
 		if r := recover(); r != nil {

@@ -60,6 +60,21 @@ type LoadOptions struct {
 	Device string
 	// Logf receives placement messages (nil: discarded).
 	Logf func(format string, args ...any)
+	// ArenaLimit bounds the buffer bytes each concurrent run keeps between
+	// runs (0: engine.DefaultArenaLimit; see engine.WithArenaLimit).
+	ArenaLimit int64
+}
+
+// engineOptions are the engine options o asks for (device aside).
+func (o LoadOptions) engineOptions() []engine.Option {
+	var opts []engine.Option
+	if o.Pool != nil {
+		opts = append(opts, engine.WithPool(o.Pool))
+	}
+	if o.ArenaLimit != 0 {
+		opts = append(opts, engine.WithArenaLimit(o.ArenaLimit))
+	}
+	return opts
 }
 
 // ManifestFile is the name of the manifest Pull writes into a model folder.
@@ -94,10 +109,7 @@ func Load(dir string, o LoadOptions) (*Model, error) {
 	if _, err := os.Stat(filepath.Join(dir, "model.onnx")); err != nil {
 		return nil, fmt.Errorf("model %s: %w", name, err)
 	}
-	var opts []engine.Option
-	if o.Pool != nil {
-		opts = append(opts, engine.WithPool(o.Pool))
-	}
+	opts := o.engineOptions()
 	if o.Device != "" && o.Device != "cpu" {
 		if err := engine.CheckDevice(o.Device); err != nil {
 			if o.Logf != nil {
@@ -183,11 +195,7 @@ func LoadFS(fsys fs.FS, dir string, o LoadOptions) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	var opts []engine.Option
-	if o.Pool != nil {
-		opts = append(opts, engine.WithPool(o.Pool))
-	}
-	tc, err := NewLinearTextClassifier(onnx, spec, opts...)
+	tc, err := NewLinearTextClassifier(onnx, spec, o.engineOptions()...)
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %w", dir, err)
 	}

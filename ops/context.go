@@ -87,13 +87,59 @@ type buffer struct {
 	// which asks for the same sizes again, allocates nothing.
 	view    any
 	viewLen int
+
+	lastRun uint64 // the arena run that last released it
 }
+
+// bytes is the buffer's size in bytes.
+func (b *buffer) bytes() int64 { return int64(b.cap) * int64(max(b.dt.Size(), 1)) }
 
 // Arena recycles tensor buffers within and across runs of one plan. It is
 // not safe for concurrent use: each Run owns one arena at a time.
+//
+// With a limit (SetLimit), the buffers it keeps between runs stay bounded:
+// when they hold more than the limit, Trim drops those no run used
+// recently, so that a stream of ever new shapes (texts of every length)
+// does not keep a buffer for each size it has seen. A run's own working set
+// is kept even above the limit.
 type Arena struct {
-	free    map[arenaKey][]*buffer
-	tensors []*Tensor
+	free     map[arenaKey][]*buffer
+	tensors  []*Tensor
+	limit    int64  // bytes kept between runs; 0: no limit
+	retained int64  // bytes in free
+	run      uint64 // runs started
+}
+
+// SetLimit bounds the bytes the arena keeps between runs (0: no limit).
+func (a *Arena) SetLimit(bytes int64) { a.limit = bytes }
+
+// Retained returns the bytes of the buffers the arena keeps for reuse.
+func (a *Arena) Retained() int64 { return a.retained }
+
+// StartRun marks the start of a run: when the arena keeps more than its
+// limit, it first drops the buffers that neither the previous run nor this
+// one released.
+func (a *Arena) StartRun() {
+	a.run++
+	if a.limit <= 0 || a.retained <= a.limit {
+		return
+	}
+	for k, list := range a.free {
+		kept := list[:0]
+		for _, b := range list {
+			if b.lastRun+1 < a.run && a.retained > a.limit {
+				a.retained -= b.bytes()
+				continue
+			}
+			kept = append(kept, b)
+		}
+		clear(list[len(kept):])
+		if len(kept) == 0 {
+			delete(a.free, k)
+		} else {
+			a.free[k] = kept
+		}
+	}
 }
 
 type arenaKey struct {
@@ -133,6 +179,7 @@ func (a *Arena) alloc(dt DType, shape []int) *Tensor {
 		b = list[len(list)-1]
 		a.free[k] = list[:len(list)-1]
 		b.reused = true
+		a.retained -= b.bytes()
 	} else {
 		b = &buffer{data: MakeSlice(dt, c), dt: dt, cap: c}
 	}
@@ -171,6 +218,8 @@ func (a *Arena) Release(t *Tensor) {
 			}
 			k := arenaKey{b.dt, b.cap}
 			a.free[k] = append(a.free[k], b)
+			b.lastRun = a.run
+			a.retained += b.bytes()
 		}
 	}
 	t.buf = nil

@@ -180,6 +180,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	shutdownDelay := f.Duration("shutdown-delay", 0, "keep serving, unready, this long after SIGTERM (set ~5s behind a load balancer)")
 	logLevel := f.String("log-level", "info", "debug, info, warn or error")
 	logHealth := f.Bool("log-health", false, "also log successful probe and /metrics requests")
+	arenaLimit := f.String("arena-limit", "256MiB", "buffer bytes each concurrent model run keeps for reuse between runs; past it, buffers of shapes no recent run used are given back")
 	memLimit := f.String("memory-limit", "", "Go soft memory limit: a size (1GiB), a share of the container's limit (90%), or off (default: $GOMEMLIMIT, else 90% of the container's limit)")
 	healthcheck := fs.Bool("healthcheck", false, "do not serve: probe the server at --addr (GET /readyz) and exit 0 when ready (for container HEALTHCHECKs)")
 	if err := fs.Parse(args); err != nil {
@@ -211,6 +212,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 2
 	}
 	applyMemoryLimit(limit)
+	arenaBytes, err := parseSize(*arenaLimit)
+	if err != nil {
+		fmt.Fprintln(stderr, "agate serve: --arena-limit:", err)
+		return 2
+	}
 	log.Info("memory limit", slog.String("limit", limitDesc), slog.Int64("bytes", limit))
 	catalog, err := models.BuiltinCatalog()
 	if err == nil && *manifestDir != "" {
@@ -242,7 +248,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	// Models load in the background: the port answers at once (liveness),
 	// readiness turns on when loading is done.
 	go func() {
-		picked := loadModels(ctx, log, reg, catalog, *cacheDir, splitList(*modelDirs), splitList(*modelNames), pool, *device)
+		picked := loadModels(ctx, log, reg, catalog, *cacheDir, splitList(*modelDirs), splitList(*modelNames), pool, *device, arenaBytes)
 		if *analyzeModel == "" {
 			srv.SetAnalyzeModel(picked)
 		}
@@ -262,11 +268,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 // with the embedded toxicity model unless a model of its name is loaded.
 // It returns the text model to put behind /analyze: the first from dirs,
 // else the first pulled from names, else the embedded one.
-func loadModels(ctx context.Context, log *slog.Logger, reg *models.Registry, catalog models.Catalog, cacheDir string, dirs, names []string, pool *ops.Pool, device string) string {
+func loadModels(ctx context.Context, log *slog.Logger, reg *models.Registry, catalog models.Catalog, cacheDir string, dirs, names []string, pool *ops.Pool, device string, arenaLimit int64) string {
 	var fromDirs, pulled []string
 	add := func(dir string, man *models.Manifest) string {
 		start := time.Now()
-		m, err := models.Load(dir, models.LoadOptions{Manifest: man, Pool: pool, Device: device,
+		m, err := models.Load(dir, models.LoadOptions{Manifest: man, Pool: pool, Device: device, ArenaLimit: arenaLimit,
 			Logf: func(format string, args ...any) { log.Info(fmt.Sprintf(format, args...)) }})
 		if err == nil {
 			err = reg.Add(m)
@@ -293,7 +299,7 @@ func loadModels(ctx context.Context, log *slog.Logger, reg *models.Registry, cat
 			return
 		}
 		start := time.Now()
-		m, err := models.LoadFS(toxicity.Default(), "embedded:"+toxicity.Name, models.LoadOptions{Pool: pool})
+		m, err := models.LoadFS(toxicity.Default(), "embedded:"+toxicity.Name, models.LoadOptions{Pool: pool, ArenaLimit: arenaLimit})
 		if err == nil {
 			err = reg.Add(m)
 		}

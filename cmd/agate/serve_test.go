@@ -27,7 +27,7 @@ func TestLoadModelsPicksAnalyzeModel(t *testing.T) {
 
 	reg := models.NewRegistry()
 	defer reg.Close()
-	picked := loadModels(ctx, log, reg, catalog, t.TempDir(), nil, []string{"toxic-bert"}, pool, "cpu")
+	picked := loadModels(ctx, log, reg, catalog, t.TempDir(), nil, []string{"toxic-bert"}, pool, "cpu", 0)
 	if picked != toxicity.Name {
 		t.Errorf("fresh machine: picked %q, want %s", picked, toxicity.Name)
 	}
@@ -41,7 +41,7 @@ func TestLoadModelsPicksAnalyzeModel(t *testing.T) {
 	dir := shared.Path(t, "models", "transformers", "bert-tiny-6label")
 	reg2 := models.NewRegistry()
 	defer reg2.Close()
-	picked = loadModels(ctx, log, reg2, catalog, t.TempDir(), []string{dir}, nil, pool, "cpu")
+	picked = loadModels(ctx, log, reg2, catalog, t.TempDir(), []string{dir}, nil, pool, "cpu", 0)
 	if picked != "bert-tiny-6label" {
 		t.Errorf("with --model-dir: picked %q, want bert-tiny-6label", picked)
 	}
