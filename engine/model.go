@@ -47,7 +47,7 @@ type options struct {
 func WithTensorBudget(bytes int64) Option { return func(o *options) { o.budget = bytes } }
 
 // DefaultArenaLimit is the default for WithArenaLimit.
-const DefaultArenaLimit = 256 << 20
+const DefaultArenaLimit = 64 << 20
 
 // WithArenaLimit bounds the bytes each concurrent run's buffer arena keeps
 // for reuse between runs (default DefaultArenaLimit): past it, buffers of

@@ -180,7 +180,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	shutdownDelay := f.Duration("shutdown-delay", 0, "keep serving, unready, this long after SIGTERM (set ~5s behind a load balancer)")
 	logLevel := f.String("log-level", "info", "debug, info, warn or error")
 	logHealth := f.Bool("log-health", false, "also log successful probe and /metrics requests")
-	arenaLimit := f.String("arena-limit", "256MiB", "buffer bytes each concurrent model run keeps for reuse between runs; past it, buffers of shapes no recent run used are given back")
+	arenaLimit := f.String("arena-limit", "64MiB", "buffer bytes each concurrent model run keeps for reuse between runs; past it, buffers of shapes no recent run used are given back")
 	memLimit := f.String("memory-limit", "", "Go soft memory limit: a size (1GiB), a share of the container's limit (90%), or off (default: $GOMEMLIMIT, else 90% of the container's limit)")
 	healthcheck := fs.Bool("healthcheck", false, "do not serve: probe the server at --addr (GET /readyz) and exit 0 when ready (for container HEALTHCHECKs)")
 	if err := fs.Parse(args); err != nil {
