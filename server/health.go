@@ -77,6 +77,7 @@ type ModelInfo struct {
 	FeaturesCount int               `json:"features_count,omitempty"`
 	Labels        []string          `json:"labels,omitempty"`
 	Categories    map[string]string `json:"categories,omitempty"`
+	Languages     []string          `json:"languages,omitempty"`
 	Inputs        []TensorInfo      `json:"inputs,omitempty"`
 	Outputs       []TensorInfo      `json:"outputs,omitempty"`
 	Hint          string            `json:"hint,omitempty"`
@@ -123,6 +124,7 @@ func modelInfo(m *models.Model) ModelInfo {
 	}
 	if m.Text != nil {
 		info.Labels = m.Text.Labels()
+		info.Languages = m.Manifest.Languages
 		info.Categories = map[string]string{}
 		for _, l := range info.Labels {
 			if cat := m.Manifest.Category(l); cat != "" {

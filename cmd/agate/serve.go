@@ -347,7 +347,7 @@ func loadModels(ctx context.Context, log *slog.Logger, reg *models.Registry, cat
 		}
 		if !models.Present(cacheDir, name) {
 			if man.Source.Kind != models.SourceBuiltin {
-				hint := fmt.Sprintf("run `agate pull %s` (into %s), then restart", name, cacheDir)
+				hint := fmt.Sprintf("run `agate pull %s` (into the server's --cache-dir), then restart", name)
 				log.Info("optional model not pulled", slog.String("model", name), slog.String("hint", hint))
 				reg.SetMissing(name, hint)
 				continue
