@@ -49,11 +49,14 @@ func readAllLimited(r io.Reader) ([]byte, error) {
 // externalLoader reads tensors stored outside the model file, relative to
 // the model's directory. An empty dir forbids external data.
 type externalLoader struct {
-	dir   string
-	files map[string][]byte
+	dir string
 }
 
-func (l *externalLoader) read(t *onnxpb.TensorProto) ([]byte, error) {
+// read returns the want bytes of t's external data (want < 0: the length
+// the tensor declares). The file must be a regular file inside the model
+// folder (no symbolic link leading out of it, no device, FIFO or folder),
+// and only the tensor's bytes are read.
+func (l *externalLoader) read(t *onnxpb.TensorProto, want int64) ([]byte, error) {
 	var location string
 	offset, length := int64(0), int64(-1)
 	for _, kv := range t.ExternalData {
@@ -84,29 +87,62 @@ func (l *externalLoader) read(t *onnxpb.TensorProto) ([]byte, error) {
 	if filepath.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, ".."+string(filepath.Separator)) {
 		return nil, fmt.Errorf("external data location %q escapes the model directory", location)
 	}
-	data, ok := l.files[clean]
-	if !ok {
-		var err error
-		data, err = os.ReadFile(filepath.Join(l.dir, clean))
-		if err != nil {
-			return nil, fmt.Errorf("reading external data: %w", err)
-		}
-		if l.files == nil {
-			l.files = map[string][]byte{}
-		}
-		l.files[clean] = data
+	if want >= 0 && length >= 0 && length != want {
+		return nil, fmt.Errorf("external data %q: %d bytes declared, the tensor's type and shape need %d", location, length, want)
 	}
-	if offset > int64(len(data)) {
-		return nil, fmt.Errorf("external data offset %d beyond the end of %q (%d bytes)", offset, location, len(data))
+	if length < 0 {
+		length = want
 	}
-	data = data[offset:]
-	if length >= 0 {
-		if length > int64(len(data)) {
-			return nil, fmt.Errorf("external data %q: %d bytes requested at offset %d, only %d present", location, length, offset, len(data))
-		}
-		data = data[:length]
+	path, err := l.resolve(clean, location)
+	if err != nil {
+		return nil, err
+	}
+	// stat before opening: opening a FIFO would block
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading external data: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("external data %q is not a regular file (%s)", location, st.Mode().Type())
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading external data: %w", err)
+	}
+	defer f.Close()
+	size := st.Size()
+	if offset > size {
+		return nil, fmt.Errorf("external data offset %d beyond the end of %q (%d bytes)", offset, location, size)
+	}
+	if length < 0 {
+		length = size - offset
+	}
+	if length > size-offset {
+		return nil, fmt.Errorf("external data %q: %d bytes requested at offset %d, only %d present", location, length, offset, size-offset)
+	}
+	data := make([]byte, length)
+	if _, err := f.ReadAt(data, offset); err != nil && !(errors.Is(err, io.EOF) && length == 0) {
+		return nil, fmt.Errorf("reading external data %q: %w", location, err)
 	}
 	return data, nil
+}
+
+// resolve returns the path of the external file clean, refusing one whose
+// symbolic links lead out of the model folder.
+func (l *externalLoader) resolve(clean, location string) (string, error) {
+	path := filepath.Join(l.dir, clean)
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return "", fmt.Errorf("reading external data: %w", err)
+	}
+	dir, err := filepath.EvalSymlinks(l.dir)
+	if err != nil {
+		return "", fmt.Errorf("reading external data: %w", err)
+	}
+	if rel, err := filepath.Rel(dir, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+		return "", fmt.Errorf("external data location %q is a link out of the model directory", location)
+	}
+	return real, nil
 }
 
 // maxElements bounds a decoded tensor (guards against absurd dims in corrupt files).
@@ -136,8 +172,13 @@ func decodeTensor(t *onnxpb.TensorProto, ext *externalLoader) (*ops.Tensor, erro
 	count := int(n)
 	raw := t.RawData
 	if t.GetDataLocation() == onnxpb.TensorProto_EXTERNAL {
+		want := int64(-1)
+		if size := int64(dt.Size()); size > 0 && dt != ops.String {
+			per := int64(packedPerByte(dt))
+			want = (n*size + per - 1) / per
+		}
 		var err error
-		if raw, err = ext.read(t); err != nil {
+		if raw, err = ext.read(t, want); err != nil {
 			return nil, fmt.Errorf("tensor %q: %w", t.GetName(), err)
 		}
 	} else if raw == nil && hasNoTypedData(t) && count > 0 {

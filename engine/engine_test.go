@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/agate-ml/agate/engine/internal/onnxpb"
 	"github.com/agate-ml/agate/ops"
@@ -387,6 +389,49 @@ func TestExternalData(t *testing.T) {
 	g.Initializer[0].ExternalData[0].Value = proto.String("../etc/passwd")
 	if _, err := LoadBytes(marshal(t, model(g)), WithRegistry(testRegistry()), WithBaseDir(dir)); err == nil || !strings.Contains(err.Error(), "escapes") {
 		t.Fatalf("want an escape error, got %v", err)
+	}
+	load := func(location, length string) error {
+		g.Initializer[0].ExternalData[0].Value = proto.String(location)
+		g.Initializer[0].ExternalData[2].Value = proto.String(length)
+		m, err := LoadBytes(marshal(t, model(g)), WithRegistry(testRegistry()), WithBaseDir(dir))
+		if err == nil {
+			m.Close()
+		}
+		return err
+	}
+	// A link out of the folder, to a device or a file, is refused.
+	os.Symlink("/dev/zero", filepath.Join(dir, "zero.bin"))
+	os.Symlink("/etc/hostname", filepath.Join(dir, "outside.bin"))
+	for _, loc := range []string{"zero.bin", "outside.bin"} {
+		if err := load(loc, "12"); err == nil || !strings.Contains(err.Error(), "link out of the model directory") {
+			t.Errorf("%s: want a link error, got %v", loc, err)
+		}
+	}
+	// A link inside the folder is fine.
+	os.Symlink("weights.bin", filepath.Join(dir, "inside.bin"))
+	if err := load("inside.bin", "12"); err != nil {
+		t.Errorf("a link inside the folder: %v", err)
+	}
+	// A FIFO would block forever; a folder is no data either.
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo.bin"), 0o644); err == nil {
+		done := make(chan error, 1)
+		go func() { done <- load("fifo.bin", "12") }()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+				t.Errorf("fifo: want a regular-file error, got %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("loading a FIFO as external data hangs")
+		}
+	}
+	os.Mkdir(filepath.Join(dir, "folder.bin"), 0o755)
+	if err := load("folder.bin", "12"); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("folder: want a regular-file error, got %v", err)
+	}
+	// The declared length must be the tensor's size.
+	if err := load("weights.bin", "8"); err == nil || !strings.Contains(err.Error(), "need 12") {
+		t.Errorf("length 8 for 3 floats: got %v", err)
 	}
 }
 
