@@ -116,6 +116,13 @@ func (b *batcher[In, Out]) Submit(ctx context.Context, items []In, width int) ([
 	}
 }
 
+// WouldRefuse reports whether Submit would refuse n more items now because
+// the queue is full: a caller checks it before costly preparation.
+func (b *batcher[In, Out]) WouldRefuse(n int) bool {
+	q := b.queued.Load()
+	return q > 0 && q+int64(n) > int64(b.cfg.QueueSize)
+}
+
 func (b *batcher[In, Out]) depth() {
 	if b.onDepth != nil {
 		b.onDepth(b.queued.Load())

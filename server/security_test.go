@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestContentTypes: only JSON bodies are read, so that a web page cannot
@@ -109,5 +110,44 @@ func TestV2RawBudget(t *testing.T) {
 	e.expectError("POST", "/v2/models/demo-rf/infer", rows(11), 413, "")
 	if w, _ := e.do("POST", "/v2/models/demo-rf/infer", rows(10)); w.Code != 200 {
 		t.Errorf("10 rows: %d %s", w.Code, w.Body)
+	}
+}
+
+// TestAdmission: past MaxInFlight, inference requests get 429 at once,
+// before their body is read; probes still answer.
+func TestAdmission(t *testing.T) {
+	e := newEnv(t, Config{MaxInFlight: 1}, false)
+	release := make(chan struct{})
+	e.blockingRows(BatchConfig{MaxSize: 1, QueueSize: 8, Workers: 1}, func(ctx context.Context, rows [][]float64) ([]rowResult, error) {
+		<-release
+		return make([]rowResult, len(rows)), nil
+	})
+	body := `{"data": [0.5, 1.2, -0.3, 0.8, 2.0]}`
+	done := make(chan int, 1)
+	go func() {
+		req := httptest.NewRequest("POST", "/predict", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		e.s.Handler().ServeHTTP(w, req)
+		done <- w.Code
+	}()
+	deadline := time.Now().Add(2 * time.Second)
+	for e.s.inFlight.Load() != 1 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	// the body is never read: even a malformed one gets 429
+	w, _ := e.do("POST", "/predict", `{not json`)
+	if w.Code != 429 || w.Header().Get("Retry-After") != "1" {
+		t.Errorf("second request: %d %s", w.Code, w.Body)
+	}
+	if w, _ := e.do("GET", "/healthz", nil); w.Code != 200 {
+		t.Errorf("healthz during overload: %d", w.Code)
+	}
+	close(release)
+	if code := <-done; code != 200 {
+		t.Errorf("the admitted request: %d", code)
+	}
+	if w, _ := e.do("POST", "/predict", body); w.Code != 200 {
+		t.Errorf("after the first finished: %d %s", w.Code, w.Body)
 	}
 }

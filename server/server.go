@@ -56,6 +56,11 @@ type Config struct {
 	// MaxTensorElements caps the elements of one raw tensor (KServe v2)
 	// request, all inputs together (default 4,194,304).
 	MaxTensorElements int
+	// MaxInFlight caps the inference requests being read, prepared or
+	// waiting for a model at once (default Batch.QueueSize): past it a
+	// request gets 429 at once, before its body is read, so that overload
+	// costs no parsing or tokenizing.
+	MaxInFlight int
 	// RequestTimeout bounds a request's time in the queue and the model
 	// (default 10s): past it the client gets 504.
 	RequestTimeout time.Duration
@@ -134,6 +139,9 @@ func (c Config) withDefaults() Config {
 	if c.Batch.QueueSize <= 0 {
 		c.Batch.QueueSize = 512
 	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = c.Batch.QueueSize
+	}
 	if c.Batch.Workers <= 0 {
 		c.Batch.Workers = runtime.GOMAXPROCS(0)
 	}
@@ -168,6 +176,8 @@ type Server struct {
 	openapi []byte
 	// rawSlots bounds concurrent direct engine calls (v2 tensor inference).
 	rawSlots chan struct{}
+	// inFlight counts the inference requests admitted (admit).
+	inFlight atomic.Int64
 }
 
 // runtimeModel is a loaded model with its batchers.
@@ -236,23 +246,23 @@ func (s *Server) routes(e *gin.Engine) {
 	e.GET("/docs", s.docs)
 	e.GET("/", func(c *gin.Context) { c.Redirect(http.StatusFound, "/docs") })
 
-	e.POST("/analyze", s.analyze)
-	e.POST("/v1alpha1/comments:analyze", s.perspective)
+	e.POST("/analyze", s.admit, s.analyze)
+	e.POST("/v1alpha1/comments:analyze", s.admit, s.perspective)
 
 	e.GET("/v1/models", s.listModels)
 	e.GET("/v1/models/:name", s.getModel)
-	e.POST("/v1/models/:name/predict", s.predict)
-	e.POST("/predict", s.predict)
+	e.POST("/v1/models/:name/predict", s.admit, s.predict)
+	e.POST("/predict", s.admit, s.predict)
 
 	e.GET("/v2", s.v2Server)
 	e.GET("/v2/health/live", s.v2Live)
 	e.GET("/v2/health/ready", s.v2Ready)
 	e.GET("/v2/models/:name", s.v2Model)
 	e.GET("/v2/models/:name/ready", s.v2ModelReady)
-	e.POST("/v2/models/:name/infer", s.v2Infer)
+	e.POST("/v2/models/:name/infer", s.admit, s.v2Infer)
 	e.GET("/v2/models/:name/versions/:version", s.v2Model)
 	e.GET("/v2/models/:name/versions/:version/ready", s.v2ModelReady)
-	e.POST("/v2/models/:name/versions/:version/infer", s.v2Infer)
+	e.POST("/v2/models/:name/versions/:version/infer", s.admit, s.v2Infer)
 }
 
 // Handler returns the server's HTTP handler.
@@ -260,6 +270,20 @@ func (s *Server) Handler() http.Handler { return s.engine }
 
 // SetReady marks the server ready (models loaded) or not.
 func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
+
+// admit lets an inference request in only while fewer than MaxInFlight
+// are in: the rest get 429 with Retry-After before any work.
+func (s *Server) admit(c *gin.Context) {
+	if n := s.inFlight.Add(1); n > int64(s.cfg.MaxInFlight) {
+		s.inFlight.Add(-1)
+		s.metrics.rejected.WithLabelValues("in_flight").Inc()
+		abort(c, &apiError{status: http.StatusTooManyRequests, retryAfter: 1,
+			msg: fmt.Sprintf("the server is handling %d inference requests, its limit: retry later", s.cfg.MaxInFlight)})
+		return
+	}
+	defer s.inFlight.Add(-1)
+	c.Next()
+}
 
 // SetAnalyzeModel names the text model behind /analyze and the
 // Perspective route, replacing Config.AnalyzeModel (the command line picks

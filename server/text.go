@@ -228,6 +228,9 @@ func (s *Server) scoreTexts(ctx context.Context, rt *runtimeModel, texts []strin
 			msg:  fmt.Sprintf("the request has %d texts and sentences to score, more than the %d the model's queue holds", len(units), q),
 			hint: "send fewer or shorter texts, or ask without spans"}
 	}
+	if rt.text.WouldRefuse(len(units)) {
+		return nil, ErrQueueFull // before tokenizing
+	}
 	encs := make([]models.TextInput, len(strs))
 	for i, str := range strs {
 		e, err := tc.Encode(ctx, str)
