@@ -169,6 +169,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	rateBurst := f.Int("rate-burst", 0, "rate limiter bucket size (0: the rate, rounded up)")
 	proxies := f.String("trusted-proxies", "", "comma-separated proxy addresses/CIDRs whose X-Forwarded-For is trusted")
 	maxBody := f.Int64("max-body-bytes", 1<<20, "largest request body")
+	maxInFlight := f.Int("max-in-flight", 0, "most inference requests read, prepared or waiting at once; beyond it 429 before the body is read (0: --queue-size)")
 	maxTexts := f.Int("max-texts", 64, "most texts per /analyze request")
 	maxTextBytes := f.Int("max-text-bytes", 20000, "longest text, in bytes")
 	maxRows := f.Int("max-rows", 1024, "most rows per predict request")
@@ -232,7 +233,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	defer reg.Close()
 	srv, err := server.New(reg, server.Config{
 		Addr: *addr, Logger: log, Version: version, AnalyzeModel: *analyzeModel, PredictModel: *predictModel,
-		MaxBodyBytes: *maxBody, MaxTexts: *maxTexts, MaxTextBytes: *maxTextBytes, MaxRows: *maxRows,
+		MaxBodyBytes: *maxBody, MaxInFlight: *maxInFlight, MaxTexts: *maxTexts, MaxTextBytes: *maxTextBytes, MaxRows: *maxRows,
 		RequestTimeout: *reqTimeout, Batching: *batching,
 		Batch:     server.BatchConfig{MaxSize: *batchSize, MaxDelay: *batchDelay, MaxTokens: *batchTokens, QueueSize: *queueSize, Workers: *workers},
 		RateLimit: *rateLimit, RateBurst: *rateBurst, TrustedProxies: splitList(*proxies),
