@@ -78,6 +78,12 @@ func (s *Server) observe(c *gin.Context) {
 	if !s.cfg.LogHealth && isProbe(route) && status < 400 {
 		return
 	}
+	if status == http.StatusTooManyRequests && !s.log.Enabled(c.Request.Context(), slog.LevelDebug) {
+		// Load shedding is counted in agate_requests_total and
+		// agate_rejected_total; a line per refused request would make
+		// an overload worse.
+		return
+	}
 	attrs := []slog.Attr{
 		slog.String("request_id", requestID(c)),
 		slog.String("method", c.Request.Method),
