@@ -140,3 +140,23 @@ func TestTensorBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestInspectWarnsOfNewerOpsets: a model importing an opset newer than
+// agate's operator definitions is described with a warning.
+func TestInspectWarnsOfNewerOpsets(t *testing.T) {
+	g := ob.NewGraph("g").Input("x", ob.TensorType(ops.Float, 2)).Output("y", ob.TensorType(ops.Float, 2)).
+		Node("Relu", []string{"x"}, []string{"y"})
+	for opset, want := range map[int]bool{17: false, 99: true} {
+		b, err := (&ob.Model{Graph: g, Opsets: map[string]int{"": opset}}).Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := engine.Inspect(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(info.Warnings) > 0 && strings.Contains(info.Warnings[0], "opset 99"); got != want {
+			t.Errorf("opset %d: warnings %q", opset, info.Warnings)
+		}
+	}
+}

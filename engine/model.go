@@ -545,9 +545,26 @@ type ModelInfo struct {
 	IRVersion int64
 	Producer  string
 	Opsets    map[string]int
-	Inputs    []IOInfo
-	Outputs   []IOInfo
-	OpTypes   map[string]int // "domain:Op" -> node count, subgraphs included
+	// Warnings note what the model asks for that agate may not run as
+	// intended (an opset newer than agate's operator definitions).
+	Warnings []string
+	Inputs   []IOInfo
+	Outputs  []IOInfo
+	OpTypes  map[string]int // "domain:Op" -> node count, subgraphs included
+}
+
+// opsetWarnings notes each imported opset newer than the newest operator
+// definitions reg holds for its domain.
+func opsetWarnings(opsets map[string]int, reg *ops.Registry) []string {
+	var out []string
+	for d, v := range opsets {
+		if newest := reg.NewestOpset(d); newest > 0 && v > newest {
+			out = append(out, fmt.Sprintf("the model imports %s opset %d; agate's newest %s operator definitions are from opset %d, and operators changed since then run as defined there",
+				ops.CanonicalDomain(d), v, ops.CanonicalDomain(d), newest))
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Inspect decodes a model and describes it without building kernels, so it
@@ -562,7 +579,7 @@ func Inspect(b []byte) (*ModelInfo, error) {
 		return nil, err
 	}
 	info := &ModelInfo{IRVersion: mp.GetIrVersion(), Producer: strings.TrimSpace(mp.GetProducerName() + " " + mp.GetProducerVersion()),
-		Opsets: dec.opsets, OpTypes: map[string]int{}}
+		Opsets: dec.opsets, OpTypes: map[string]int{}, Warnings: opsetWarnings(dec.opsets, ops.DefaultRegistry())}
 	for _, vi := range mp.Graph.Input {
 		t, _ := decodeType(vi.Type)
 		info.Inputs = append(info.Inputs, IOInfo{Name: vi.GetName(), Type: t})

@@ -3,6 +3,7 @@ package ops
 import (
 	"fmt"
 	"sort"
+	"strings"
 )
 
 // Domains of the operator sets agate implements. The empty domain is an
@@ -127,6 +128,19 @@ func (r *Registry) Lookup(domain, op string, version int) (Factory, bool) {
 		}
 	}
 	return nil, false
+}
+
+// NewestOpset returns the highest opset version any kernel of domain is
+// registered from (0 when the domain has none).
+func (r *Registry) NewestOpset(domain string) int {
+	prefix := CanonicalDomain(domain) + "/"
+	newest := 0
+	for key, list := range r.ops {
+		if strings.HasPrefix(key, prefix) && len(list) > 0 {
+			newest = max(newest, list[len(list)-1].since)
+		}
+	}
+	return newest
 }
 
 // Ops lists the registered "domain/op" keys in sorted order.

@@ -234,7 +234,11 @@ func cmdInspect(args []string, stdout, stderr io.Writer) int {
 	}
 	sort.Strings(opl)
 	fmt.Fprintf(stdout, "operators:  %s\n", strings.Join(opl, ", "))
-	if _, err := engine.LoadBytes(b); err != nil {
+	for _, w := range info.Warnings {
+		fmt.Fprintf(stdout, "warning:    %s\n", w)
+	}
+	// external data is read beside the model file
+	if _, err := engine.LoadBytes(b, engine.WithBaseDir(filepath.Dir(args[0]))); err != nil {
 		fmt.Fprintf(stdout, "load:       %v\n", err)
 		return 1
 	}
