@@ -151,3 +151,24 @@ func TestAdmission(t *testing.T) {
 		t.Errorf("after the first finished: %d %s", w.Code, w.Body)
 	}
 }
+
+func TestCORS(t *testing.T) {
+	off := newEnv(t, Config{}, false)
+	w, _ := off.do("POST", "/predict", `{"data": [0.5, 1.2, -0.3, 0.8, 2.0]}`, "Origin", "https://example.org")
+	if w.Header().Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("CORS is on by default: %v", w.Header())
+	}
+	on := newEnv(t, Config{CORSOrigins: []string{"https://app.example.org"}}, false)
+	req := httptest.NewRequest("OPTIONS", "/predict", nil)
+	req.Header.Set("Origin", "https://app.example.org")
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	rec := httptest.NewRecorder()
+	on.s.Handler().ServeHTTP(rec, req)
+	if rec.Code != 204 || rec.Header().Get("Access-Control-Allow-Origin") != "https://app.example.org" || !strings.Contains(rec.Header().Get("Access-Control-Allow-Headers"), "Content-Type") {
+		t.Errorf("preflight: %d %v", rec.Code, rec.Header())
+	}
+	w, _ = on.do("POST", "/predict", `{"data": [0.5, 1.2, -0.3, 0.8, 2.0]}`, "Origin", "https://evil.example.com")
+	if w.Header().Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("an unlisted origin was allowed: %v", w.Header())
+	}
+}

@@ -56,6 +56,9 @@ type Config struct {
 	// MaxTensorElements caps the elements of one raw tensor (KServe v2)
 	// request, all inputs together (default 4,194,304).
 	MaxTensorElements int
+	// CORSOrigins lists the web origins allowed to call the API from a
+	// browser ("*": any); empty leaves CORS off.
+	CORSOrigins []string
 	// MaxInFlight caps the inference requests being read, prepared or
 	// waiting for a model at once (default Batch.QueueSize): past it a
 	// request gets 429 at once, before its body is read, so that overload
@@ -222,6 +225,9 @@ func New(reg *models.Registry, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: trusted proxies: %w", err)
 	}
 	e.Use(withRequestID, s.recoverPanics, s.observe)
+	if len(cfg.CORSOrigins) > 0 {
+		e.Use(s.cors)
+	}
 	if s.limiter != nil {
 		e.Use(s.rateLimit)
 	}

@@ -167,6 +167,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	engineWorkers := f.Int("engine-workers", 0, "engine threads inside one model run (0: number of CPUs)")
 	rateLimit := f.Float("rate-limit", 0, "requests per second allowed per client address (0: no limit)")
 	rateBurst := f.Int("rate-burst", 0, "rate limiter bucket size (0: the rate, rounded up)")
+	corsOrigins := f.String("cors-origins", "", "comma-separated web origins allowed to call the API from a browser (* for any); empty: CORS off")
 	proxies := f.String("trusted-proxies", "", "comma-separated proxy addresses/CIDRs whose X-Forwarded-For is trusted")
 	maxBody := f.Int64("max-body-bytes", 1<<20, "largest request body")
 	maxInFlight := f.Int("max-in-flight", 0, "most inference requests read, prepared or waiting at once; beyond it 429 before the body is read (0: --queue-size)")
@@ -236,7 +237,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		MaxBodyBytes: *maxBody, MaxInFlight: *maxInFlight, MaxTexts: *maxTexts, MaxTextBytes: *maxTextBytes, MaxRows: *maxRows,
 		RequestTimeout: *reqTimeout, Batching: *batching,
 		Batch:     server.BatchConfig{MaxSize: *batchSize, MaxDelay: *batchDelay, MaxTokens: *batchTokens, QueueSize: *queueSize, Workers: *workers},
-		RateLimit: *rateLimit, RateBurst: *rateBurst, TrustedProxies: splitList(*proxies),
+		RateLimit: *rateLimit, RateBurst: *rateBurst, TrustedProxies: splitList(*proxies), CORSOrigins: splitList(*corsOrigins),
 		ReadTimeout: *readTimeout, WriteTimeout: *writeTimeout, IdleTimeout: *idleTimeout,
 		ShutdownTimeout: *shutdownTimeout, ShutdownDelay: *shutdownDelay, LogHealth: *logHealth,
 	})
