@@ -408,14 +408,14 @@ func (k *embedLayerNormKernel) Run(ec *Context, in, out []*Tensor) error {
 	for t := 0; t < B*S; t++ {
 		w := idv[t]
 		if w < 0 || int(w) >= word.Shape[0] {
-			return fmt.Errorf("input id %d out of range [0, %d)", w, word.Shape[0])
+			return fmt.Errorf("%w: input id %d out of range [0, %d)", ErrIndexRange, w, word.Shape[0])
 		}
 		p := int64(t % S)
 		if posv != nil {
 			p = posv[t%len(posv)]
 		}
 		if p < 0 || int(p) >= posEmb.Shape[0] {
-			return fmt.Errorf("position %d out of range [0, %d)", p, posEmb.Shape[0])
+			return fmt.Errorf("%w: position %d out of range [0, %d)", ErrIndexRange, p, posEmb.Shape[0])
 		}
 		e := es[t*H : (t+1)*H]
 		wr := ws[int(w)*H:][:H]
@@ -426,7 +426,7 @@ func (k *embedLayerNormKernel) Run(ec *Context, in, out []*Tensor) error {
 		if segv != nil {
 			sg := segv[t]
 			if sg < 0 || int(sg) >= segEmb.Shape[0] {
-				return fmt.Errorf("segment id %d out of range [0, %d)", sg, segEmb.Shape[0])
+				return fmt.Errorf("%w: segment id %d out of range [0, %d)", ErrIndexRange, sg, segEmb.Shape[0])
 			}
 			sr := ses[int(sg)*H:][:H]
 			for i := range e {

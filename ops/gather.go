@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"errors"
 	"fmt"
 )
 
@@ -14,9 +15,14 @@ func registerGather(r *Registry) {
 // gaIndex is the set of index element types.
 type gaIndex interface{ ~int32 | ~int64 }
 
+// ErrIndexRange is wrapped by errors about an index input outside the
+// dimension it indexes: data a caller sent, typically (a token id past the
+// vocabulary).
+var ErrIndexRange = errors.New("index out of range")
+
 // gaIndexError reports an index outside [-dim, dim).
 func gaIndexError(v int64, pos, dim int) error {
-	return fmt.Errorf("index %d at position %d out of range [-%d, %d)", v, pos, dim, dim)
+	return fmt.Errorf("%w: index %d at position %d out of range [-%d, %d)", ErrIndexRange, v, pos, dim, dim)
 }
 
 // gaCheckIndices verifies that every index lies in [-dim, dim).
@@ -337,7 +343,7 @@ func (g *gaNDGeom) offsets(idx []int64) ([]int, error) {
 		for j, v := range tup {
 			dim := g.dims[j]
 			if v >= int64(dim) || v < -int64(dim) {
-				return nil, fmt.Errorf("index %d at position %d out of range [-%d, %d)", v, t*g.depth+j, dim, dim)
+				return nil, gaIndexError(v, t*g.depth+j, dim)
 			}
 			if v < 0 {
 				v += int64(dim)

@@ -101,6 +101,14 @@ func TestV2RawBudget(t *testing.T) {
 	if msg := d["error"].(string); !strings.Contains(msg, "input_ids") || !strings.Contains(msg, "[0, 30522)") {
 		t.Errorf("out-of-vocabulary id: %q", msg)
 	}
+	// token_type_ids past the model's two segment types (config.json does
+	// not say how many there are: the model's lookup refuses it)
+	types := ids(1, 8)
+	types["inputs"].([]any)[2].(map[string]any)["data"] = []int{0, 0, 0, 2, 0, 0, 0, 0}
+	d = e.expectError("POST", inf, types, 422, "")
+	if msg := d["error"].(string); !strings.Contains(msg, "out of range") {
+		t.Errorf("token type 2: %q", msg)
+	}
 	if w, _ := e.do("POST", inf, ids(2, 8)); w.Code != 200 {
 		t.Errorf("a small request: %d %s", w.Code, w.Body)
 	}

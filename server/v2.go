@@ -421,6 +421,11 @@ func (s *Server) v2Infer(c *gin.Context) {
 				abort(c, &apiError{status: http.StatusBadRequest, msg: err.Error(), cause: err})
 				return
 			}
+			if errors.Is(err, ops.ErrIndexRange) {
+				// an id the request sent is outside what the model embeds
+				abort(c, &apiError{status: http.StatusUnprocessableEntity, msg: "an input holds a value outside the range the model accepts: " + err.Error(), cause: err})
+				return
+			}
 			abort(c, inferenceError(err))
 			return
 		}
