@@ -154,6 +154,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	cacheDir := f.String("cache-dir", defaultCacheDir(), "model cache folder (filled by 'agate pull')")
 	device := f.String("device", "cpu", "where models run: cpu, or cuda:N in a binary built with -tags cuda (falls back to the CPU, with a log line, when the GPU cannot be used)")
 	modelDirs := f.String("model-dir", "", "comma-separated model folders to serve: a folder with model.onnx, or a folder of such folders")
+	modelName := f.String("model-name", "", "serve the model of a single --model-dir folder under this name (KServe passes the InferenceService's name)")
 	modelNames := f.String("models", "demo-rf,toxic-bert", "comma-separated catalog models to serve from the cache")
 	manifestDir := f.String("manifest-dir", "", "folder of extra model manifests (*.yaml) added to the built-in catalog")
 	analyzeModel := f.String("analyze-model", "", "text model behind /analyze and /v1alpha1/comments:analyze (default: the first text model from --model-dir, else a pulled one from --models, else the embedded agate-toxicity)")
@@ -250,7 +251,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	// Models load in the background: the port answers at once (liveness),
 	// readiness turns on when loading is done.
 	go func() {
-		picked := loadModels(ctx, log, reg, catalog, *cacheDir, splitList(*modelDirs), splitList(*modelNames), pool, *device, arenaBytes)
+		picked := loadModels(ctx, log, reg, catalog, modelSources{cacheDir: *cacheDir, dirs: splitList(*modelDirs), names: splitList(*modelNames),
+			modelName: *modelName, pool: pool, device: *device, arenaLimit: arenaBytes})
 		if *analyzeModel == "" {
 			srv.SetAnalyzeModel(picked)
 		}
@@ -270,11 +272,27 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 // with the embedded toxicity model unless a model of its name is loaded.
 // It returns the text model to put behind /analyze: the first from dirs,
 // else the first pulled from names, else the embedded one.
-func loadModels(ctx context.Context, log *slog.Logger, reg *models.Registry, catalog models.Catalog, cacheDir string, dirs, names []string, pool *ops.Pool, device string, arenaLimit int64) string {
+// modelSources says where loadModels finds models and how it loads them.
+type modelSources struct {
+	cacheDir   string
+	dirs       []string // --model-dir
+	names      []string // --models (catalog names)
+	modelName  string   // --model-name: the name of the single --model-dir model
+	pool       *ops.Pool
+	device     string
+	arenaLimit int64
+}
+
+func loadModels(ctx context.Context, log *slog.Logger, reg *models.Registry, catalog models.Catalog, src modelSources) string {
+	cacheDir, dirs, names, pool, device, arenaLimit := src.cacheDir, src.dirs, src.names, src.pool, src.device, src.arenaLimit
 	var fromDirs, pulled []string
 	add := func(dir string, man *models.Manifest) string {
 		start := time.Now()
-		m, err := models.Load(dir, models.LoadOptions{Manifest: man, Pool: pool, Device: device, ArenaLimit: arenaLimit,
+		name := ""
+		if src.modelName != "" && man == nil && len(dirs) == 1 && dir == dirs[0] {
+			name = src.modelName // KServe: the InferenceService's name, not the folder's
+		}
+		m, err := models.Load(dir, models.LoadOptions{Name: name, Manifest: man, Pool: pool, Device: device, ArenaLimit: arenaLimit,
 			Logf: func(format string, args ...any) { log.Info(fmt.Sprintf(format, args...)) }})
 		if err == nil {
 			err = reg.Add(m)

@@ -27,7 +27,7 @@ func TestLoadModelsPicksAnalyzeModel(t *testing.T) {
 
 	reg := models.NewRegistry()
 	defer reg.Close()
-	picked := loadModels(ctx, log, reg, catalog, t.TempDir(), nil, []string{"toxic-bert"}, pool, "cpu", 0)
+	picked := loadModels(ctx, log, reg, catalog, modelSources{cacheDir: t.TempDir(), names: []string{"toxic-bert"}, pool: pool, device: "cpu"})
 	if picked != toxicity.Name {
 		t.Errorf("fresh machine: picked %q, want %s", picked, toxicity.Name)
 	}
@@ -41,11 +41,19 @@ func TestLoadModelsPicksAnalyzeModel(t *testing.T) {
 	dir := shared.Path(t, "models", "transformers", "bert-tiny-6label")
 	reg2 := models.NewRegistry()
 	defer reg2.Close()
-	picked = loadModels(ctx, log, reg2, catalog, t.TempDir(), []string{dir}, nil, pool, "cpu", 0)
+	picked = loadModels(ctx, log, reg2, catalog, modelSources{cacheDir: t.TempDir(), dirs: []string{dir}, pool: pool, device: "cpu"})
 	if picked != "bert-tiny-6label" {
 		t.Errorf("with --model-dir: picked %q, want bert-tiny-6label", picked)
 	}
 	if _, ok := reg2.Get(toxicity.Name); !ok {
 		t.Errorf("the embedded model should stay available by name")
+	}
+
+	// KServe mounts the model at /mnt/models and passes the service's name
+	reg3 := models.NewRegistry()
+	defer reg3.Close()
+	picked = loadModels(ctx, log, reg3, catalog, modelSources{cacheDir: t.TempDir(), dirs: []string{dir}, modelName: "my-isvc", pool: pool, device: "cpu"})
+	if _, ok := reg3.Get("my-isvc"); !ok || picked != "my-isvc" {
+		t.Errorf("--model-name: picked %q, models %v", picked, reg3.List())
 	}
 }
