@@ -73,7 +73,9 @@ func memoryLimit(flag, gomemlimit string, container int64) (int64, string, error
 			return 0, "", fmt.Errorf("--memory-limit: %q is not a percentage between 0 and 100", flag)
 		}
 		if container == 0 {
-			return 0, "", fmt.Errorf("--memory-limit %s: no container memory limit to take a share of (%s)", flag, cgroupMemoryFile)
+			// the same manifest may run with and without a limit: no
+			// limit to take a share of is not an error
+			return 0, fmt.Sprintf("none: %s of the container's limit, but there is none (%s)", flag, cgroupMemoryFile), nil
 		}
 		limit := int64(float64(container) * pct / 100)
 		return limit, fmt.Sprintf("%s of the container's %d bytes", flag, container), nil
