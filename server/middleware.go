@@ -105,6 +105,16 @@ func (s *Server) observe(c *gin.Context) {
 	if status >= 500 {
 		level = slog.LevelError
 	}
+	if status == http.StatusServiceUnavailable {
+		// a model that is missing or loading, a server shutting down: an
+		// operator's matter, logged once per message as a warning
+		level = slog.LevelDebug
+		if v, ok := c.Get(ctxErrorKey); ok {
+			if _, seen := s.warned.LoadOrStore(v.(*apiError).msg, true); !seen {
+				level = slog.LevelWarn
+			}
+		}
+	}
 	s.log.LogAttrs(c.Request.Context(), level, "request", attrs...)
 }
 

@@ -180,3 +180,16 @@ func TestCORS(t *testing.T) {
 		t.Errorf("an unlisted origin was allowed: %v", w.Header())
 	}
 }
+
+// TestMissingModelWarnsOnce: a 503 for a missing model is logged as one
+// warning, not an error per request.
+func TestMissingModelWarnsOnce(t *testing.T) {
+	e := newEnv(t, Config{AnalyzeModel: "toxic-bert"}, false)
+	for range 3 {
+		e.expectError("POST", "/analyze", `{"text": "hello"}`, 503, "")
+	}
+	logs := e.log.String()
+	if n := strings.Count(logs, `"level":"WARN"`); n != 1 || strings.Contains(logs, `"level":"ERROR"`) {
+		t.Errorf("%d warnings (want 1), log:\n%s", n, logs)
+	}
+}

@@ -181,6 +181,8 @@ type Server struct {
 	rawSlots chan struct{}
 	// inFlight counts the inference requests admitted (admit).
 	inFlight atomic.Int64
+	// warned holds the 503 messages already logged as warnings.
+	warned sync.Map
 }
 
 // runtimeModel is a loaded model with its batchers.

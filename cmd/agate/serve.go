@@ -302,7 +302,7 @@ func loadModels(ctx context.Context, log *slog.Logger, reg *models.Registry, cat
 			return ""
 		}
 		log.Info("model loaded", slog.String("model", m.Name), slog.String("version", m.Version), slog.String("task", m.Task),
-			slog.String("dir", dir), slog.Duration("took", time.Since(start)))
+			slog.String("dir", dir), tookMS(start))
 		if m.Text == nil {
 			return ""
 		}
@@ -328,7 +328,7 @@ func loadModels(ctx context.Context, log *slog.Logger, reg *models.Registry, cat
 			return
 		}
 		log.Info("model loaded", slog.String("model", m.Name), slog.String("version", m.Version), slog.String("task", m.Task),
-			slog.String("dir", "embedded"), slog.Duration("took", time.Since(start)))
+			slog.String("dir", "embedded"), tookMS(start))
 	}()
 	note := func(list *[]string, name string) {
 		if name != "" {
@@ -378,7 +378,7 @@ func loadModels(ctx context.Context, log *slog.Logger, reg *models.Registry, cat
 				reg.SetMissing(name, fmt.Sprintf("run `agate pull %s`", name))
 				continue
 			}
-			log.Info("model built", slog.String("model", name), slog.String("dir", models.Dir(cacheDir, name)), slog.Duration("took", time.Since(start)))
+			log.Info("model built", slog.String("model", name), slog.String("dir", models.Dir(cacheDir, name)), tookMS(start))
 		}
 		note(&pulled, add(models.Dir(cacheDir, name), man))
 	}
@@ -419,4 +419,9 @@ func probe(ctx context.Context, addr string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// tookMS is the log attribute of the milliseconds since start.
+func tookMS(start time.Time) slog.Attr {
+	return slog.Float64("took_ms", float64(time.Since(start).Microseconds())/1000)
 }
