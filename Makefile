@@ -58,9 +58,11 @@ bench-ort: ort
 proto:
 	protoc --go_out=. --go_opt=paths=source_relative engine/internal/onnxpb/onnx.proto
 
-## run: start the service on :8080 (flags: go run ./cmd/agate serve --help)
-run:
-	$(GO) run ./cmd/agate serve $(ARGS)
+## run: start the service on :8080 (flags: bin/agate serve --help); Ctrl-C
+## drains it and exits 0. The shell ignores the interrupt so that make does
+## not report it as a failure; agate catches it itself.
+run: build
+	@trap '' INT TERM; $(BIN) serve $(ARGS)
 
 ## loadtest: bounded loopback load test of /predict and /analyze, batching on and off
 loadtest:
