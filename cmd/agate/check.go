@@ -41,13 +41,17 @@ Flags:`)
 	workers := fs.Int("workers", 0, "intra-op worker goroutines (0: GOMAXPROCS)")
 	textAtol := fs.Float64("text-atol", 1e-4, "absolute tolerance of the logits against texts.json's torch_logits")
 	if err := parseInterspersed(fs, args); err != nil {
-		return 2
+		return flagExit(err)
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
 		return 2
 	}
 	dir := fs.Arg(0)
+	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
+		fmt.Fprintf(stderr, "agate check: %s is a file: check takes a model folder (model.onnx with test_data_set_* or texts.json beside it); 'agate inspect %s' describes a single model file\n", dir, dir)
+		return 2
+	}
 	atolSet, textAtolSet := false, false
 	fs.Visit(func(f *flag.Flag) {
 		atolSet = atolSet || f.Name == "atol"
@@ -200,9 +204,23 @@ func equalIDs(got []int, want []int) bool {
 	return true
 }
 
+const inspectUsage = `Usage: agate inspect MODEL.onnx
+
+Describes a model without running it: IR version, producer, opsets,
+inputs and outputs with their types, and the operators it uses with their
+counts; then loads it (external data is read beside the file) and prints
+"load: ok" or the error that keeps it from loading, such as the list of
+unsupported operators. Warns when the model imports an opset newer than
+agate's operator definitions. Exits 1 when the model does not load.
+`
+
 func cmdInspect(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 1 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+		fmt.Fprint(stdout, inspectUsage)
+		return 0
+	}
 	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
-		fmt.Fprintln(stderr, "Usage: agate inspect MODEL.onnx")
+		fmt.Fprint(stderr, inspectUsage)
 		return 2
 	}
 	b, err := os.ReadFile(args[0])

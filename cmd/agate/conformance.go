@@ -38,7 +38,7 @@ Flags:`)
 	atol := fs.Float64("atol", conformance.DefaultTolerance.Abs, "absolute tolerance for float outputs")
 	rtol := fs.Float64("rtol", conformance.DefaultTolerance.Rel, "relative tolerance for float outputs")
 	if err := parseInterspersed(fs, args); err != nil {
-		return 2
+		return flagExit(err)
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()

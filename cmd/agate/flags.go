@@ -1,6 +1,9 @@
 package main
 
-import "flag"
+import (
+	"errors"
+	"flag"
+)
 
 // parseInterspersed parses args like fs.Parse but lets flags follow the
 // positional arguments ("agate pull demo-rf --out DIR"), as users and
@@ -23,4 +26,13 @@ func parseInterspersed(fs *flag.FlagSet, args []string) error {
 		args = fs.Args()[1:]
 	}
 	return fs.Parse(append([]string{"--"}, pos...))
+}
+
+// flagExit is the exit code of a command whose flags did not parse: 0 for
+// -h or --help (the usage was printed as asked), 2 otherwise.
+func flagExit(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 2
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"flag"
 	"io"
 	"slices"
@@ -34,5 +35,15 @@ func TestParseInterspersed(t *testing.T) {
 	fs.SetOutput(io.Discard)
 	if err := parseInterspersed(fs, []string{"a", "--nope"}); err == nil {
 		t.Error("an unknown flag after a positional argument was accepted")
+	}
+}
+
+// TestHelpExitsZero: --help prints the usage and exits 0 for every command.
+func TestHelpExitsZero(t *testing.T) {
+	for _, cmd := range []string{"serve", "pull", "check", "conformance", "inspect", "quantize", "train", "eval"} {
+		var out bytes.Buffer
+		if code := run([]string{cmd, "--help"}, &out, &out); code != 0 || out.Len() == 0 {
+			t.Errorf("agate %s --help: exit %d, %d bytes of usage", cmd, code, out.Len())
+		}
 	}
 }

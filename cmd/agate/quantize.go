@@ -32,7 +32,7 @@ Flags:`)
 	contrib := fs.Bool("contrib", false, "write com.microsoft DynamicQuantizeMatMul nodes (bias folded in)")
 	exclude := fs.String("exclude", "", "regular expression of MatMul node names to leave in float")
 	if err := parseInterspersed(fs, args); err != nil {
-		return 2
+		return flagExit(err)
 	}
 	if fs.NArg() != 2 {
 		fs.Usage()
