@@ -28,9 +28,10 @@ vet:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
-## lint: gofmt, go vet and staticcheck must be clean
+## lint: gofmt, go vet, go mod tidy and staticcheck must be clean
 lint: vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) mod tidy -diff
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.7.0 ./...
 
 ## conformance: run the ONNX backend suites and regenerate docs/CONFORMANCE.md
