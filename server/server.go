@@ -256,6 +256,7 @@ func (s *Server) routes(e *gin.Engine) {
 
 	e.POST("/analyze", s.admit, s.analyze)
 	e.POST("/v1alpha1/comments:analyze", s.admit, s.perspective)
+	e.POST("/v1/moderations", s.admit, s.moderations)
 
 	e.GET("/v1/models", s.listModels)
 	e.GET("/v1/models/:name", s.getModel)

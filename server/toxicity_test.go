@@ -143,3 +143,27 @@ func TestAnalyzeEmbeddedModel(t *testing.T) {
 		t.Errorf("v2 probabilities %v, /analyze toxicity %v", data, want)
 	}
 }
+
+func TestModerations(t *testing.T) {
+	e := newDefaultEnv(t)
+	w, out := e.do("POST", "/v1/moderations", map[string]any{"input": []string{"Merci pour ton aide !", "Ta gueule connard"}, "model": "omni-moderation-latest"})
+	if w.Code != 200 {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	results := out["results"].([]any)
+	kind, rude := results[0].(map[string]any), results[1].(map[string]any)
+	if kind["flagged"] != false || rude["flagged"] != true || rude["categories"].(map[string]any)["harassment"] != true {
+		t.Errorf("results %v", results)
+	}
+	if _, ok := rude["category_scores"].(map[string]any)["hate"]; !ok || out["model"] != "agate-toxicity" {
+		t.Errorf("response %v", out)
+	}
+	w, out = e.do("POST", "/v1/moderations", map[string]any{"input": "Ta gueule connard"})
+	if w.Code != 200 || len(out["results"].([]any)) != 1 {
+		t.Errorf("one string: %d %s", w.Code, w.Body)
+	}
+	e.expectError("POST", "/v1/moderations", `{}`, 422, "input")
+	e.expectError("POST", "/v1/moderations", `{"input": 3}`, 422, "input")
+	e.expectError("POST", "/v1/moderations", `{"input": []}`, 422, "input")
+	e.expectError("POST", "/v1/moderations", `{"input": [""]}`, 422, "input")
+}
