@@ -515,11 +515,12 @@ func TestPerspective(t *testing.T) {
 	if len(tox["spanScores"].([]any)) != 2 || tox["summaryScore"].(map[string]any)["type"] != "PROBABILITY" {
 		t.Errorf("TOXICITY %v", tox)
 	}
-	// Attributes under their scoreThreshold are left out.
+	// Attributes under their scoreThreshold are left out; with no language
+	// given none is claimed as detected.
 	req["requestedAttributes"] = map[string]any{"TOXICITY": map[string]any{"scoreThreshold": 1}, "INSULT": map[string]any{"scoreThreshold": 0}}
 	delete(req, "languages")
 	_, out = e.do("POST", p, req)
-	if scores := out["attributeScores"].(map[string]any); len(scores) != 1 || scores["INSULT"] == nil || out["detectedLanguages"] == nil {
+	if scores := out["attributeScores"].(map[string]any); len(scores) != 1 || scores["INSULT"] == nil || out["detectedLanguages"] != nil {
 		t.Errorf("thresholded: %v", out)
 	}
 	e.expectError("POST", p, `{"requestedAttributes": {"TOXICITY": {}}}`, 422, "comment.text")

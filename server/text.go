@@ -690,11 +690,12 @@ func (s *Server) perspective(c *gin.Context) {
 	}
 	resp := PerspectiveResponse{AttributeScores: map[string]PerspectiveAttributeScore{}, Languages: langs, ClientToken: req.ClientToken}
 	if len(langs) == 0 {
-		resp.Languages = []string{"en"}
-		if len(m.Manifest.Languages) > 0 {
-			resp.Languages = []string{m.Manifest.Languages[0]}
+		// no language given and none detected (agate does not guess one):
+		// the languages the model was trained on, and no detectedLanguages
+		resp.Languages = m.Manifest.Languages
+		if len(resp.Languages) == 0 {
+			resp.Languages = []string{}
 		}
-		resp.DetectedLanguages = resp.Languages
 	}
 	ctx, cancel := s.requestContext(c)
 	defer cancel()
