@@ -100,4 +100,3 @@ func (s *Server) moderations(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, resp)
 }
-

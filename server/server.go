@@ -15,6 +15,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -56,6 +57,9 @@ type Config struct {
 	// MaxTensorElements caps the elements of one raw tensor (KServe v2)
 	// request, all inputs together (default 4,194,304).
 	MaxTensorElements int
+	// TLSCertFile and TLSKeyFile, when both set, serve HTTPS with that
+	// certificate chain and key (PEM); TLS 1.2 at least.
+	TLSCertFile, TLSKeyFile string
 	// CORSOrigins lists the web origins allowed to call the API from a
 	// browser ("*": any); empty leaves CORS off.
 	CORSOrigins []string
@@ -183,6 +187,8 @@ type Server struct {
 	inFlight atomic.Int64
 	// warned holds the 503 messages already logged as warnings.
 	warned sync.Map
+	// tls is the HTTPS configuration (nil: plain HTTP).
+	tls *tls.Config
 }
 
 // runtimeModel is a loaded model with its batchers.
@@ -216,6 +222,16 @@ func New(reg *models.Registry, cfg Config) (*Server, error) {
 	}
 	s.openapi = doc
 	s.analyzeName.Store(&cfg.AnalyzeModel)
+	if (cfg.TLSCertFile == "") != (cfg.TLSKeyFile == "") {
+		return nil, errors.New("server: TLS needs both a certificate and a key file")
+	}
+	if cfg.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("server: TLS: %w", err)
+		}
+		s.tls = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	}
 	if cfg.RateLimit > 0 {
 		s.limiter = newClientLimiter(cfg.RateLimit, cfg.RateBurst, 100000)
 	}
@@ -415,9 +431,15 @@ func (s *Server) HTTPServer() *http.Server {
 // batchers.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := s.HTTPServer()
+	scheme := "http"
+	if s.tls != nil {
+		hs.TLSConfig = s.tls
+		ln = tls.NewListener(ln, s.tls.Clone())
+		scheme = "https"
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
-	s.log.Info("listening", slog.String("addr", ln.Addr().String()))
+	s.log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("scheme", scheme))
 	select {
 	case err := <-errc:
 		s.Close()
