@@ -243,3 +243,31 @@ func (s *Server) predictText(c *gin.Context, rt *runtimeModel, req PredictReques
 	resp.LatencyMS = ms(time.Since(start))
 	c.JSON(http.StatusOK, resp)
 }
+
+// PredictHealth is the body of GET /api/v1/predict/health: whether the
+// tabular model behind /predict (and /api/v1/predict) is loaded.
+type PredictHealth struct {
+	Status        string   `json:"status"` // healthy or unavailable
+	ModelLoaded   bool     `json:"model_loaded"`
+	Model         ModelRef `json:"model"`
+	ModelFormat   string   `json:"model_format,omitempty"`
+	FeaturesCount int      `json:"features_count,omitempty"`
+	Hint          string   `json:"hint,omitempty"`
+}
+
+// predictHealth answers GET /api/v1/predict/health, the seed's health
+// route of its predict API: 200 when the model is loaded, 503 otherwise.
+func (s *Server) predictHealth(c *gin.Context) {
+	name := s.cfg.PredictModel
+	m, ok := s.reg.Get(name)
+	if !ok || m.Tabular == nil || !s.Ready() {
+		h := PredictHealth{Status: "unavailable", Model: ModelRef{Name: name}}
+		if hint, missing := s.reg.Missing(name); missing {
+			h.Hint = hint
+		}
+		c.JSON(http.StatusServiceUnavailable, h)
+		return
+	}
+	c.JSON(http.StatusOK, PredictHealth{Status: "healthy", ModelLoaded: true, Model: ModelRef{Name: m.Name, Version: m.Version},
+		ModelFormat: "onnx", FeaturesCount: m.Tabular.Features()})
+}

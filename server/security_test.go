@@ -193,3 +193,20 @@ func TestMissingModelWarnsOnce(t *testing.T) {
 		t.Errorf("%d warnings (want 1), log:\n%s", n, logs)
 	}
 }
+
+// TestSeedPredictAPI: the seed's routes answer as /predict does.
+func TestSeedPredictAPI(t *testing.T) {
+	e := newEnv(t, Config{}, false)
+	w, out := e.do("POST", "/api/v1/predict", `{"data": [0.5, 1.2, -0.3, 0.8, 2.0]}`)
+	if w.Code != 200 || out["prediction"] == nil || out["latency_ms"] == nil || out["model_format"] != "onnx" || out["features_count"] != 5.0 {
+		t.Errorf("POST /api/v1/predict: %d %s", w.Code, w.Body)
+	}
+	w, out = e.do("GET", "/api/v1/predict/health", nil)
+	if w.Code != 200 || out["status"] != "healthy" || out["model_loaded"] != true {
+		t.Errorf("GET /api/v1/predict/health: %d %s", w.Code, w.Body)
+	}
+	e2 := newEnv(t, Config{PredictModel: "absent"}, false)
+	if w, out := e2.do("GET", "/api/v1/predict/health", nil); w.Code != 503 || out["status"] != "unavailable" {
+		t.Errorf("missing model: %d %s", w.Code, w.Body)
+	}
+}

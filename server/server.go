@@ -278,6 +278,9 @@ func (s *Server) routes(e *gin.Engine) {
 	e.GET("/v1/models/:name", s.getModel)
 	e.POST("/v1/models/:name/predict", s.admit, s.predict)
 	e.POST("/predict", s.admit, s.predict)
+	// the seed's predict API, unchanged for its clients
+	e.POST("/api/v1/predict", s.admit, s.predict)
+	e.GET("/api/v1/predict/health", s.predictHealth)
 
 	e.GET("/v2", s.v2Server)
 	e.GET("/v2/health/live", s.v2Live)
