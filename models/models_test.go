@@ -40,7 +40,7 @@ func TestBuiltinCatalog(t *testing.T) {
 		if f.SHA256 == "" || f.Name == "model.onnx" {
 			continue
 		}
-		sum, err := fileSHA256(filepath.Join(dir, f.Name))
+		sum, err := FileSHA256(filepath.Join(dir, f.Name))
 		if err != nil {
 			t.Fatal(err)
 		}

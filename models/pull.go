@@ -139,7 +139,7 @@ func fetchFiles(ctx context.Context, man *Manifest, dir, tmp string, o PullOptio
 			return err
 		}
 		if !o.Force && f.SHA256 != "" {
-			if sum, err := fileSHA256(filepath.Join(dir, f.Name)); err == nil && sum == f.SHA256 {
+			if sum, err := FileSHA256(filepath.Join(dir, f.Name)); err == nil && sum == f.SHA256 {
 				progress(fmt.Sprintf("%s: %s already verified", man.Name, f.Name))
 				continue
 			}
@@ -338,7 +338,8 @@ func statusHint(code int) string {
 	return ""
 }
 
-func fileSHA256(path string) (string, error) {
+// FileSHA256 returns the hex sha256 of the file at path.
+func FileSHA256(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err

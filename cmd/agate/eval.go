@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/csv"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -472,7 +470,7 @@ func checkTrainingData(m *textdata.Manifest, ds *eval.Dataset, tr *train.Trainin
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(m.DataDir, path)
 		}
-		if got, err := fileDigest(path); err == nil && got != want {
+		if got, err := models.FileSHA256(path); err == nil && got != want {
 			fmt.Fprintf(stderr, "agate eval: warning: %s differs from the file the model was trained on (sha256 %s, training.json %s): its validation rows may include training rows\n", path, got[:12], want[:min(12, len(want))])
 		}
 	}
@@ -481,19 +479,6 @@ func checkTrainingData(m *textdata.Manifest, ds *eval.Dataset, tr *train.Trainin
 			fmt.Fprintf(stderr, "agate eval: warning: %s: %d validation rows, training.json says %d\n", sum.Name, sum.Evaluated, want)
 		}
 	}
-}
-
-func fileDigest(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // scorerInfo describes the model behind a scorer.

@@ -188,6 +188,12 @@ func Bootstrap(scores []float64, labels []int8, n int, seed uint64, metric func(
 			vals = append(vals, v)
 		}
 	}
+	return centralInterval(vals)
+}
+
+// centralInterval returns the central 95% of vals (sorted in place),
+// interpolating between order statistics; NaNs when vals is empty.
+func centralInterval(vals []float64) Interval {
 	if len(vals) == 0 {
 		return Interval{math.NaN(), math.NaN()}
 	}

@@ -523,17 +523,7 @@ func BootstrapROCAUC(scores []float64, labels []int8, n int, seed uint64) Interv
 		}
 		vals = append(vals, num/(pos*neg))
 	}
-	if len(vals) == 0 {
-		return Interval{math.NaN(), math.NaN()}
-	}
-	slices.Sort(vals)
-	q := func(p float64) float64 {
-		pos := p * float64(len(vals)-1)
-		lo := int(math.Floor(pos))
-		hi := min(lo+1, len(vals)-1)
-		return vals[lo] + (vals[hi]-vals[lo])*(pos-float64(lo))
-	}
-	return Interval{q(0.025), q(0.975)}
+	return centralInterval(vals)
 }
 
 // WriteTable writes the report as aligned text tables.

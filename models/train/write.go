@@ -2,11 +2,8 @@ package train
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -14,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/agate-ml/agate/models"
 	"github.com/agate-ml/agate/models/textdata"
 	"github.com/agate-ml/agate/models/textfeat"
 	"github.com/agate-ml/agate/models/textlinear"
@@ -95,7 +93,7 @@ func Report(c Config, res *Result, info ModelInfo) (*TrainingReport, error) {
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(c.DataDir, path)
 		}
-		sum, err := fileSHA256(path)
+		sum, err := models.FileSHA256(path)
 		if err != nil {
 			return nil, err
 		}
@@ -132,19 +130,6 @@ func round(v float64) float64 {
 		return 0
 	}
 	return math.Round(v*1e6) / 1e6
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // modelManifest is the manifest.yaml of a trained model folder (the
