@@ -8,6 +8,7 @@ require (
 	github.com/prometheus/client_golang v1.22.0
 	github.com/rivo/uniseg v0.4.7
 	github.com/sugarme/tokenizer v0.3.0
+	github.com/swaggo/files/v2 v2.0.2
 	github.com/yalue/onnxruntime_go v1.31.0
 	golang.org/x/sys v0.49.0
 	golang.org/x/text v0.25.0

@@ -268,6 +268,7 @@ func (s *Server) routes(e *gin.Engine) {
 	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelError)})))
 	e.GET("/openapi.json", s.openAPI)
 	e.GET("/docs", s.docs)
+	e.GET("/docs/*file", s.docsAsset)
 	e.GET("/", func(c *gin.Context) { c.Redirect(http.StatusFound, "/docs") })
 
 	e.POST("/analyze", s.admit, s.analyze)

@@ -226,9 +226,18 @@ func TestProbesAndMetadata(t *testing.T) {
 	if w, _ := e.do("GET", "/openapi.json", nil); w.Code != 200 || !json.Valid(w.Body.Bytes()) {
 		t.Errorf("openapi.json: %d", w.Code)
 	}
-	if w, _ := e.do("GET", "/docs", nil); w.Code != 200 || !strings.Contains(w.Body.String(), "openapi.json") {
+	if w, _ := e.do("GET", "/docs", nil); w.Code != 200 || !strings.Contains(w.Body.String(), "openapi.json") || !strings.Contains(w.Body.String(), "swagger-ui-bundle.js") {
 		t.Errorf("docs: %d", w.Code)
 	}
+	// Swagger UI itself, from the embedded copy, started on our document
+	for file, want := range map[string]string{"swagger-ui-bundle.js": "SwaggerUIBundle", "swagger-ui.css": ".swagger-ui",
+		"swagger-initializer.js": "/openapi.json", "swagger-ui-standalone-preset.js": "SwaggerUIStandalonePreset"} {
+		w, _ := e.do("GET", "/docs/"+file, nil)
+		if w.Code != 200 || !strings.Contains(w.Body.String(), want) {
+			t.Errorf("/docs/%s: %d, %d bytes", file, w.Code, w.Body.Len())
+		}
+	}
+	e.expectError("GET", "/docs/nope.js", nil, 404, "")
 	if w, _ := e.do("GET", "/", nil); w.Code != http.StatusFound {
 		t.Errorf("/: %d", w.Code)
 	}
