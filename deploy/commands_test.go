@@ -311,7 +311,7 @@ func TestDockerfileCommands(t *testing.T) {
 // TestKubernetesAndKServeCommands starts the Deployment's and the KServe
 // runtime's containers as their manifests say and probes them.
 func TestKubernetesAndKServeCommands(t *testing.T) {
-	for _, file := range []string{"kubernetes/deployment.yaml", "kserve/servingruntime.yaml"} {
+	for _, file := range []string{"kubernetes/deployment.yaml", "kserve/servingruntime.yaml", "cloudrun/service.yaml"} {
 		t.Run(file, func(t *testing.T) {
 			b, err := os.ReadFile(file)
 			if err != nil {

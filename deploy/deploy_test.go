@@ -38,6 +38,11 @@ var schemas = map[string]kindSchema{
 		"spec.containers", "spec.containers.[].name", "spec.containers.[].image", "spec.protocolVersions"}},
 	"InferenceService": {"serving.kserve.io/v1beta1", []string{"metadata.name", "spec.predictor.model.modelFormat.name",
 		"spec.predictor.model.storageUri"}},
+	"Ingress": {"networking.k8s.io/v1", []string{"metadata.name", "metadata.annotations", "spec.tls", "spec.tls.[].secretName",
+		"spec.rules", "spec.rules.[].http.paths.[].backend.service.name"}},
+	// Cloud Run (Knative) services share the kind name with Kubernetes'
+	"Service@serving.knative.dev/v1": {"serving.knative.dev/v1", []string{"metadata.name", "spec.template.spec.containers",
+		"spec.template.spec.containers.[].image", "spec.template.spec.containers.[].ports"}},
 }
 
 func has(doc any, path []string) error {
@@ -144,7 +149,12 @@ func TestManifests(t *testing.T) {
 				break
 			}
 			kind, _ := doc["kind"].(string)
-			s, ok := schemas[kind]
+			s, ok := schemas[kind+"@"+fmt.Sprint(doc["apiVersion"])]
+			if ok {
+				kind += "@" + fmt.Sprint(doc["apiVersion"])
+			} else {
+				s, ok = schemas[kind]
+			}
 			if !ok {
 				t.Errorf("%s: document %d: unknown kind %q", path, i, kind)
 				continue

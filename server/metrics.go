@@ -40,7 +40,7 @@ func newMetrics() *metrics {
 			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"model"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "agate_rejected_total", Help: "Requests refused for load: reason is queue_full or rate_limited.",
+			Name: "agate_rejected_total", Help: "Requests refused for load: reason is queue_full, in_flight or rate_limited.",
 		}, []string{"reason"}),
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "agate_http_in_flight_requests", Help: "HTTP requests being served.",
