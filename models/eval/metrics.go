@@ -54,18 +54,36 @@ func ROCAUC(scores []float64, labels []int8) (float64, error) {
 // scikit-learn computes it: Σ (R_k − R_{k−1}) · P_k over thresholds at
 // each distinct score, highest first.
 func AveragePrecision(scores []float64, labels []int8) (float64, error) {
-	idx := order(scores)
-	slices.Reverse(idx)
-	var pos float64
-	for _, l := range labels {
-		if l == 1 {
-			pos++
-		}
-	}
-	if pos == 0 || pos == float64(len(labels)) {
+	pos := positives(labels)
+	if pos == 0 || pos == len(labels) {
 		return math.NaN(), ErrOneClass
 	}
-	var tp, fp, ap, lastRecall float64
+	var ap, lastRecall float64
+	thresholds(scores, labels, func(_ float64, tp, fp int) {
+		recall := float64(tp) / float64(pos)
+		ap += (recall - lastRecall) * float64(tp) / float64(tp+fp)
+		lastRecall = recall
+	})
+	return ap, nil
+}
+
+// positives counts the labels that are 1.
+func positives(labels []int8) int {
+	n := 0
+	for _, l := range labels {
+		if l == 1 {
+			n++
+		}
+	}
+	return n
+}
+
+// thresholds calls fn for each distinct score, highest first, with the
+// true and false positives of the decision score ≥ that score.
+func thresholds(scores []float64, labels []int8, fn func(score float64, tp, fp int)) {
+	idx := order(scores)
+	slices.Reverse(idx)
+	tp, fp := 0, 0
 	for i := 0; i < len(idx); {
 		j := i
 		for j < len(idx) && scores[idx[j]] == scores[idx[i]] {
@@ -76,12 +94,9 @@ func AveragePrecision(scores []float64, labels []int8) (float64, error) {
 			}
 			j++
 		}
-		recall := tp / pos
-		ap += (recall - lastRecall) * tp / (tp + fp)
-		lastRecall = recall
+		fn(scores[idx[i]], tp, fp)
 		i = j
 	}
-	return ap, nil
 }
 
 // order returns the indexes of scores sorted ascending (stable).
@@ -137,31 +152,13 @@ func ratio(a, b int) float64 {
 // BestF1Threshold returns the threshold among the scores that maximises F1
 // (the lowest such threshold on ties) and that F1.
 func BestF1Threshold(scores []float64, labels []int8) (threshold, f1 float64) {
-	idx := order(scores)
-	slices.Reverse(idx)
-	var pos int
-	for _, l := range labels {
-		if l == 1 {
-			pos++
-		}
-	}
-	tp, fp := 0, 0
+	pos := positives(labels)
 	threshold = math.Inf(1)
-	for i := 0; i < len(idx); {
-		j := i
-		for j < len(idx) && scores[idx[j]] == scores[idx[i]] {
-			if labels[idx[j]] == 1 {
-				tp++
-			} else {
-				fp++
-			}
-			j++
-		}
+	thresholds(scores, labels, func(score float64, tp, fp int) {
 		if f := ratio(2*tp, tp+fp+pos); f > f1 || (f == f1 && f > 0) {
-			threshold, f1 = scores[idx[i]], f
+			threshold, f1 = score, f
 		}
-		i = j
-	}
+	})
 	return threshold, f1
 }
 
