@@ -47,3 +47,31 @@ func TestHelpExitsZero(t *testing.T) {
 		}
 	}
 }
+
+// TestRootCommand: cobra dispatches to the commands, generates the command
+// list, completes pull's model names and refuses unknown commands.
+func TestRootCommand(t *testing.T) {
+	var out bytes.Buffer
+	if code := run([]string{"help"}, &out, &out); code != 0 || !bytes.Contains(out.Bytes(), []byte("train")) || !bytes.Contains(out.Bytes(), []byte("completion")) {
+		t.Errorf("agate help: exit %d\n%s", code, out.String())
+	}
+	out.Reset()
+	if code := run([]string{"__complete", "pull", ""}, &out, &out); code != 0 || !bytes.Contains(out.Bytes(), []byte("toxic-bert")) {
+		t.Errorf("completion of pull: exit %d\n%s", code, out.String())
+	}
+	out.Reset()
+	if code := run([]string{"completion", "bash"}, &out, &out); code != 0 || !bytes.Contains(out.Bytes(), []byte("bash completion")) {
+		t.Errorf("agate completion bash: exit %d", code)
+	}
+	out.Reset()
+	if code := run([]string{"nope"}, &out, &out); code != 2 || !bytes.Contains(out.Bytes(), []byte("unknown command")) {
+		t.Errorf("agate nope: exit %d\n%s", code, out.String())
+	}
+	out.Reset()
+	if code := run([]string{"version"}, &out, &out); code != 0 || !bytes.Contains(out.Bytes(), []byte("agate ")) {
+		t.Errorf("agate version: exit %d %q", code, out.String())
+	}
+	if code := run(nil, &out, &out); code != 2 {
+		t.Errorf("agate with no command: exit %d, want 2", code)
+	}
+}

@@ -9,7 +9,9 @@
 //	agate check [flags] DIR            run one model folder and print errors per output
 //	agate inspect MODEL.onnx           print a model's inputs, outputs and operators
 //	agate train --out DIR              train a linear text classifier
+//	agate eval [FILE...]               measure a text model and write its model card
 //	agate version                      print the version
+//	agate completion bash              shell completion (bash, zsh, fish, powershell)
 package main
 
 import (
@@ -19,66 +21,100 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/agate-ml/agate/models"
+	"github.com/spf13/cobra"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-const usage = `agate: a pure-Go inference engine and server for ONNX models.
+// commands lists agate's commands: each keeps its own flag set (flags may
+// follow the arguments), prints its own usage for --help and returns its
+// exit code.
+func commands(ctx context.Context, stdout, stderr io.Writer) []command {
+	return []command{
+		{"serve", "serve models over HTTP (toxicity analysis, moderation, predictions, KServe v2)", func(a []string) int { return cmdServe(ctx, a, stdout, stderr) }},
+		{"pull", "download and verify catalog models into the cache (or build the demo model)", func(a []string) int { return cmdPull(ctx, a, stdout, stderr) }},
+		{"conformance", "run ONNX backend test cases (model.onnx + test_data_set_*) and report pass/fail", func(a []string) int { return cmdConformance(ctx, a, stdout, stderr) }},
+		{"check", "run one model folder against its stored reference outputs, with errors per output", func(a []string) int { return cmdCheck(ctx, a, stdout, stderr) }},
+		{"inspect", "describe a model: inputs, outputs, opsets and operators", func(a []string) int { return cmdInspect(a, stdout, stderr) }},
+		{"quantize", "dynamically quantize a model's MatMul weights to int8", func(a []string) int { return cmdQuantize(a, stdout, stderr) }},
+		{"train", "train a linear text classifier (the toxicity model) from labelled files", func(a []string) int { return cmdTrain(ctx, a, stdout, stderr) }},
+		{"eval", "measure a text model on labelled data (ROC-AUC, PR-AUC, F1) and write its model card", func(a []string) int { return cmdEval(ctx, a, stdout, stderr) }},
+	}
+}
 
-Usage:
-  agate <command> [flags] [arguments]
+// command is one subcommand: its name, a line of help and what runs it.
+type command struct {
+	name, short string
+	run         func(args []string) int
+}
 
-Commands:
-  serve         serve models over HTTP (toxicity analysis, predictions, KServe v2)
-  pull          download and verify catalog models into the cache (or build the demo model)
-  conformance   run ONNX backend test cases (model.onnx + test_data_set_*) and report pass/fail
-  check         run one model folder against its stored reference outputs, with errors per output
-  inspect       describe a model: inputs, outputs, opsets and operators
-  quantize      dynamically quantize a model's MatMul weights to int8
-  train         train a linear text classifier (the toxicity model) from labelled files
-  eval          measure a text model on labelled data (ROC-AUC, PR-AUC, F1) and write its model card
-  version       print the version
+// rootCommand builds the cobra command tree: dispatch, generated command
+// help ("agate help", "agate help serve") and shell completion ("agate
+// completion bash|zsh|fish|powershell"). The exit code of the command that
+// ran is stored in *code.
+func rootCommand(ctx context.Context, stdout, stderr io.Writer, code *int) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "agate",
+		Short:         "a pure-Go inference engine and server for ONNX models",
+		Long:          "agate: a pure-Go inference engine and server for ONNX models.\n\nRun 'agate <command> --help' for a command's flags.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetVersionTemplate("agate {{.Version}}\n")
+	for _, c := range commands(ctx, stdout, stderr) {
+		sub := &cobra.Command{
+			Use:                c.name,
+			Short:              c.short,
+			DisableFlagParsing: true, // the command parses its own flags
+			RunE: func(_ *cobra.Command, args []string) error {
+				*code = c.run(args)
+				return nil
+			},
+		}
+		sub.SetHelpFunc(func(*cobra.Command, []string) { *code = c.run([]string{"--help"}) })
+		if c.name == "pull" {
+			sub.ValidArgsFunction = completeModelNames
+		}
+		root.AddCommand(sub)
+	}
+	root.AddCommand(&cobra.Command{Use: "version", Short: "print the version", Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error { fmt.Fprintln(stdout, "agate", version); return nil }})
+	return root
+}
 
-Run 'agate <command> --help' for a command's flags.
-`
+// completeModelNames completes 'agate pull' with the catalog's models.
+func completeModelNames(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	catalog, err := models.BuiltinCatalog()
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveError
+	}
+	return catalog.Names(), cobra.ShellCompDirectiveNoFileComp
+}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return 2
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	cmd, rest := args[0], args[1:]
-	switch cmd {
-	case "serve":
-		return cmdServe(ctx, rest, stdout, stderr)
-	case "pull":
-		return cmdPull(ctx, rest, stdout, stderr)
-	case "conformance":
-		return cmdConformance(ctx, rest, stdout, stderr)
-	case "check":
-		return cmdCheck(ctx, rest, stdout, stderr)
-	case "inspect":
-		return cmdInspect(rest, stdout, stderr)
-	case "quantize":
-		return cmdQuantize(rest, stdout, stderr)
-	case "train":
-		return cmdTrain(ctx, rest, stdout, stderr)
-	case "eval":
-		return cmdEval(ctx, rest, stdout, stderr)
-	case "version", "--version":
-		fmt.Fprintln(stdout, "agate", version)
-		return 0
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return 0
+	code := 0
+	root := rootCommand(ctx, stdout, stderr, &code)
+	if len(args) == 0 {
+		root.SetOut(stderr)
+		root.Help()
+		return 2
 	}
-	fmt.Fprintf(stderr, "agate: unknown command %q\n\n%s", cmd, usage)
-	return 2
+	root.SetArgs(args)
+	if err := root.Execute(); err != nil {
+		fmt.Fprintf(stderr, "agate: %v\n\nRun 'agate help' for the commands.\n", err)
+		return 2
+	}
+	return code
 }
