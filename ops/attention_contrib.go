@@ -158,7 +158,11 @@ func (k *skipLayerNormKernel) Run(ec *Context, in, out []*Tensor) error {
 	h := x.Shape[len(x.Shape)-1]
 	rows := x.Len() / max(1, h)
 	sl := skip.Len()
-	if skip.DType != x.DType || sl == 0 || sl%h != 0 || x.Len()%sl != 0 || skip.Shape[len(skip.Shape)-1] != h {
+	bad := skip.DType != x.DType || len(skip.Shape) == 0 || skip.Shape[len(skip.Shape)-1] != h
+	if x.Len() > 0 { // an empty input (a batch of 0) has an empty output
+		bad = bad || sl == 0 || sl%h != 0 || x.Len()%sl != 0
+	}
+	if bad {
 		return fmt.Errorf("skip of shape %s does not match input shape %s", ShapeString(skip.Shape), ShapeString(x.Shape))
 	}
 	for i, t := range [...]*Tensor{gamma, beta, bias} {

@@ -157,6 +157,19 @@ func TestSkipLayerNormalization(t *testing.T) {
 	laWantErr(t, "skip shape", err, "skip")
 	_, err = s.run(laF32([]int{1, 3}, 1, 2, 3), laF32([]int{1, 3}, 1, 2, 3), laF32([]int{2}, 1, 1))
 	laWantErr(t, "gamma shape", err, "gamma")
+	// An empty batch gives empty outputs (it used to be refused as a shape
+	// mismatch between two equal shapes).
+	for _, nOut := range []int{1, 4} {
+		e := laNode{domain: DomainMicrosoft, op: "SkipLayerNormalization", version: 1, nOut: nOut}
+		empty := NewTensor(Float, 0, 5, 3)
+		out, err = e.run(empty, NewTensor(Float, 0, 5, 3), laF32([]int{3}, 1, 1, 1))
+		if err != nil {
+			t.Fatalf("%d outputs, empty batch: %v", nOut, err)
+		}
+		if out[0].Len() != 0 || len(out[0].Shape) != 3 || out[0].Shape[1] != 5 {
+			t.Errorf("%d outputs, empty batch: output %v", nOut, out[0].Shape)
+		}
+	}
 }
 
 func TestEmbedLayerNormalization(t *testing.T) {
