@@ -58,6 +58,32 @@ func DecodeValue(b []byte, typ *ops.Type) (ops.Value, error) {
 	return nil, fmt.Errorf("cannot decode a value of type %s", typ)
 }
 
+// ValueName returns the name a serialized value (of the expected type, as
+// DecodeValue takes it) carries, "" when none or when it does not parse.
+// Test runners bind input files by it.
+func ValueName(b []byte, typ *ops.Type) string {
+	var m interface {
+		proto.Message
+		GetName() string
+	}
+	switch {
+	case typ == nil || typ.Kind == ops.KindTensor || typ.Kind == ops.KindSparseTensor:
+		m = &onnxpb.TensorProto{}
+	case typ.Kind == ops.KindSequence:
+		m = &onnxpb.SequenceProto{}
+	case typ.Kind == ops.KindMap:
+		m = &onnxpb.MapProto{}
+	case typ.Kind == ops.KindOptional:
+		m = &onnxpb.OptionalProto{}
+	default:
+		return ""
+	}
+	if err := proto.Unmarshal(b, m); err != nil {
+		return ""
+	}
+	return m.GetName()
+}
+
 func decodeSequence(sp *onnxpb.SequenceProto, typ *ops.Type) (*ops.Sequence, error) {
 	seq := &ops.Sequence{}
 	if typ != nil {

@@ -234,25 +234,80 @@ func countFiles(set, prefix string) int {
 	}
 }
 
+// bindInputs chooses the graph input each input file feeds, as the ONNX
+// and onnxruntime test runners do: by the name stored in every file when
+// all of them name a graph input, otherwise in order to the inputs that
+// have no initializer (older exporters list weights among the inputs),
+// and, when there are more files than such inputs, to all inputs in order.
+func bindInputs(ins []engine.IOInfo, files [][]byte) ([]int, error) {
+	slots := make([]int, len(files))
+	byName := map[string]int{}
+	for i, in := range ins {
+		byName[in.Name] = i
+	}
+	named := len(files) > 0
+	used := map[int]bool{}
+	for i, b := range files {
+		name := ""
+		for _, in := range ins {
+			if n := engine.ValueName(b, in.Type); n != "" {
+				name = n
+				break
+			}
+		}
+		k, ok := byName[name]
+		if !ok || used[k] {
+			named = false
+			break
+		}
+		slots[i], used[k] = k, true
+	}
+	if named {
+		return slots, nil
+	}
+	var free []int
+	for i, in := range ins {
+		if !in.Optional {
+			free = append(free, i)
+		}
+	}
+	if len(files) > len(free) {
+		free = free[:0]
+		for i := range ins {
+			free = append(free, i)
+		}
+	}
+	for i := range files {
+		slots[i] = free[i]
+	}
+	return slots, nil
+}
+
 func runSet(ctx context.Context, m *engine.Model, set string, opt Options, res *Result) ([]OutputError, error) {
 	ins := m.Inputs()
 	nIn := countFiles(set, "input")
 	inputs := make([]ops.Value, len(ins))
-	// Input files bind to the graph inputs in order; inputs with
-	// initializer defaults come last and may be left out.
 	if nIn > len(ins) {
 		return nil, fmt.Errorf("%d input files for %d model inputs", nIn, len(ins))
 	}
-	for i := 0; i < nIn; i++ {
+	files := make([][]byte, nIn)
+	for i := range files {
 		b, err := os.ReadFile(filepath.Join(set, fmt.Sprintf("input_%d.pb", i)))
 		if err != nil {
 			return nil, err
 		}
-		v, err := engine.DecodeValue(b, ins[i].Type)
+		files[i] = b
+	}
+	slots, err := bindInputs(ins, files)
+	if err != nil {
+		return nil, err
+	}
+	for i, b := range files {
+		v, err := engine.DecodeValue(b, ins[slots[i]].Type)
 		if err != nil {
-			return nil, fmt.Errorf("input_%d.pb: %w", i, err)
+			return nil, fmt.Errorf("input_%d.pb (bound to %q): %w", i, ins[slots[i]].Name, err)
 		}
-		inputs[i] = v
+		inputs[slots[i]] = v
 	}
 	outs := m.Outputs()
 	got := make([]ops.Value, len(outs))
