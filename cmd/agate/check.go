@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/agate-ml/agate/engine"
+	"github.com/agate-ml/agate/engine/onnxbuild"
 	"github.com/agate-ml/agate/engine/conformance"
 	"github.com/agate-ml/agate/models"
 )
@@ -26,7 +27,9 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 Runs DIR/model.onnx on every DIR/test_data_set_*/input_*.pb and compares the
 outputs with output_*.pb, printing the largest absolute and relative error of
 each output. A dynamically quantized model (int8 MatMuls) is held to an
-absolute tolerance of 1e-2 unless -atol is given. When DIR also holds
+absolute tolerance of 1e-2, and a graph whose outputs come out of
+DequantizeLinear (static QDQ quantization) to one quantization step (the
+largest such scale), unless --atol is given. When DIR also holds
 texts.json and a tokenizer (a text classifier folder), each text must
 tokenize to its listed input_ids and the model's logits on them must match
 the listed torch_logits within -text-atol (for a quantized model they are
@@ -61,6 +64,10 @@ Flags:`)
 	if !atolSet && isQuantized {
 		*atol = 1e-2
 		fmt.Fprintln(stdout, "note:  dynamically quantized model: absolute tolerance 1e-2")
+	}
+	if step := qdqStep(filepath.Join(dir, "model.onnx")); !atolSet && step > *atol {
+		*atol = step
+		fmt.Fprintf(stdout, "note:  outputs come out of DequantizeLinear: absolute tolerance of one quantization step, %.3g\n", step)
 	}
 	res := conformance.RunCase(ctx, dir, conformance.Options{Tolerance: conformance.Tolerance{Abs: *atol, Rel: *rtol}, Workers: *workers})
 	fmt.Fprintf(stdout, "model: %s\n", dir)
@@ -115,6 +122,41 @@ func quantized(path string) bool {
 		}
 	}
 	return false
+}
+
+// qdqStep returns the largest scale of the DequantizeLinear nodes that
+// produce graph outputs (0 when none does): a statically quantized (QDQ)
+// graph's outputs may differ from onnxruntime's by one quantization step,
+// where a rounding tie falls the other way.
+func qdqStep(path string) float64 {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	e, err := onnxbuild.LoadModel(b)
+	if err != nil {
+		return 0
+	}
+	outs := map[string]bool{}
+	for _, o := range e.GraphOutputs() {
+		outs[o] = true
+	}
+	step := 0.0
+	for _, n := range e.Nodes {
+		if n.OpType != "DequantizeLinear" || len(n.Outputs) == 0 || !outs[n.Outputs[0]] || len(n.Inputs) < 2 {
+			continue
+		}
+		scale, err := e.Initializer(n.Inputs[1])
+		if err != nil || scale == nil {
+			continue
+		}
+		if f, err := scale.AsFloat64s(); err == nil {
+			for _, v := range f {
+				step = math.Max(step, math.Abs(v))
+			}
+		}
+	}
+	return step
 }
 
 // textsFile is texts.json of a text classifier folder.

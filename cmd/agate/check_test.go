@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	ob "github.com/agate-ml/agate/engine/onnxbuild"
 	"github.com/agate-ml/agate/internal/shared"
+	"github.com/agate-ml/agate/ops"
 )
 
 // TestCheckTextFolder runs agate check on a transformer fixture (test set,
@@ -59,5 +62,29 @@ func TestCheckTextFolder(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "7 of 8 texts") || !strings.Contains(out.String(), "text 1") {
 		t.Errorf("the failure does not name the text:\n%s", out.String())
+	}
+}
+
+// TestQDQStep: a graph whose output comes out of DequantizeLinear is
+// checked within one quantization step.
+func TestQDQStep(t *testing.T) {
+	g := ob.NewGraph("g").Input("x", ob.TensorType(ops.Float, 4)).Output("y", ob.TensorType(ops.Float, 4)).
+		Initializer("scale", ops.Scalar(float32(0.05))).Initializer("zero", ops.Scalar(uint8(128))).
+		Node("QuantizeLinear", []string{"x", "scale", "zero"}, []string{"q"}).
+		Node("DequantizeLinear", []string{"q", "scale", "zero"}, []string{"y"})
+	b, err := (&ob.Model{Graph: g, Opsets: map[string]int{"": 13}}).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "model.onnx")
+	os.WriteFile(path, b, 0o644)
+	if step := qdqStep(path); math.Abs(step-0.05) > 1e-7 {
+		t.Errorf("step %v, want 0.05", step)
+	}
+	g2 := ob.NewGraph("g").Input("x", ob.TensorType(ops.Float, 4)).Output("y", ob.TensorType(ops.Float, 4)).Node("Relu", []string{"x"}, []string{"y"})
+	b, _ = (&ob.Model{Graph: g2, Opsets: map[string]int{"": 13}}).Marshal()
+	os.WriteFile(path, b, 0o644)
+	if step := qdqStep(path); step != 0 {
+		t.Errorf("a float graph: step %v", step)
 	}
 }
