@@ -13,8 +13,8 @@ import (
 	"strings"
 
 	"github.com/agate-ml/agate/engine"
-	"github.com/agate-ml/agate/engine/onnxbuild"
 	"github.com/agate-ml/agate/engine/conformance"
+	"github.com/agate-ml/agate/engine/onnxbuild"
 	"github.com/agate-ml/agate/models"
 )
 
