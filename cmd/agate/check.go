@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
+	flag "github.com/spf13/pflag"
 	"io"
 	"math"
 	"os"
@@ -32,8 +32,8 @@ DequantizeLinear (static QDQ quantization) to one quantization step (the
 largest such scale), unless --atol is given. When DIR also holds
 texts.json and a tokenizer (a text classifier folder), each text must
 tokenize to its listed input_ids and the model's logits on them must match
-the listed torch_logits within -text-atol (for a quantized model they are
-only reported, unless -text-atol is given). Exits 1 when anything is outside
+the listed torch_logits within --text-atol (for a quantized model they are
+only reported, unless --text-atol is given). Exits 1 when anything is outside
 its tolerance.
 
 Flags:`)

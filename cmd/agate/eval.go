@@ -7,8 +7,8 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
+	flag "github.com/spf13/pflag"
 	"io"
 	"io/fs"
 	"math"
@@ -135,7 +135,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fset.IntVar(&c.batch, "batch", 64, "texts per model run or per request (the server's limit is 64 by default)")
 	fset.IntVar(&c.concurrency, "concurrency", 4, "requests in flight with --server")
 	fset.DurationVar(&c.timeout, "timeout", time.Minute, "time limit of one request with --server")
-	if err := fset.Parse(args); err != nil {
+	if err := parseInterspersed(fset, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}

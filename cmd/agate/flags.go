@@ -2,30 +2,25 @@ package main
 
 import (
 	"errors"
-	"flag"
+	"fmt"
+	flag "github.com/spf13/pflag"
 )
 
-// parseInterspersed parses args like fs.Parse but lets flags follow the
-// positional arguments ("agate pull demo-rf --out DIR"), as users and
-// container manifests write them; fs.Args() then holds the positional
-// arguments in order. A "--" ends the flags as usual.
+// parseInterspersed parses args with fs: flags may come before, between or
+// after the positional arguments ("agate pull demo-rf --out DIR"), as
+// users and container manifests write them; fs.Args() then holds the
+// positional arguments in order. A "--" ends the flags.
+// A parse error is printed with the usage, as Go's flag package does.
 func parseInterspersed(fs *flag.FlagSet, args []string) error {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return err
+	fs.SetInterspersed(true)
+	err := fs.Parse(args)
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(fs.Output(), err)
+		if fs.Usage != nil {
+			fs.Usage()
 		}
-		if fs.NArg() == 0 {
-			break
-		}
-		if n := len(args) - fs.NArg(); n > 0 && args[n-1] == "--" {
-			pos = append(pos, fs.Args()...) // everything after "--" is positional
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
 	}
-	return fs.Parse(append([]string{"--"}, pos...))
+	return err
 }
 
 // flagExit is the exit code of a command whose flags did not parse: 0 for

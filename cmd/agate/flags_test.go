@@ -2,7 +2,7 @@ package main
 
 import (
 	"bytes"
-	"flag"
+	flag "github.com/spf13/pflag"
 	"io"
 	"slices"
 	"testing"

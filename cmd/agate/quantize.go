@@ -1,8 +1,8 @@
 package main
 
 import (
-	"flag"
 	"fmt"
+	flag "github.com/spf13/pflag"
 	"io"
 	"os"
 	"regexp"
@@ -22,7 +22,7 @@ Dynamically quantizes a float model, as onnxruntime's quantize_dynamic does:
 every MatMul with a constant float32 weight matrix gets 8-bit weights, and
 its input is quantized to uint8 at run time (DynamicQuantizeLinear,
 MatMulInteger, Cast, Mul; or com.microsoft DynamicQuantizeMatMul with
--contrib).
+--contrib).
 
 Flags:`)
 		fs.PrintDefaults()
@@ -45,7 +45,7 @@ Flags:`)
 	case "uint8":
 		opt.WeightType = ops.Uint8
 	default:
-		fmt.Fprintf(stderr, "agate quantize: -weight-type must be int8 or uint8, got %q\n", *weight)
+		fmt.Fprintf(stderr, "agate quantize: --weight-type must be int8 or uint8, got %q\n", *weight)
 		return 2
 	}
 	if *exclude != "" {

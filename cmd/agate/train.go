@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
+	flag "github.com/spf13/pflag"
 	"io"
 	"os"
 	"strconv"
@@ -69,7 +69,7 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	srcWeights := fs.String("source-weights", "", "row weight multipliers by manifest source, as mlma-fr=2 (default 1)")
 	workers := fs.Int("workers", 2, "goroutines computing gradients (the model does not depend on it)")
 	quiet := fs.Bool("quiet", false, "print no progress")
-	if err := fs.Parse(args); err != nil {
+	if err := parseInterspersed(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
