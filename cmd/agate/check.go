@@ -19,7 +19,12 @@ import (
 )
 
 func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	return runFlags("check", args, func(fs *flag.FlagSet) func([]string) int { return checkCommand(ctx, fs, stdout, stderr) })
+}
+
+// checkCommand defines the flags of 'agate check' on fs and returns what runs
+// the command on its positional arguments (cobra or runFlags parses).
+func checkCommand(ctx context.Context, fs *flag.FlagSet, stdout, stderr io.Writer) func(args []string) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, `Usage: agate check [flags] DIR
@@ -43,63 +48,62 @@ Flags:`)
 	rtol := fs.Float64("rtol", 1e-4, "relative tolerance for float outputs")
 	workers := fs.Int("workers", 0, "intra-op worker goroutines (0: GOMAXPROCS)")
 	textAtol := fs.Float64("text-atol", 1e-4, "absolute tolerance of the logits against texts.json's torch_logits")
-	if err := parseInterspersed(fs, args); err != nil {
-		return flagExit(err)
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return 2
-	}
-	dir := fs.Arg(0)
-	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
-		fmt.Fprintf(stderr, "agate check: %s is a file: check takes a model folder (model.onnx with test_data_set_* or texts.json beside it); 'agate inspect %s' describes a single model file\n", dir, dir)
-		return 2
-	}
-	atolSet, textAtolSet := false, false
-	fs.Visit(func(f *flag.Flag) {
-		atolSet = atolSet || f.Name == "atol"
-		textAtolSet = textAtolSet || f.Name == "text-atol"
-	})
-	isQuantized := quantized(filepath.Join(dir, "model.onnx"))
-	if !atolSet && isQuantized {
-		*atol = 1e-2
-		fmt.Fprintln(stdout, "note:  dynamically quantized model: absolute tolerance 1e-2")
-	}
-	if step := qdqStep(filepath.Join(dir, "model.onnx")); !atolSet && step > *atol {
-		*atol = step
-		fmt.Fprintf(stdout, "note:  outputs come out of DequantizeLinear: absolute tolerance of one quantization step, %.3g\n", step)
-	}
-	res := conformance.RunCase(ctx, dir, conformance.Options{Tolerance: conformance.Tolerance{Abs: *atol, Rel: *rtol}, Workers: *workers})
-	fmt.Fprintf(stdout, "model: %s\n", dir)
-	if len(res.Ops) > 0 {
-		fmt.Fprintf(stdout, "ops:   %s\n", strings.Join(res.Ops, " "))
-	}
-	for _, o := range res.Outputs {
-		fmt.Fprintf(stdout, "output %-20s max abs error %.3g  max rel error %.3g\n", o.Name, o.MaxAbs, o.MaxRel)
-	}
-	fmt.Fprintf(stdout, "time:  %v\n", res.Duration.Round(1000))
-	ok := true
-	if res.Status != conformance.Passed {
-		fmt.Fprintf(stdout, "%s: %s\n", strings.ToUpper(string(res.Status)), res.Message)
-		ok = false
-	}
-	if _, err := os.Stat(filepath.Join(dir, "texts.json")); err == nil {
-		// torch_logits come from the float model: an int8 model's logits are
-		// only reported against them, unless -text-atol asks for a bound.
-		bound := *textAtol
-		if isQuantized && !textAtolSet {
-			bound = math.Inf(1)
+	return func(args []string) int {
+		if len(args) != 1 {
+			fs.Usage()
+			return 2
 		}
-		if err := checkTexts(ctx, dir, bound, *workers, stdout); err != nil {
-			fmt.Fprintf(stdout, "FAIL: texts.json: %v\n", err)
+		dir := args[0]
+		if st, err := os.Stat(dir); err == nil && !st.IsDir() {
+			fmt.Fprintf(stderr, "agate check: %s is a file: check takes a model folder (model.onnx with test_data_set_* or texts.json beside it); 'agate inspect %s' describes a single model file\n", dir, dir)
+			return 2
+		}
+		atolSet, textAtolSet := false, false
+		fs.Visit(func(f *flag.Flag) {
+			atolSet = atolSet || f.Name == "atol"
+			textAtolSet = textAtolSet || f.Name == "text-atol"
+		})
+		isQuantized := quantized(filepath.Join(dir, "model.onnx"))
+		if !atolSet && isQuantized {
+			*atol = 1e-2
+			fmt.Fprintln(stdout, "note:  dynamically quantized model: absolute tolerance 1e-2")
+		}
+		if step := qdqStep(filepath.Join(dir, "model.onnx")); !atolSet && step > *atol {
+			*atol = step
+			fmt.Fprintf(stdout, "note:  outputs come out of DequantizeLinear: absolute tolerance of one quantization step, %.3g\n", step)
+		}
+		res := conformance.RunCase(ctx, dir, conformance.Options{Tolerance: conformance.Tolerance{Abs: *atol, Rel: *rtol}, Workers: *workers})
+		fmt.Fprintf(stdout, "model: %s\n", dir)
+		if len(res.Ops) > 0 {
+			fmt.Fprintf(stdout, "ops:   %s\n", strings.Join(res.Ops, " "))
+		}
+		for _, o := range res.Outputs {
+			fmt.Fprintf(stdout, "output %-20s max abs error %.3g  max rel error %.3g\n", o.Name, o.MaxAbs, o.MaxRel)
+		}
+		fmt.Fprintf(stdout, "time:  %v\n", res.Duration.Round(1000))
+		ok := true
+		if res.Status != conformance.Passed {
+			fmt.Fprintf(stdout, "%s: %s\n", strings.ToUpper(string(res.Status)), res.Message)
 			ok = false
 		}
+		if _, err := os.Stat(filepath.Join(dir, "texts.json")); err == nil {
+			// torch_logits come from the float model: an int8 model's logits are
+			// only reported against them, unless -text-atol asks for a bound.
+			bound := *textAtol
+			if isQuantized && !textAtolSet {
+				bound = math.Inf(1)
+			}
+			if err := checkTexts(ctx, dir, bound, *workers, stdout); err != nil {
+				fmt.Fprintf(stdout, "FAIL: texts.json: %v\n", err)
+				ok = false
+			}
+		}
+		if !ok {
+			return 1
+		}
+		fmt.Fprintln(stdout, "PASS")
+		return 0
 	}
-	if !ok {
-		return 1
-	}
-	fmt.Fprintln(stdout, "PASS")
-	return 0
 }
 
 // quantized reports whether the model at path holds dynamically quantized

@@ -17,7 +17,12 @@ import (
 )
 
 func cmdConformance(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("conformance", flag.ContinueOnError)
+	return runFlags("conformance", args, func(fs *flag.FlagSet) func([]string) int { return conformanceCommand(ctx, fs, stdout, stderr) })
+}
+
+// conformanceCommand defines the flags of 'agate conformance' on fs and returns what runs
+// the command on its positional arguments (cobra or runFlags parses).
+func conformanceCommand(ctx context.Context, fs *flag.FlagSet, stdout, stderr io.Writer) func(args []string) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, `Usage: agate conformance [flags] DIR...
@@ -37,60 +42,59 @@ Flags:`)
 	timeout := fs.Duration("timeout", time.Minute, "time limit per case")
 	atol := fs.Float64("atol", conformance.DefaultTolerance.Abs, "absolute tolerance for float outputs")
 	rtol := fs.Float64("rtol", conformance.DefaultTolerance.Rel, "relative tolerance for float outputs")
-	if err := parseInterspersed(fs, args); err != nil {
-		return flagExit(err)
-	}
-	if fs.NArg() == 0 {
-		fs.Usage()
-		return 2
-	}
-	opt := conformance.Options{Tolerance: conformance.Tolerance{Abs: *atol, Rel: *rtol}, Workers: *workers, Timeout: *timeout}
-	if *runRe != "" {
-		re, err := regexp.Compile(*runRe)
-		if err != nil {
-			fmt.Fprintf(stderr, "agate conformance: bad --run pattern: %v\n", err)
+	return func(args []string) int {
+		if len(args) == 0 {
+			fs.Usage()
 			return 2
 		}
-		opt.Filter = re
-	}
-	var all []conformance.Result
-	var suites []suiteSummary
-	for _, dir := range fs.Args() {
-		res, err := conformance.RunAll(ctx, dir, opt)
-		all = append(all, res...)
-		if err != nil {
-			fmt.Fprintf(stderr, "agate conformance: %s: %v\n", dir, err)
-			return 1
+		opt := conformance.Options{Tolerance: conformance.Tolerance{Abs: *atol, Rel: *rtol}, Workers: *workers, Timeout: *timeout}
+		if *runRe != "" {
+			re, err := regexp.Compile(*runRe)
+			if err != nil {
+				fmt.Fprintf(stderr, "agate conformance: bad --run pattern: %v\n", err)
+				return 2
+			}
+			opt.Filter = re
 		}
-		suites = append(suites, suiteSummary{name: filepath.Join(filepath.Base(filepath.Dir(dir)), filepath.Base(dir)), line: conformance.FormatSummary(res)})
-	}
-	if *verbose {
-		for _, r := range all {
-			if r.Status != conformance.Passed {
-				fmt.Fprintf(stdout, "%-12s %s: %s\n", strings.ToUpper(string(r.Status)), r.Name, r.Message)
+		var all []conformance.Result
+		var suites []suiteSummary
+		for _, dir := range args {
+			res, err := conformance.RunAll(ctx, dir, opt)
+			all = append(all, res...)
+			if err != nil {
+				fmt.Fprintf(stderr, "agate conformance: %s: %v\n", dir, err)
+				return 1
+			}
+			suites = append(suites, suiteSummary{name: filepath.Join(filepath.Base(filepath.Dir(dir)), filepath.Base(dir)), line: conformance.FormatSummary(res)})
+		}
+		if *verbose {
+			for _, r := range all {
+				if r.Status != conformance.Passed {
+					fmt.Fprintf(stdout, "%-12s %s: %s\n", strings.ToUpper(string(r.Status)), r.Name, r.Message)
+				}
 			}
 		}
-	}
-	if *markdown != "" {
-		if err := writeMarkdown(*markdown, suites, all); err != nil {
-			fmt.Fprintf(stderr, "agate conformance: %v\n", err)
-			return 1
+		if *markdown != "" {
+			if err := writeMarkdown(*markdown, suites, all); err != nil {
+				fmt.Fprintf(stderr, "agate conformance: %v\n", err)
+				return 1
+			}
 		}
-	}
-	summary := conformance.FormatSummary(all)
-	if *jsonOut {
-		p, f, u := conformance.Summary(all)
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(map[string]any{"passed": p, "failed": f, "unsupported": u, "total": len(all), "cases": all}); err != nil {
-			fmt.Fprintf(stderr, "agate conformance: %v\n", err)
-			return 1
+		summary := conformance.FormatSummary(all)
+		if *jsonOut {
+			p, f, u := conformance.Summary(all)
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(map[string]any{"passed": p, "failed": f, "unsupported": u, "total": len(all), "cases": all}); err != nil {
+				fmt.Fprintf(stderr, "agate conformance: %v\n", err)
+				return 1
+			}
+			fmt.Fprintln(stderr, summary)
+			return 0
 		}
-		fmt.Fprintln(stderr, summary)
+		fmt.Fprintln(stdout, summary)
 		return 0
 	}
-	fmt.Fprintln(stdout, summary)
-	return 0
 }
 
 type suiteSummary struct{ name, line string }

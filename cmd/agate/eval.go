@@ -106,14 +106,19 @@ func usageError(format string, args ...any) error {
 
 // cmdEval evaluates a text model on labelled data.
 func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fset := flag.NewFlagSet("eval", flag.ContinueOnError)
+	return runFlags("eval", args, func(fs *flag.FlagSet) func([]string) int { return evalCommand(ctx, fs, stdout, stderr) })
+}
+
+// evalCommand defines the flags of 'agate eval' on fset and returns what runs
+// the command on its positional arguments (cobra or runFlags parses).
+func evalCommand(ctx context.Context, fset *flag.FlagSet, stdout, stderr io.Writer) func(args []string) int {
 	fset.SetOutput(stderr)
 	fset.Usage = func() {
 		fmt.Fprint(fset.Output(), evalUsage)
 		fset.PrintDefaults()
 	}
 	root, _ := shared.Root()
-	c := evalConfig{args: args}
+	c := evalConfig{}
 	fset.StringVar(&c.manifest, "data-manifest", "models/toxicity/train.yaml", "data manifest (YAML) listing the labelled sources")
 	fset.StringVar(&c.sharedDir, "shared", root, "folder that ${SHARED} stands for in the manifest [default: $AGATE_SHARED or ../shared]")
 	sources := fset.String("sources", "", "comma-separated manifest sources to evaluate (default: all)")
@@ -135,30 +140,27 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fset.IntVar(&c.batch, "batch", 64, "texts per model run or per request (the server's limit is 64 by default)")
 	fset.IntVar(&c.concurrency, "concurrency", 4, "requests in flight with --server")
 	fset.DurationVar(&c.timeout, "timeout", time.Minute, "time limit of one request with --server")
-	if err := parseInterspersed(fset, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
+	return func(args []string) int {
+		fset.Visit(func(f *flag.Flag) {
+			if f.Name == "data-manifest" || f.Name == "sources" {
+				c.manifestSet = true
+			}
+		})
+		c.sources = splitList(*sources)
+		c.positive = splitList(*positive)
+		c.files = args
+		c.args = append(setFlags(fset), args...)
+		err := runEval(ctx, &c, stdout, stderr)
+		switch {
+		case err == nil:
 			return 0
+		case errors.Is(err, errUsage):
+			fmt.Fprintln(stderr, "agate eval:", strings.TrimPrefix(err.Error(), errUsage.Error()+": "))
+			return 2
+		default:
+			fmt.Fprintln(stderr, "agate eval:", err)
+			return 1
 		}
-		return 2
-	}
-	fset.Visit(func(f *flag.Flag) {
-		if f.Name == "data-manifest" || f.Name == "sources" {
-			c.manifestSet = true
-		}
-	})
-	c.sources = splitList(*sources)
-	c.positive = splitList(*positive)
-	c.files = fset.Args()
-	err := runEval(ctx, &c, stdout, stderr)
-	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, errUsage):
-		fmt.Fprintln(stderr, "agate eval:", strings.TrimPrefix(err.Error(), errUsage.Error()+": "))
-		return 2
-	default:
-		fmt.Fprintln(stderr, "agate eval:", err)
-		return 1
 	}
 }
 

@@ -432,7 +432,7 @@ func TestEvalCard(t *testing.T) {
 		"## Validation results", "| tr |", "## Evaluation-only data", "| ev | research-only |", "## Functional tests",
 		"| fn | counter_ref_nh | 1 | 0 |", "## Intended use", "## Known limits", "English-heavy", "Code-switching", "Sarcasm",
 		"ev is research-licensed", "## How to reproduce", "go run ./cmd/agate train --out models/toxicity/default",
-		"go run ./cmd/agate eval --data-manifest " + manifest} {
+		"go run ./cmd/agate eval ", "--data-manifest " + manifest} {
 		if !strings.Contains(md, want) {
 			t.Errorf("card lacks %q", want)
 		}

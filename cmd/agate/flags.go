@@ -31,3 +31,32 @@ func flagExit(err error) int {
 	}
 	return 2
 }
+
+// runFlags runs a command outside cobra (tests call the cmd functions):
+// define puts its flags on a fresh set, which parses args.
+func runFlags(name string, args []string, define func(*flag.FlagSet) func([]string) int) int {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	run := define(fs)
+	if err := parseInterspersed(fs, args); err != nil {
+		return flagExit(err)
+	}
+	return run(fs.Args())
+}
+
+// setFlags returns the flags set on the command line as arguments ("--name
+// value", "--flag" for a true boolean), to write the command again, in a
+// model card say.
+func setFlags(fs *flag.FlagSet) []string {
+	var out []string
+	fs.Visit(func(f *flag.Flag) {
+		switch {
+		case f.Value.Type() == "bool" && f.Value.String() == "true":
+			out = append(out, "--"+f.Name)
+		case f.Value.Type() == "bool":
+			out = append(out, "--"+f.Name+"=false")
+		default:
+			out = append(out, "--"+f.Name, f.Value.String())
+		}
+	})
+	return out
+}

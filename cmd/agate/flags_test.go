@@ -60,6 +60,14 @@ func TestRootCommand(t *testing.T) {
 		t.Errorf("completion of pull: exit %d\n%s", code, out.String())
 	}
 	out.Reset()
+	if code := run([]string{"__complete", "serve", "--arena"}, &out, &out); code != 0 || !bytes.Contains(out.Bytes(), []byte("--arena-limit")) {
+		t.Errorf("completion of serve's flags: exit %d\n%s", code, out.String())
+	}
+	out.Reset()
+	if code := run([]string{"serve", "--bogus"}, &out, &out); code != 2 || !bytes.Contains(out.Bytes(), []byte("unknown flag")) {
+		t.Errorf("agate serve --bogus: exit %d\n%s", code, out.String())
+	}
+	out.Reset()
 	if code := run([]string{"completion", "bash"}, &out, &out); code != 0 || !bytes.Contains(out.Bytes(), []byte("bash completion")) {
 		t.Errorf("agate completion bash: exit %d", code)
 	}

@@ -24,35 +24,44 @@ import (
 
 	"github.com/agate-ml/agate/models"
 	"github.com/spf13/cobra"
+	flag "github.com/spf13/pflag"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-// commands lists agate's commands: each keeps its own flag set (flags may
-// follow the arguments), prints its own usage for --help and returns its
-// exit code.
+// commands lists agate's commands: each defines its flags on the set it is
+// given and returns what runs it on the positional arguments.
 func commands(ctx context.Context, stdout, stderr io.Writer) []command {
 	return []command{
-		{"serve", "serve models over HTTP (toxicity analysis, moderation, predictions, KServe v2)", func(a []string) int { return cmdServe(ctx, a, stdout, stderr) }},
-		{"pull", "download and verify catalog models into the cache (or build the demo model)", func(a []string) int { return cmdPull(ctx, a, stdout, stderr) }},
-		{"conformance", "run ONNX backend test cases (model.onnx + test_data_set_*) and report pass/fail", func(a []string) int { return cmdConformance(ctx, a, stdout, stderr) }},
-		{"check", "run one model folder against its stored reference outputs, with errors per output", func(a []string) int { return cmdCheck(ctx, a, stdout, stderr) }},
-		{"inspect", "describe a model: inputs, outputs, opsets and operators", func(a []string) int { return cmdInspect(a, stdout, stderr) }},
-		{"quantize", "dynamically quantize a model's MatMul weights to int8", func(a []string) int { return cmdQuantize(a, stdout, stderr) }},
-		{"train", "train a linear text classifier (the toxicity model) from labelled files", func(a []string) int { return cmdTrain(ctx, a, stdout, stderr) }},
-		{"eval", "measure a text model on labelled data (ROC-AUC, PR-AUC, F1) and write its model card", func(a []string) int { return cmdEval(ctx, a, stdout, stderr) }},
+		{"serve", "serve models over HTTP (toxicity analysis, moderation, predictions, KServe v2)",
+			func(fs *flag.FlagSet) func([]string) int { return serveCommand(ctx, fs, stdout, stderr) }},
+		{"pull", "download and verify catalog models into the cache (or build the demo model)",
+			func(fs *flag.FlagSet) func([]string) int { return pullCommand(ctx, fs, stdout, stderr) }},
+		{"conformance", "run ONNX backend test cases (model.onnx + test_data_set_*) and report pass/fail",
+			func(fs *flag.FlagSet) func([]string) int { return conformanceCommand(ctx, fs, stdout, stderr) }},
+		{"check", "run one model folder against its stored reference outputs, with errors per output",
+			func(fs *flag.FlagSet) func([]string) int { return checkCommand(ctx, fs, stdout, stderr) }},
+		{"inspect", "describe a model: inputs, outputs, opsets and operators", nil},
+		{"quantize", "dynamically quantize a model's MatMul weights to int8",
+			func(fs *flag.FlagSet) func([]string) int { return quantizeCommand(fs, stdout, stderr) }},
+		{"train", "train a linear text classifier (the toxicity model) from labelled files",
+			func(fs *flag.FlagSet) func([]string) int { return trainCommand(ctx, fs, stdout, stderr) }},
+		{"eval", "measure a text model on labelled data (ROC-AUC, PR-AUC, F1) and write its model card",
+			func(fs *flag.FlagSet) func([]string) int { return evalCommand(ctx, fs, stdout, stderr) }},
 	}
 }
 
-// command is one subcommand: its name, a line of help and what runs it.
+// command is one subcommand: its name, a line of help and its definition
+// (nil: it reads its arguments itself).
 type command struct {
 	name, short string
-	run         func(args []string) int
+	define      func(fs *flag.FlagSet) func(args []string) int
 }
 
-// rootCommand builds the cobra command tree: dispatch, generated command
-// help ("agate help", "agate help serve") and shell completion ("agate
+// rootCommand builds the cobra command tree: dispatch, flag parsing (flags
+// anywhere on the line), help ("agate help", "agate serve --help") and
+// shell completion of commands, flags and pull's model names ("agate
 // completion bash|zsh|fish|powershell"). The exit code of the command that
 // ran is stored in *code.
 func rootCommand(ctx context.Context, stdout, stderr io.Writer, code *int) *cobra.Command {
@@ -68,16 +77,23 @@ func rootCommand(ctx context.Context, stdout, stderr io.Writer, code *int) *cobr
 	root.SetErr(stderr)
 	root.SetVersionTemplate("agate {{.Version}}\n")
 	for _, c := range commands(ctx, stdout, stderr) {
-		sub := &cobra.Command{
-			Use:                c.name,
-			Short:              c.short,
-			DisableFlagParsing: true, // the command parses its own flags
-			RunE: func(_ *cobra.Command, args []string) error {
-				*code = c.run(args)
+		sub := &cobra.Command{Use: c.name, Short: c.short}
+		if c.define == nil { // inspect
+			sub.DisableFlagParsing = true
+			sub.RunE = func(_ *cobra.Command, args []string) error {
+				*code = cmdInspect(args, stdout, stderr)
 				return nil
-			},
+			}
+			sub.SetHelpFunc(func(*cobra.Command, []string) { *code = cmdInspect([]string{"--help"}, stdout, stderr) })
+		} else {
+			run := c.define(sub.Flags())
+			sub.RunE = func(_ *cobra.Command, args []string) error {
+				*code = run(args)
+				return nil
+			}
+			// the command's own usage text, then its flags
+			sub.SetHelpFunc(func(cc *cobra.Command, _ []string) { cc.Flags().Usage() })
 		}
-		sub.SetHelpFunc(func(*cobra.Command, []string) { *code = c.run([]string{"--help"}) })
 		if c.name == "pull" {
 			sub.ValidArgsFunction = completeModelNames
 		}

@@ -31,7 +31,12 @@ Flags:
 
 // cmdPull fetches models named in the catalog.
 func cmdPull(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("pull", flag.ContinueOnError)
+	return runFlags("pull", args, func(fs *flag.FlagSet) func([]string) int { return pullCommand(ctx, fs, stdout, stderr) })
+}
+
+// pullCommand defines the flags of 'agate pull' on fs and returns what runs
+// the command on its positional arguments (cobra or runFlags parses).
+func pullCommand(ctx context.Context, fs *flag.FlagSet, stdout, stderr io.Writer) func(args []string) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), pullUsage)
@@ -46,60 +51,56 @@ func cmdPull(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	unpinned := fs.Bool("allow-unpinned", false, "accept files the manifest gives no sha256 for, printing their digest")
 	endpoint := fs.String("hf-endpoint", envOr("HF_ENDPOINT", models.DefaultHFEndpoint), "Hugging Face Hub address [$HF_ENDPOINT]")
 	token := fs.String("hf-token", "", "Hugging Face token for gated models (default $HF_TOKEN)")
-	if err := parseInterspersed(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
+	return func(args []string) int {
+		if len(f.errs) > 0 {
+			fmt.Fprintln(stderr, "agate pull:", errors.Join(f.errs...))
+			return 2
 		}
-		return 2
-	}
-	if len(f.errs) > 0 {
-		fmt.Fprintln(stderr, "agate pull:", errors.Join(f.errs...))
-		return 2
-	}
-	if *token == "" {
-		*token = os.Getenv("HF_TOKEN")
-	}
-	catalog, err := models.BuiltinCatalog()
-	if err == nil && *manifestDir != "" {
-		var extra models.Catalog
-		extra, err = models.ReadCatalog(*manifestDir)
-		catalog = catalog.Merge(extra)
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "agate pull:", err)
-		return 1
-	}
-	if *list {
-		if err := printCatalog(stdout, catalog, *cacheDir); err != nil {
-			fmt.Fprintln(stderr, "agate pull:", err)
-			return 1
+		if *token == "" {
+			*token = os.Getenv("HF_TOKEN")
 		}
-		return 0
-	}
-	if fs.NArg() == 0 {
-		fs.Usage()
-		return 2
-	}
-	if *out != "" && fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "agate pull: --out takes exactly one model name")
-		return 2
-	}
-	for _, name := range fs.Args() {
-		man := catalog[name]
-		if man == nil {
-			fmt.Fprintf(stderr, "agate pull: unknown model %q; the catalog has %s\n", name, strings.Join(catalog.Names(), ", "))
-			return 1
+		catalog, err := models.BuiltinCatalog()
+		if err == nil && *manifestDir != "" {
+			var extra models.Catalog
+			extra, err = models.ReadCatalog(*manifestDir)
+			catalog = catalog.Merge(extra)
 		}
-		dir, err := models.Pull(ctx, man, *cacheDir, models.PullOptions{HFEndpoint: *endpoint, Token: *token,
-			AllowUnpinned: *unpinned, Force: *force, Dest: *out,
-			Progress: func(msg string) { fmt.Fprintln(stdout, msg) }})
 		if err != nil {
 			fmt.Fprintln(stderr, "agate pull:", err)
 			return 1
 		}
-		fmt.Fprintf(stdout, "%s: ready in %s\n", name, dir)
+		if *list {
+			if err := printCatalog(stdout, catalog, *cacheDir); err != nil {
+				fmt.Fprintln(stderr, "agate pull:", err)
+				return 1
+			}
+			return 0
+		}
+		if len(args) == 0 {
+			fs.Usage()
+			return 2
+		}
+		if *out != "" && len(args) != 1 {
+			fmt.Fprintln(stderr, "agate pull: --out takes exactly one model name")
+			return 2
+		}
+		for _, name := range args {
+			man := catalog[name]
+			if man == nil {
+				fmt.Fprintf(stderr, "agate pull: unknown model %q; the catalog has %s\n", name, strings.Join(catalog.Names(), ", "))
+				return 1
+			}
+			dir, err := models.Pull(ctx, man, *cacheDir, models.PullOptions{HFEndpoint: *endpoint, Token: *token,
+				AllowUnpinned: *unpinned, Force: *force, Dest: *out,
+				Progress: func(msg string) { fmt.Fprintln(stdout, msg) }})
+			if err != nil {
+				fmt.Fprintln(stderr, "agate pull:", err)
+				return 1
+			}
+			fmt.Fprintf(stdout, "%s: ready in %s\n", name, dir)
+		}
+		return 0
 	}
-	return 0
 }
 
 // printCatalog writes the catalog as a table: name, task, source, state in

@@ -13,7 +13,12 @@ import (
 )
 
 func cmdQuantize(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("quantize", flag.ContinueOnError)
+	return runFlags("quantize", args, func(fs *flag.FlagSet) func([]string) int { return quantizeCommand(fs, stdout, stderr) })
+}
+
+// quantizeCommand defines the flags of 'agate quantize' on fs and returns what runs
+// the command on its positional arguments (cobra or runFlags parses).
+func quantizeCommand(fs *flag.FlagSet, stdout, stderr io.Writer) func(args []string) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, `Usage: agate quantize [flags] IN.onnx OUT.onnx
@@ -31,56 +36,55 @@ Flags:`)
 	perChannel := fs.Bool("per-channel", false, "one scale per weight column instead of per tensor")
 	contrib := fs.Bool("contrib", false, "write com.microsoft DynamicQuantizeMatMul nodes (bias folded in)")
 	exclude := fs.String("exclude", "", "regular expression of MatMul node names to leave in float")
-	if err := parseInterspersed(fs, args); err != nil {
-		return flagExit(err)
-	}
-	if fs.NArg() != 2 {
-		fs.Usage()
-		return 2
-	}
-	opt := quantize.Options{PerChannel: *perChannel, Contrib: *contrib}
-	switch *weight {
-	case "int8":
-		opt.WeightType = ops.Int8
-	case "uint8":
-		opt.WeightType = ops.Uint8
-	default:
-		fmt.Fprintf(stderr, "agate quantize: --weight-type must be int8 or uint8, got %q\n", *weight)
-		return 2
-	}
-	if *exclude != "" {
-		re, err := regexp.Compile(*exclude)
-		if err != nil {
-			fmt.Fprintf(stderr, "agate quantize: -exclude: %v\n", err)
+	return func(args []string) int {
+		if len(args) != 2 {
+			fs.Usage()
 			return 2
 		}
-		opt.Exclude = re
+		opt := quantize.Options{PerChannel: *perChannel, Contrib: *contrib}
+		switch *weight {
+		case "int8":
+			opt.WeightType = ops.Int8
+		case "uint8":
+			opt.WeightType = ops.Uint8
+		default:
+			fmt.Fprintf(stderr, "agate quantize: --weight-type must be int8 or uint8, got %q\n", *weight)
+			return 2
+		}
+		if *exclude != "" {
+			re, err := regexp.Compile(*exclude)
+			if err != nil {
+				fmt.Fprintf(stderr, "agate quantize: -exclude: %v\n", err)
+				return 2
+			}
+			opt.Exclude = re
+		}
+		in, out := args[0], args[1]
+		b, err := os.ReadFile(in)
+		if err != nil {
+			fmt.Fprintf(stderr, "agate quantize: %v\n", err)
+			return 1
+		}
+		q, rep, err := quantize.Model(b, opt)
+		if err != nil {
+			fmt.Fprintf(stderr, "agate quantize: %s: %v\n", in, err)
+			return 1
+		}
+		if err := os.WriteFile(out, q, 0o644); err != nil {
+			fmt.Fprintf(stderr, "agate quantize: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "quantized %d MatMul nodes (%.1f MB of float weights -> %.1f MB)\n",
+			rep.Quantized, float64(rep.WeightBytes)/1e6, float64(rep.QuantizedBytes)/1e6)
+		reasons := make([]string, 0, len(rep.Skipped))
+		for r := range rep.Skipped {
+			reasons = append(reasons, r)
+		}
+		sort.Strings(reasons)
+		for _, r := range reasons {
+			fmt.Fprintf(stdout, "left %d MatMul nodes in float: %s\n", rep.Skipped[r], r)
+		}
+		fmt.Fprintf(stdout, "wrote %s (%.1f MB, was %.1f MB)\n", out, float64(len(q))/1e6, float64(len(b))/1e6)
+		return 0
 	}
-	in, out := fs.Arg(0), fs.Arg(1)
-	b, err := os.ReadFile(in)
-	if err != nil {
-		fmt.Fprintf(stderr, "agate quantize: %v\n", err)
-		return 1
-	}
-	q, rep, err := quantize.Model(b, opt)
-	if err != nil {
-		fmt.Fprintf(stderr, "agate quantize: %s: %v\n", in, err)
-		return 1
-	}
-	if err := os.WriteFile(out, q, 0o644); err != nil {
-		fmt.Fprintf(stderr, "agate quantize: %v\n", err)
-		return 1
-	}
-	fmt.Fprintf(stdout, "quantized %d MatMul nodes (%.1f MB of float weights -> %.1f MB)\n",
-		rep.Quantized, float64(rep.WeightBytes)/1e6, float64(rep.QuantizedBytes)/1e6)
-	reasons := make([]string, 0, len(rep.Skipped))
-	for r := range rep.Skipped {
-		reasons = append(reasons, r)
-	}
-	sort.Strings(reasons)
-	for _, r := range reasons {
-		fmt.Fprintf(stdout, "left %d MatMul nodes in float: %s\n", rep.Skipped[r], r)
-	}
-	fmt.Fprintf(stdout, "wrote %s (%.1f MB, was %.1f MB)\n", out, float64(len(q))/1e6, float64(len(b))/1e6)
-	return 0
 }

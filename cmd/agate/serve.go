@@ -144,7 +144,12 @@ Flags:
 
 // cmdServe runs the HTTP service until ctx ends (SIGINT / SIGTERM).
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	return runFlags("serve", args, func(fs *flag.FlagSet) func([]string) int { return serveCommand(ctx, fs, stdout, stderr) })
+}
+
+// serveCommand defines the flags of 'agate serve' on fs and returns what runs
+// the command on its positional arguments (cobra or runFlags parses).
+func serveCommand(ctx context.Context, fs *flag.FlagSet, stdout, stderr io.Writer) func(args []string) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), serveUsage)
@@ -189,85 +194,81 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	arenaLimit := f.String("arena-limit", "64MiB", "buffer bytes each concurrent model run keeps for reuse between runs; past it, buffers of shapes no recent run used are given back")
 	memLimit := f.String("memory-limit", "", "Go soft memory limit: a size (1GiB), a share of the container's limit (90%), or off (default: $GOMEMLIMIT, else 90% of the container's limit)")
 	healthcheck := fs.Bool("healthcheck", false, "do not serve: probe the server at --addr (GET /readyz) and exit 0 when ready (for container HEALTHCHECKs)")
-	if err := parseInterspersed(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
+	return func(args []string) int {
+		if len(f.errs) > 0 {
+			fmt.Fprintln(stderr, "agate serve:", errors.Join(f.errs...))
+			return 2
 		}
-		return 2
-	}
-	if len(f.errs) > 0 {
-		fmt.Fprintln(stderr, "agate serve:", errors.Join(f.errs...))
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "agate serve: unexpected arguments %q\n", fs.Args())
-		return 2
-	}
-	if *healthcheck {
-		return probe(ctx, *addr, *tlsCert != "", stderr)
-	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		fmt.Fprintln(stderr, "agate serve: --log-level:", err)
-		return 2
-	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
-	limit, limitDesc, err := memoryLimit(*memLimit, os.Getenv("GOMEMLIMIT"), containerMemory(cgroupMemoryFile))
-	if err != nil {
-		fmt.Fprintln(stderr, "agate serve:", err)
-		return 2
-	}
-	applyMemoryLimit(limit)
-	arenaBytes, err := parseSize(*arenaLimit)
-	if err != nil {
-		fmt.Fprintln(stderr, "agate serve: --arena-limit:", err)
-		return 2
-	}
-	log.Info("memory limit", slog.String("limit", limitDesc), slog.Int64("bytes", limit))
-	catalog, err := models.BuiltinCatalog()
-	if err == nil && *manifestDir != "" {
-		var extra models.Catalog
-		extra, err = models.ReadCatalog(*manifestDir)
-		catalog = catalog.Merge(extra)
-	}
-	if err != nil {
-		log.Error("reading manifests", slog.String("error", err.Error()))
-		return 1
-	}
-	reg := models.NewRegistry()
-	defer reg.Close()
-	srv, err := server.New(reg, server.Config{
-		Addr: *addr, Logger: log, Version: version, AnalyzeModel: *analyzeModel, PredictModel: *predictModel,
-		MaxBodyBytes: *maxBody, MaxInFlight: *maxInFlight, MaxTexts: *maxTexts, MaxTextBytes: *maxTextBytes, MaxRows: *maxRows,
-		RequestTimeout: *reqTimeout, Batching: *batching,
-		Batch:     server.BatchConfig{MaxSize: *batchSize, MaxDelay: *batchDelay, MaxTokens: *batchTokens, QueueSize: *queueSize, Workers: *workers},
-		RateLimit: *rateLimit, RateBurst: *rateBurst, TrustedProxies: splitList(*proxies), CORSOrigins: splitList(*corsOrigins), TLSCertFile: *tlsCert, TLSKeyFile: *tlsKey,
-		ReadTimeout: *readTimeout, WriteTimeout: *writeTimeout, IdleTimeout: *idleTimeout,
-		ShutdownTimeout: *shutdownTimeout, ShutdownDelay: *shutdownDelay, LogHealth: *logHealth,
-	})
-	if err != nil {
-		log.Error("configuring the server", slog.String("error", err.Error()))
-		return 2
-	}
-	pool := ops.NewPool(*engineWorkers)
-	defer pool.Close()
-	// Models load in the background: the port answers at once (liveness),
-	// readiness turns on when loading is done.
-	go func() {
-		picked := loadModels(ctx, log, reg, catalog, modelSources{cacheDir: *cacheDir, dirs: splitList(*modelDirs), names: splitList(*modelNames),
-			modelName: *modelName, pool: pool, device: *device, arenaLimit: arenaBytes})
-		if *analyzeModel == "" {
-			srv.SetAnalyzeModel(picked)
+		if len(args) > 0 {
+			fmt.Fprintf(stderr, "agate serve: unexpected arguments %q\n", args)
+			return 2
 		}
-		log.Info("analysis model", slog.String("model", srv.AnalyzeModel()))
-		srv.SetReady(true)
-		log.Info("ready", slog.Int("models", len(reg.List())), slog.Any("missing", reg.MissingNames()))
-	}()
-	if err := srv.ListenAndServe(ctx); err != nil {
-		log.Error("serving", slog.String("error", err.Error()))
-		return 1
+		if *healthcheck {
+			return probe(ctx, *addr, *tlsCert != "", stderr)
+		}
+		var level slog.Level
+		if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+			fmt.Fprintln(stderr, "agate serve: --log-level:", err)
+			return 2
+		}
+		log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+		limit, limitDesc, err := memoryLimit(*memLimit, os.Getenv("GOMEMLIMIT"), containerMemory(cgroupMemoryFile))
+		if err != nil {
+			fmt.Fprintln(stderr, "agate serve:", err)
+			return 2
+		}
+		applyMemoryLimit(limit)
+		arenaBytes, err := parseSize(*arenaLimit)
+		if err != nil {
+			fmt.Fprintln(stderr, "agate serve: --arena-limit:", err)
+			return 2
+		}
+		log.Info("memory limit", slog.String("limit", limitDesc), slog.Int64("bytes", limit))
+		catalog, err := models.BuiltinCatalog()
+		if err == nil && *manifestDir != "" {
+			var extra models.Catalog
+			extra, err = models.ReadCatalog(*manifestDir)
+			catalog = catalog.Merge(extra)
+		}
+		if err != nil {
+			log.Error("reading manifests", slog.String("error", err.Error()))
+			return 1
+		}
+		reg := models.NewRegistry()
+		defer reg.Close()
+		srv, err := server.New(reg, server.Config{
+			Addr: *addr, Logger: log, Version: version, AnalyzeModel: *analyzeModel, PredictModel: *predictModel,
+			MaxBodyBytes: *maxBody, MaxInFlight: *maxInFlight, MaxTexts: *maxTexts, MaxTextBytes: *maxTextBytes, MaxRows: *maxRows,
+			RequestTimeout: *reqTimeout, Batching: *batching,
+			Batch:     server.BatchConfig{MaxSize: *batchSize, MaxDelay: *batchDelay, MaxTokens: *batchTokens, QueueSize: *queueSize, Workers: *workers},
+			RateLimit: *rateLimit, RateBurst: *rateBurst, TrustedProxies: splitList(*proxies), CORSOrigins: splitList(*corsOrigins), TLSCertFile: *tlsCert, TLSKeyFile: *tlsKey,
+			ReadTimeout: *readTimeout, WriteTimeout: *writeTimeout, IdleTimeout: *idleTimeout,
+			ShutdownTimeout: *shutdownTimeout, ShutdownDelay: *shutdownDelay, LogHealth: *logHealth,
+		})
+		if err != nil {
+			log.Error("configuring the server", slog.String("error", err.Error()))
+			return 2
+		}
+		pool := ops.NewPool(*engineWorkers)
+		defer pool.Close()
+		// Models load in the background: the port answers at once (liveness),
+		// readiness turns on when loading is done.
+		go func() {
+			picked := loadModels(ctx, log, reg, catalog, modelSources{cacheDir: *cacheDir, dirs: splitList(*modelDirs), names: splitList(*modelNames),
+				modelName: *modelName, pool: pool, device: *device, arenaLimit: arenaBytes})
+			if *analyzeModel == "" {
+				srv.SetAnalyzeModel(picked)
+			}
+			log.Info("analysis model", slog.String("model", srv.AnalyzeModel()))
+			srv.SetReady(true)
+			log.Info("ready", slog.Int("models", len(reg.List())), slog.Any("missing", reg.MissingNames()))
+		}()
+		if err := srv.ListenAndServe(ctx); err != nil {
+			log.Error("serving", slog.String("error", err.Error()))
+			return 1
+		}
+		return 0
 	}
-	return 0
 }
 
 // loadModels fills reg from the model folders, then from the cache for

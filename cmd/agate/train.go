@@ -43,7 +43,12 @@ Flags:
 
 // cmdTrain trains a linear text classifier.
 func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	return runFlags("train", args, func(fs *flag.FlagSet) func([]string) int { return trainCommand(ctx, fs, stdout, stderr) })
+}
+
+// trainCommand defines the flags of 'agate train' on fs and returns what runs
+// the command on its positional arguments (cobra or runFlags parses).
+func trainCommand(ctx context.Context, fs *flag.FlagSet, stdout, stderr io.Writer) func(args []string) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), trainUsage)
@@ -69,95 +74,91 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	srcWeights := fs.String("source-weights", "", "row weight multipliers by manifest source, as mlma-fr=2 (default 1)")
 	workers := fs.Int("workers", 2, "goroutines computing gradients (the model does not depend on it)")
 	quiet := fs.Bool("quiet", false, "print no progress")
-	if err := parseInterspersed(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if len(f.errs) > 0 {
-		fmt.Fprintln(stderr, "agate train:", errors.Join(f.errs...))
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "agate train: unexpected arguments %q\n", fs.Args())
-		return 2
-	}
-	if *out == "" {
-		fmt.Fprintln(stderr, "agate train: --out is required")
-		return 2
-	}
-	var cvals []float64
-	for _, c := range splitList(*cs) {
-		v, err := strconv.ParseFloat(c, 64)
-		if err != nil || v <= 0 {
-			fmt.Fprintf(stderr, "agate train: --c: %q is not a positive number\n", c)
+	return func(args []string) int {
+		if len(f.errs) > 0 {
+			fmt.Fprintln(stderr, "agate train:", errors.Join(f.errs...))
 			return 2
 		}
-		cvals = append(cvals, v)
-	}
-	var langW, srcW map[string]float64
-	for _, w := range []struct {
-		flag, value string
-		dst         *map[string]float64
-	}{{"--language-weights", *langWeights, &langW}, {"--source-weights", *srcWeights, &srcW}} {
-		for _, kv := range splitList(w.value) {
-			k, v, ok := strings.Cut(kv, "=")
-			x, err := strconv.ParseFloat(v, 64)
-			if !ok || err != nil || x < 0 || k == "" {
-				fmt.Fprintf(stderr, "agate train: %s: %q is not NAME=WEIGHT with a weight of 0 or more\n", w.flag, kv)
+		if len(args) > 0 {
+			fmt.Fprintf(stderr, "agate train: unexpected arguments %q\n", args)
+			return 2
+		}
+		if *out == "" {
+			fmt.Fprintln(stderr, "agate train: --out is required")
+			return 2
+		}
+		var cvals []float64
+		for _, c := range splitList(*cs) {
+			v, err := strconv.ParseFloat(c, 64)
+			if err != nil || v <= 0 {
+				fmt.Fprintf(stderr, "agate train: --c: %q is not a positive number\n", c)
 				return 2
 			}
-			if *w.dst == nil {
-				*w.dst = map[string]float64{}
-			}
-			(*w.dst)[k] = x
+			cvals = append(cvals, v)
 		}
-	}
-	vars := map[string]string{"SHARED": *sharedDir}
-	m, err := textdata.ReadManifest(*manifest, vars)
-	if err != nil {
-		fmt.Fprintln(stderr, "agate train:", err)
-		return 1
-	}
-	cfg := train.Config{Manifest: m, LanguageWeights: langW, SourceWeights: srcW, Cs: cvals, Seed: *seed, ValidationFraction: *valFrac, MinDF: *minDF, MaxFeatures: *maxFeatures, Workers: *workers}
-	cfg.Featurizer = train.DefaultFeaturizer()
-	cfg.Featurizer.Normalization.StripAccents = !*keepAccents
-	if *categories != "" {
-		cfg.Categories = splitList(*categories)
-	}
-	if *lexicon != "" {
-		path := os.Expand(*lexicon, func(k string) string { return vars[k] })
-		b, err := os.ReadFile(path)
+		var langW, srcW map[string]float64
+		for _, w := range []struct {
+			flag, value string
+			dst         *map[string]float64
+		}{{"--language-weights", *langWeights, &langW}, {"--source-weights", *srcWeights, &srcW}} {
+			for _, kv := range splitList(w.value) {
+				k, v, ok := strings.Cut(kv, "=")
+				x, err := strconv.ParseFloat(v, 64)
+				if !ok || err != nil || x < 0 || k == "" {
+					fmt.Fprintf(stderr, "agate train: %s: %q is not NAME=WEIGHT with a weight of 0 or more\n", w.flag, kv)
+					return 2
+				}
+				if *w.dst == nil {
+					*w.dst = map[string]float64{}
+				}
+				(*w.dst)[k] = x
+			}
+		}
+		vars := map[string]string{"SHARED": *sharedDir}
+		m, err := textdata.ReadManifest(*manifest, vars)
 		if err != nil {
-			fmt.Fprintln(stderr, "agate train: --lexicon:", err)
+			fmt.Fprintln(stderr, "agate train:", err)
 			return 1
 		}
-		cfg.Lexicon = strings.Split(string(b), "\n")
-	}
-	start := time.Now()
-	if !*quiet {
-		cfg.Logf = func(format string, args ...any) {
-			fmt.Fprintf(stderr, "%6.1fs  %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
+		cfg := train.Config{Manifest: m, LanguageWeights: langW, SourceWeights: srcW, Cs: cvals, Seed: *seed, ValidationFraction: *valFrac, MinDF: *minDF, MaxFeatures: *maxFeatures, Workers: *workers}
+		cfg.Featurizer = train.DefaultFeaturizer()
+		cfg.Featurizer.Normalization.StripAccents = !*keepAccents
+		if *categories != "" {
+			cfg.Categories = splitList(*categories)
 		}
+		if *lexicon != "" {
+			path := os.Expand(*lexicon, func(k string) string { return vars[k] })
+			b, err := os.ReadFile(path)
+			if err != nil {
+				fmt.Fprintln(stderr, "agate train: --lexicon:", err)
+				return 1
+			}
+			cfg.Lexicon = strings.Split(string(b), "\n")
+		}
+		start := time.Now()
+		if !*quiet {
+			cfg.Logf = func(format string, args ...any) {
+				fmt.Fprintf(stderr, "%6.1fs  %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
+			}
+		}
+		res, err := train.Train(ctx, cfg)
+		if err != nil {
+			fmt.Fprintln(stderr, "agate train:", err)
+			return 1
+		}
+		info := train.ModelInfo{Name: *name, Version: *version, License: *license,
+			Description: "Multilingual (French first) toxicity classifier: TF-IDF word and character n-grams, logistic regression; trained by agate on openly licensed data."}
+		if err := train.Write(*out, cfg, res, info); err != nil {
+			fmt.Fprintln(stderr, "agate train:", err)
+			return 1
+		}
+		for _, c := range res.Categories {
+			fmt.Fprintln(stdout, c)
+		}
+		for _, s := range res.Sources {
+			fmt.Fprintf(stdout, "  validation %-32s %-3s %-9s %5d texts (%4d positive)  ROC-AUC %.4f\n", s.Source, s.Language, s.Category, s.Rows, s.Positives, s.AUC)
+		}
+		fmt.Fprintf(stdout, "wrote %s (%.0fs)\n", *out, time.Since(start).Seconds())
+		return 0
 	}
-	res, err := train.Train(ctx, cfg)
-	if err != nil {
-		fmt.Fprintln(stderr, "agate train:", err)
-		return 1
-	}
-	info := train.ModelInfo{Name: *name, Version: *version, License: *license,
-		Description: "Multilingual (French first) toxicity classifier: TF-IDF word and character n-grams, logistic regression; trained by agate on openly licensed data."}
-	if err := train.Write(*out, cfg, res, info); err != nil {
-		fmt.Fprintln(stderr, "agate train:", err)
-		return 1
-	}
-	for _, c := range res.Categories {
-		fmt.Fprintln(stdout, c)
-	}
-	for _, s := range res.Sources {
-		fmt.Fprintf(stdout, "  validation %-32s %-3s %-9s %5d texts (%4d positive)  ROC-AUC %.4f\n", s.Source, s.Language, s.Category, s.Rows, s.Positives, s.AUC)
-	}
-	fmt.Fprintf(stdout, "wrote %s (%.0fs)\n", *out, time.Since(start).Seconds())
-	return 0
 }
