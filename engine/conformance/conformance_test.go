@@ -46,11 +46,14 @@ func runSuite(t *testing.T, suite string, minPassed int) {
 	known := knownFailures(t)
 	passed, _, _ := Summary(results)
 	for _, r := range results {
-		_, isKnown := known[suite+"/"+r.Name]
+		reason, isKnown := known[suite+"/"+r.Name]
+		// a random op's output can match numpy's draw by chance (a few
+		// Bernoulli draws): such a pass is luck, not a fix
+		random := strings.Contains(reason, "random") || strings.Contains(reason, "generator")
 		switch {
 		case r.Status == Failed && !isKnown:
 			t.Errorf("%s/%s failed: %s", suite, r.Name, r.Message)
-		case r.Status == Passed && isKnown:
+		case r.Status == Passed && isKnown && !random:
 			t.Errorf("%s/%s passes now: remove it from known_failures.txt", suite, r.Name)
 		}
 	}
