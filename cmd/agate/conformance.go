@@ -16,10 +16,6 @@ import (
 	"github.com/agate-ml/agate/engine/conformance"
 )
 
-func cmdConformance(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	return runFlags("conformance", args, func(fs *flag.FlagSet) func([]string) int { return conformanceCommand(ctx, fs, stdout, stderr) })
-}
-
 // conformanceCommand defines the flags of 'agate conformance' on fs and returns what runs
 // the command on its positional arguments (cobra or runFlags parses).
 func conformanceCommand(ctx context.Context, fs *flag.FlagSet, stdout, stderr io.Writer) func(args []string) int {

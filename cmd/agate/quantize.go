@@ -12,10 +12,6 @@ import (
 	"github.com/agate-ml/agate/ops"
 )
 
-func cmdQuantize(args []string, stdout, stderr io.Writer) int {
-	return runFlags("quantize", args, func(fs *flag.FlagSet) func([]string) int { return quantizeCommand(fs, stdout, stderr) })
-}
-
 // quantizeCommand defines the flags of 'agate quantize' on fs and returns what runs
 // the command on its positional arguments (cobra or runFlags parses).
 func quantizeCommand(fs *flag.FlagSet, stdout, stderr io.Writer) func(args []string) int {

@@ -142,11 +142,6 @@ shown in brackets; a flag on the command line wins.
 Flags:
 `
 
-// cmdServe runs the HTTP service until ctx ends (SIGINT / SIGTERM).
-func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	return runFlags("serve", args, func(fs *flag.FlagSet) func([]string) int { return serveCommand(ctx, fs, stdout, stderr) })
-}
-
 // serveCommand defines the flags of 'agate serve' on fs and returns what runs
 // the command on its positional arguments (cobra or runFlags parses).
 func serveCommand(ctx context.Context, fs *flag.FlagSet, stdout, stderr io.Writer) func(args []string) int {
