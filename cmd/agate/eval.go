@@ -112,11 +112,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // evalCommand defines the flags of 'agate eval' on fset and returns what runs
 // the command on its positional arguments (cobra or runFlags parses).
 func evalCommand(ctx context.Context, fset *flag.FlagSet, stdout, stderr io.Writer) func(args []string) int {
-	fset.SetOutput(stderr)
-	fset.Usage = func() {
-		fmt.Fprint(fset.Output(), evalUsage)
-		fset.PrintDefaults()
-	}
+	setUsage(fset, stderr, evalUsage)
 	root, _ := shared.Root()
 	c := evalConfig{}
 	fset.StringVar(&c.manifest, "data-manifest", "models/toxicity/train.yaml", "data manifest (YAML) listing the labelled sources")

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	flag "github.com/spf13/pflag"
+	"io"
 )
 
 // parseInterspersed parses args with fs: flags may come before, between or
@@ -59,4 +60,13 @@ func setFlags(fs *flag.FlagSet) []string {
 		}
 	})
 	return out
+}
+
+// setUsage makes fs print the command's usage text, then its flags, to w.
+func setUsage(fs *flag.FlagSet, w io.Writer, usage string) {
+	fs.SetOutput(w)
+	fs.Usage = func() {
+		fmt.Fprint(w, usage)
+		fs.PrintDefaults()
+	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	flag "github.com/spf13/pflag"
 	"io"
@@ -37,11 +36,7 @@ func cmdPull(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // pullCommand defines the flags of 'agate pull' on fs and returns what runs
 // the command on its positional arguments (cobra or runFlags parses).
 func pullCommand(ctx context.Context, fs *flag.FlagSet, stdout, stderr io.Writer) func(args []string) int {
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), pullUsage)
-		fs.PrintDefaults()
-	}
+	setUsage(fs, stderr, pullUsage)
 	f := &envFlags{fs: fs}
 	cacheDir := f.String("cache-dir", defaultCacheDir(), "model cache folder")
 	manifestDir := f.String("manifest-dir", "", "folder of extra model manifests (*.yaml)")
@@ -52,8 +47,7 @@ func pullCommand(ctx context.Context, fs *flag.FlagSet, stdout, stderr io.Writer
 	endpoint := fs.String("hf-endpoint", envOr("HF_ENDPOINT", models.DefaultHFEndpoint), "Hugging Face Hub address [$HF_ENDPOINT]")
 	token := fs.String("hf-token", "", "Hugging Face token for gated models (default $HF_TOKEN)")
 	return func(args []string) int {
-		if len(f.errs) > 0 {
-			fmt.Fprintln(stderr, "agate pull:", errors.Join(f.errs...))
+		if f.failed("pull", stderr) {
 			return 2
 		}
 		if *token == "" {

@@ -33,6 +33,16 @@ func envName(flagName string) string {
 	return "AGATE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
+// failed reports (on stderr, for the command cmd) whether an environment
+// variable held a value its flag cannot take.
+func (e *envFlags) failed(cmd string, stderr io.Writer) bool {
+	if len(e.errs) == 0 {
+		return false
+	}
+	fmt.Fprintf(stderr, "agate %s: %v\n", cmd, errors.Join(e.errs...))
+	return true
+}
+
 func (e *envFlags) env(name string) (string, bool) {
 	return os.LookupEnv(envName(name))
 }
@@ -145,11 +155,7 @@ Flags:
 // serveCommand defines the flags of 'agate serve' on fs and returns what runs
 // the command on its positional arguments (cobra or runFlags parses).
 func serveCommand(ctx context.Context, fs *flag.FlagSet, stdout, stderr io.Writer) func(args []string) int {
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), serveUsage)
-		fs.PrintDefaults()
-	}
+	setUsage(fs, stderr, serveUsage)
 	f := &envFlags{fs: fs}
 	addr := f.String("addr", ":8080", "listen address")
 	cacheDir := f.String("cache-dir", defaultCacheDir(), "model cache folder (filled by 'agate pull')")
@@ -190,8 +196,7 @@ func serveCommand(ctx context.Context, fs *flag.FlagSet, stdout, stderr io.Write
 	memLimit := f.String("memory-limit", "", "Go soft memory limit: a size (1GiB), a share of the container's limit (90%), or off (default: $GOMEMLIMIT, else 90% of the container's limit)")
 	healthcheck := fs.Bool("healthcheck", false, "do not serve: probe the server at --addr (GET /readyz) and exit 0 when ready (for container HEALTHCHECKs)")
 	return func(args []string) int {
-		if len(f.errs) > 0 {
-			fmt.Fprintln(stderr, "agate serve:", errors.Join(f.errs...))
+		if f.failed("serve", stderr) {
 			return 2
 		}
 		if len(args) > 0 {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	flag "github.com/spf13/pflag"
 	"io"
@@ -49,11 +48,7 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 // trainCommand defines the flags of 'agate train' on fs and returns what runs
 // the command on its positional arguments (cobra or runFlags parses).
 func trainCommand(ctx context.Context, fs *flag.FlagSet, stdout, stderr io.Writer) func(args []string) int {
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), trainUsage)
-		fs.PrintDefaults()
-	}
+	setUsage(fs, stderr, trainUsage)
 	root, _ := shared.Root()
 	f := &envFlags{fs: fs}
 	manifest := f.String("train-manifest", "models/toxicity/train.yaml", "data manifest (YAML) listing the labelled files")
@@ -75,8 +70,7 @@ func trainCommand(ctx context.Context, fs *flag.FlagSet, stdout, stderr io.Write
 	workers := fs.Int("workers", 2, "goroutines computing gradients (the model does not depend on it)")
 	quiet := fs.Bool("quiet", false, "print no progress")
 	return func(args []string) int {
-		if len(f.errs) > 0 {
-			fmt.Fprintln(stderr, "agate train:", errors.Join(f.errs...))
+		if f.failed("train", stderr) {
 			return 2
 		}
 		if len(args) > 0 {
