@@ -57,9 +57,14 @@ type Config struct {
 	// MaxTensorElements caps the elements of one raw tensor (KServe v2)
 	// request, all inputs together (default 4,194,304).
 	MaxTensorElements int
-	// TLSCertFile and TLSKeyFile, when both set, serve HTTPS with that
-	// certificate chain and key (PEM); TLS 1.2 at least.
+	// TLSCertFile and TLSKeyFile, when both set, serve HTTPS (HTTP/2 and
+	// HTTP/1.1, TLS 1.2 at least) with that certificate chain and key
+	// (PEM). The files are read again when they change, so a renewed
+	// certificate is served to new connections without a restart.
 	TLSCertFile, TLSKeyFile string
+	// TLSReloadInterval is the least time between two looks at the TLS
+	// files for a change (default 10s).
+	TLSReloadInterval time.Duration
 	// CORSOrigins lists the web origins allowed to call the API from a
 	// browser ("*": any); empty leaves CORS off.
 	CORSOrigins []string
@@ -226,11 +231,15 @@ func New(reg *models.Registry, cfg Config) (*Server, error) {
 		return nil, errors.New("server: TLS needs both a certificate and a key file")
 	}
 	if cfg.TLSCertFile != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("server: TLS: %w", err)
+		every := cfg.TLSReloadInterval
+		if every <= 0 {
+			every = 10 * time.Second
 		}
-		s.tls = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+		certs, err := newCertReloader(cfg.TLSCertFile, cfg.TLSKeyFile, every, s.log)
+		if err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		s.tls = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.GetCertificate}
 	}
 	if cfg.RateLimit > 0 {
 		s.limiter = newClientLimiter(cfg.RateLimit, cfg.RateBurst, 100000)
@@ -436,13 +445,15 @@ func (s *Server) HTTPServer() *http.Server {
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := s.HTTPServer()
 	scheme := "http"
+	serve := hs.Serve
 	if s.tls != nil {
-		hs.TLSConfig = s.tls
-		ln = tls.NewListener(ln, s.tls.Clone())
+		// ServeTLS offers HTTP/2 through ALPN besides HTTP/1.1.
+		hs.TLSConfig = s.tls.Clone()
+		serve = func(ln net.Listener) error { return hs.ServeTLS(ln, "", "") }
 		scheme = "https"
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() { errc <- serve(ln) }()
 	s.log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("scheme", scheme))
 	select {
 	case err := <-errc:
