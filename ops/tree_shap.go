@@ -1,0 +1,649 @@
+package ops
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"sync"
+)
+
+// TreeSHAP: exact Shapley values of a tree ensemble's raw output.
+//
+// The value explained is the ensemble's score before its post-transform
+// (the margin of a LOGISTIC or SOFTMAX classifier, as the shap library
+// does): base value plus the (summed or averaged) leaf values. The
+// algorithm is the polynomial path-dependent TreeSHAP of Lundberg et al.
+// (2020, "From local explanations to global understanding with
+// explainable AI for trees", Algorithm 2): for every leaf it carries the
+// unique features on the path from the root with the share of the
+// background (the node covers) that follows the path without the feature
+// ("zero fraction") and whether the row follows it ("one fraction"), and
+// the weights of all subset sizes. The cost per row is O(trees · leaves ·
+// depth²).
+//
+// The covers come from the model (ONNX nodes_hitrates, when the exporter
+// wrote real sample counts: scikit-learn converters write 1 everywhere,
+// which carries no information) or from background rows routed through the
+// trees, the data the conditional expectations are taken over.
+
+// ErrNoCovers is returned when a tree ensemble carries no node covers and
+// no background rows were given to compute them.
+var ErrNoCovers = errors.New("the tree ensemble stores no node covers (nodes_hitrates absent or all equal); TreeSHAP needs background rows to compute them")
+
+// treeSHAPMaxDepth bounds the depth of an explained tree (the recursion
+// and its path buffer grow with it).
+const treeSHAPMaxDepth = 4096
+
+// TreeExplainer computes exact TreeSHAP contributions for one tree ensemble
+// node (TreeEnsembleRegressor, TreeEnsembleClassifier or TreeEnsemble). It
+// is safe for concurrent use.
+type TreeExplainer struct {
+	nFeatures int       // features the trees read: max feature index + 1
+	targets   []int     // explained targets or classes
+	names     []string  // their names (class labels, or target indices)
+	expected  []float64 // expected raw value per explained target
+	base      []float64 // base value per explained target
+	scale     float64   // 1/number of trees for AVERAGE, 1 for SUM
+	post      mlPostTransform
+	covers    string // "model" or "background"
+	double    bool   // the trees compare float64 inputs
+
+	f32 []shapTree[float32]
+	f64 []shapTree[float64]
+
+	pathLen int       // path elements one row's recursion needs
+	scratch sync.Pool // *[]shapPathElem
+}
+
+// shapNode is one node of an explained tree: children are indices into the
+// tree's nodes (yes: the condition holds), -1 for a leaf.
+type shapNode[T treeFloat] struct {
+	thr         T
+	set         []T // members of a BRANCH_MEMBER node
+	feature     int32
+	mode        uint8
+	missingTrue bool
+	yes, no     int32
+	zeroYes     float64 // share of the node's cover that goes to yes
+	zeroNo      float64 // share that goes to no
+	leaf        int32   // leaf index into shapTree.values (rows of len(targets))
+}
+
+type shapTree[T treeFloat] struct {
+	nodes  []shapNode[T]
+	values []float64 // leaf values per explained target
+	depth  int
+}
+
+// goesYes reports whether row value v takes the yes branch of nd, with the
+// comparisons of the prediction kernels (the same type, NaN routing).
+func (nd *shapNode[T]) goesYes(v T) bool {
+	var c bool
+	switch nd.mode {
+	case treeLEQ:
+		c = v <= nd.thr
+	case treeLT:
+		c = v < nd.thr
+	case treeGTE:
+		c = v >= nd.thr
+	case treeGT:
+		c = v > nd.thr
+	case treeEQ:
+		c = v == nd.thr
+	case treeNEQ:
+		c = v != nd.thr
+	case treeMember:
+		for _, s := range nd.set {
+			if s == v {
+				c = true
+				break
+			}
+		}
+	}
+	if !c && nd.missingTrue && v != v {
+		c = true
+	}
+	return c
+}
+
+// TreeExplainerOptions configure NewTreeExplainer.
+type TreeExplainerOptions struct {
+	// Background holds rows (row-major, Features values each) whose routing
+	// through the trees gives the node covers. Empty: the covers stored in
+	// the model are used, and a model without them is ErrNoCovers.
+	Background []float32
+	// Features is the row width of Background.
+	Features int
+}
+
+// NewTreeExplainer prepares TreeSHAP for a tree ensemble node. The node's
+// input type decides whether splits compare float32 or float64 values, as
+// in the prediction kernels.
+func NewTreeExplainer(n *Node, opts TreeExplainerOptions) (*TreeExplainer, error) {
+	if n.Domain != DomainML {
+		return nil, fmt.Errorf("%s is not a tree ensemble", n.Describe())
+	}
+	e := &TreeExplainer{scale: 1}
+	var def *treeDef
+	var err error
+	switch n.OpType {
+	case "TreeEnsembleRegressor":
+		def, err = parseTreeDefV3(n.Attrs, "target", int(n.Attrs.Int("n_targets", 0)))
+	case "TreeEnsembleClassifier":
+		strs, _ := n.Attrs.Strings("classlabels_strings")
+		ints, _ := n.Attrs.Ints("classlabels_int64s")
+		e.names = strs
+		for _, v := range ints {
+			e.names = append(e.names, strconv.FormatInt(v, 10))
+		}
+		def, err = parseTreeDefV3(n.Attrs, "class", len(e.names))
+		if def != nil {
+			def.agg = treeAggSum // the classifier always sums votes
+		}
+	case "TreeEnsemble":
+		def, err = parseTreeDefV5(n.Attrs)
+	default:
+		return nil, fmt.Errorf("%s is not a tree ensemble", n.Describe())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", n.Describe(), err)
+	}
+	switch def.agg {
+	case treeAggSum:
+	case treeAggAverage:
+		e.scale = 1 / float64(len(def.roots))
+	default:
+		return nil, fmt.Errorf("%s: TreeSHAP needs a SUM or AVERAGE aggregate function: the Shapley values of a MIN or MAX over trees do not decompose by tree", n.Describe())
+	}
+	e.post = def.post
+	e.double = len(n.InputTypes) > 0 && n.InputTypes[0] != nil && n.InputTypes[0].Kind == KindTensor && n.InputTypes[0].DType == Double
+
+	// Explained targets: every target or class, except for a two-class
+	// classifier whose trees vote for one class only: its score is that
+	// class's margin (the other class's probability is derived from it).
+	voted := make([]bool, def.nTargets)
+	maxFeature := -1
+	for i := range def.nodes {
+		nd := &def.nodes[i]
+		for _, w := range nd.weights {
+			voted[w.target] = true
+		}
+		if nd.mode != treeLeaf && nd.feature > maxFeature {
+			maxFeature = nd.feature
+		}
+	}
+	e.nFeatures = maxFeature + 1
+	nVoted := 0
+	for _, v := range voted {
+		if v {
+			nVoted++
+		}
+	}
+	for t := 0; t < def.nTargets; t++ {
+		if n.OpType == "TreeEnsembleClassifier" && def.nTargets == 2 && nVoted == 1 && !voted[t] {
+			continue
+		}
+		e.targets = append(e.targets, t)
+	}
+	if e.names == nil {
+		for t := 0; t < def.nTargets; t++ {
+			e.names = append(e.names, strconv.Itoa(t))
+		}
+	}
+	names := make([]string, len(e.targets))
+	e.base = make([]float64, len(e.targets))
+	for i, t := range e.targets {
+		names[i] = e.names[t]
+		switch {
+		case len(def.base) == def.nTargets:
+			e.base[i] = def.base[t]
+		case len(def.base) == 1 && def.nTargets == 1:
+			e.base[i] = def.base[0]
+		case n.OpType == "TreeEnsembleClassifier" && t < len(def.base):
+			e.base[i] = def.base[t]
+		}
+	}
+	e.names = names
+
+	var hitrates []float64
+	if n.OpType != "TreeEnsemble" {
+		if h, ok := n.Attrs.Floats("nodes_hitrates"); ok && len(h) == len(def.nodes) {
+			hitrates = make([]float64, len(h))
+			for i, v := range h {
+				hitrates[i] = float64(v)
+			}
+		}
+	}
+	if e.double {
+		e.f64, err = buildShapTrees[float64](def, e.targets)
+	} else {
+		e.f32, err = buildShapTrees[float32](def, e.targets)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", n.Describe(), err)
+	}
+	switch {
+	case len(opts.Background) > 0:
+		if opts.Features < e.nFeatures || len(opts.Background)%opts.Features != 0 {
+			return nil, fmt.Errorf("%s: background rows of %d features (%d values) do not cover the %d features the trees read", n.Describe(), opts.Features, len(opts.Background), e.nFeatures)
+		}
+		if e.double {
+			bg := make([]float64, len(opts.Background))
+			for i, v := range opts.Background {
+				bg[i] = float64(v)
+			}
+			coversFromRows(e.f64, bg, opts.Features)
+		} else {
+			coversFromRows(e.f32, opts.Background, opts.Features)
+		}
+		e.covers = "background"
+	case informativeCovers(hitrates):
+		if e.double {
+			coversFromDef(e.f64, def, hitrates)
+		} else {
+			coversFromDef(e.f32, def, hitrates)
+		}
+		e.covers = "model"
+	default:
+		return nil, fmt.Errorf("%s: %w", n.Describe(), ErrNoCovers)
+	}
+	depth := 0
+	if e.double {
+		e.expected = expectedValues(e.f64, e.base, e.scale)
+		depth = maxShapDepth(e.f64)
+	} else {
+		e.expected = expectedValues(e.f32, e.base, e.scale)
+		depth = maxShapDepth(e.f32)
+	}
+	unique := min(depth, e.nFeatures) + 2
+	e.pathLen = (depth + 2) * unique
+	return e, nil
+}
+
+// informativeCovers reports whether hitrates can serve as covers: present,
+// not negative, and not all equal (converters that do not track samples
+// write the same value everywhere).
+func informativeCovers(h []float64) bool {
+	if len(h) == 0 {
+		return false
+	}
+	varies := false
+	for _, v := range h {
+		if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+			return false
+		}
+		if v != h[0] {
+			varies = true
+		}
+	}
+	return varies
+}
+
+// buildShapTrees copies each tree of def (trees may share nodes) into its
+// own node array, with leaf values per explained target.
+func buildShapTrees[T treeFloat](def *treeDef, targets []int) ([]shapTree[T], error) {
+	col := make([]int, def.nTargets) // target -> column in values, -1 when not explained
+	for i := range col {
+		col[i] = -1
+	}
+	for i, t := range targets {
+		col[t] = i
+	}
+	limit := 4*len(def.nodes) + 1<<20
+	total := 0
+	trees := make([]shapTree[T], len(def.roots))
+	for ti, r := range def.roots {
+		tr := &trees[ti]
+		var place func(d, depth int) (int32, error)
+		place = func(d, depth int) (int32, error) {
+			if depth > treeSHAPMaxDepth {
+				return 0, fmt.Errorf("tree %d is deeper than %d levels", ti, treeSHAPMaxDepth)
+			}
+			if total++; total > limit {
+				return 0, fmt.Errorf("the trees expand to more than %d nodes (too many shared subtrees)", limit)
+			}
+			tr.depth = max(tr.depth, depth)
+			nd := &def.nodes[d]
+			p := int32(len(tr.nodes))
+			if nd.mode == treeLeaf {
+				leaf := int32(len(tr.values) / len(targets))
+				vals := make([]float64, len(targets))
+				for _, w := range nd.weights {
+					if c := col[w.target]; c >= 0 {
+						vals[c] += w.value
+					}
+				}
+				tr.values = append(tr.values, vals...)
+				tr.nodes = append(tr.nodes, shapNode[T]{feature: -1, mode: treeLeaf, yes: -1, no: -1, leaf: leaf})
+				return p, nil
+			}
+			sn := shapNode[T]{thr: T(nd.value), feature: int32(nd.feature), mode: nd.mode, missingTrue: nd.missingTrue, leaf: -1}
+			for _, v := range nd.set {
+				sn.set = append(sn.set, T(v))
+			}
+			tr.nodes = append(tr.nodes, sn)
+			yes, err := place(nd.trueChild, depth+1)
+			if err != nil {
+				return 0, err
+			}
+			no, err := place(nd.falseChild, depth+1)
+			if err != nil {
+				return 0, err
+			}
+			tr.nodes[p].yes, tr.nodes[p].no = yes, no
+			return p, nil
+		}
+		if _, err := place(r, 0); err != nil {
+			return nil, err
+		}
+	}
+	return trees, nil
+}
+
+// setShares sets a branch's zero fractions from its children's covers; a
+// node no cover reached splits evenly.
+func setShares[T treeFloat](nd *shapNode[T], yes, no float64) {
+	if s := yes + no; s > 0 {
+		nd.zeroYes, nd.zeroNo = yes/s, no/s
+		return
+	}
+	nd.zeroYes, nd.zeroNo = 0.5, 0.5
+}
+
+// coversFromRows routes the background rows (stride c) through every tree
+// and takes the visit counts as covers.
+func coversFromRows[T treeFloat](trees []shapTree[T], rows []T, c int) {
+	for ti := range trees {
+		nodes := trees[ti].nodes
+		count := make([]float64, len(nodes))
+		for r := 0; r+c <= len(rows); r += c {
+			x := rows[r : r+c]
+			i := int32(0)
+			for {
+				count[i]++
+				nd := &nodes[i]
+				if nd.yes < 0 {
+					break
+				}
+				if nd.goesYes(x[nd.feature]) {
+					i = nd.yes
+				} else {
+					i = nd.no
+				}
+			}
+		}
+		for i := range nodes {
+			if nd := &nodes[i]; nd.yes >= 0 {
+				setShares(nd, count[nd.yes], count[nd.no])
+			}
+		}
+	}
+}
+
+// coversFromDef takes the covers from the model's hitrates (indexed like
+// def's nodes), walking each copied tree beside its definition.
+func coversFromDef[T treeFloat](trees []shapTree[T], def *treeDef, hit []float64) {
+	for ti, r := range def.roots {
+		nodes := trees[ti].nodes
+		var walk func(p int32, d int)
+		walk = func(p int32, d int) {
+			nd := &nodes[p]
+			if nd.yes < 0 {
+				return
+			}
+			dn := &def.nodes[d]
+			setShares(nd, hit[dn.trueChild], hit[dn.falseChild])
+			walk(nd.yes, dn.trueChild)
+			walk(nd.no, dn.falseChild)
+		}
+		walk(0, r)
+	}
+}
+
+// expectedValues returns, per explained target, base + scale·Σ over trees
+// of the cover-weighted mean of the leaf values.
+func expectedValues[T treeFloat](trees []shapTree[T], base []float64, scale float64) []float64 {
+	k := len(base)
+	out := append([]float64(nil), base...)
+	acc := make([]float64, k)
+	for ti := range trees {
+		tr := &trees[ti]
+		clear(acc)
+		var walk func(i int32, w float64)
+		walk = func(i int32, w float64) {
+			nd := &tr.nodes[i]
+			if nd.yes < 0 {
+				for j, v := range tr.values[int(nd.leaf)*k : int(nd.leaf)*k+k] {
+					acc[j] += w * v
+				}
+				return
+			}
+			if nd.zeroYes > 0 {
+				walk(nd.yes, w*nd.zeroYes)
+			}
+			if nd.zeroNo > 0 {
+				walk(nd.no, w*nd.zeroNo)
+			}
+		}
+		walk(0, 1)
+		for j := range out {
+			out[j] += scale * acc[j]
+		}
+	}
+	return out
+}
+
+func maxShapDepth[T treeFloat](trees []shapTree[T]) int {
+	d := 0
+	for i := range trees {
+		d = max(d, trees[i].depth)
+	}
+	return d
+}
+
+// Features returns the number of input features the trees read.
+func (e *TreeExplainer) Features() int { return e.nFeatures }
+
+// Targets returns the names of the explained outputs: class labels for a
+// classifier (only the voted class of a two-class classifier whose trees
+// vote for one class), target indices for a regressor.
+func (e *TreeExplainer) Targets() []string { return append([]string(nil), e.names...) }
+
+// ExpectedValues returns the expected raw value of each explained target
+// over the covers: what the contributions of a row are measured from.
+func (e *TreeExplainer) ExpectedValues() []float64 { return append([]float64(nil), e.expected...) }
+
+// PostTransform names the transform the model applies after the explained
+// raw value (NONE, LOGISTIC, SOFTMAX, SOFTMAX_ZERO or PROBIT).
+func (e *TreeExplainer) PostTransform() string {
+	for name, p := range mlPostTransformNames {
+		if p == e.post {
+			return name
+		}
+	}
+	return "NONE"
+}
+
+// Covers says where the node covers came from: "model" or "background".
+func (e *TreeExplainer) Covers() string { return e.covers }
+
+// Double reports whether the trees compare float64 inputs.
+func (e *TreeExplainer) Double() bool { return e.double }
+
+// Explain computes the contributions of one row x (at least Features()
+// values) into phi (len(Targets())·Features(), target-major), overwritten,
+// and the row's raw value per target into raw. For every target,
+// ExpectedValues()[t] + Σ phi[t·Features()+f] equals raw[t] up to rounding.
+func (e *TreeExplainer) Explain(x []float32, phi, raw []float64) error {
+	if e.double {
+		return errors.New("the trees compare float64 values: use Explain64")
+	}
+	return explainRow(e, e.f32, x, phi, raw)
+}
+
+// Explain64 is Explain for ensembles whose input is float64.
+func (e *TreeExplainer) Explain64(x []float64, phi, raw []float64) error {
+	if !e.double {
+		return errors.New("the trees compare float32 values: use Explain")
+	}
+	return explainRow(e, e.f64, x, phi, raw)
+}
+
+// shapPathElem is one feature on the path from the root: the share of the
+// cover that follows the path when the feature is unknown (zero), whether
+// the row follows it (one), and the permutation weight w.
+type shapPathElem struct {
+	feature   int32
+	zero, one float64
+	w         float64
+}
+
+func explainRow[T treeFloat](e *TreeExplainer, trees []shapTree[T], x []T, phi, raw []float64) error {
+	k, nf := len(e.targets), e.nFeatures
+	if len(x) < nf {
+		return fmt.Errorf("the row has %d features, the trees read %d", len(x), nf)
+	}
+	if len(phi) != k*nf || len(raw) != k {
+		return fmt.Errorf("phi must hold %d values and raw %d, got %d and %d", k*nf, k, len(phi), len(raw))
+	}
+	clear(phi)
+	copy(raw, e.base)
+	bp, _ := e.scratch.Get().(*[]shapPathElem)
+	if bp == nil || len(*bp) < e.pathLen {
+		b := make([]shapPathElem, e.pathLen)
+		bp = &b
+	}
+	w := shapWalker[T]{x: x, phi: phi, k: k, nf: nf, scale: e.scale, path: *bp}
+	for ti := range trees {
+		tr := &trees[ti]
+		w.tree = tr
+		w.recurse(0, 0, 0, 1, 1, -1)
+		// the row's own leaf
+		i := int32(0)
+		for tr.nodes[i].yes >= 0 {
+			nd := &tr.nodes[i]
+			if nd.goesYes(x[nd.feature]) {
+				i = nd.yes
+			} else {
+				i = nd.no
+			}
+		}
+		l := int(tr.nodes[i].leaf) * k
+		for j, v := range tr.values[l : l+k] {
+			raw[j] += e.scale * v
+		}
+	}
+	e.scratch.Put(bp)
+	return nil
+}
+
+// shapWalker holds one row's TreeSHAP recursion.
+type shapWalker[T treeFloat] struct {
+	tree  *shapTree[T]
+	x     []T
+	phi   []float64
+	k, nf int
+	scale float64
+	path  []shapPathElem // the paths of all active levels, one after another
+}
+
+// extend appends a feature to the path m (of length l, stored with room for
+// one more) and updates the weights of the subset sizes.
+func shapExtend(m []shapPathElem, l int, zero, one float64, feature int32) {
+	m[l] = shapPathElem{feature: feature, zero: zero, one: one}
+	if l == 0 {
+		m[l].w = 1
+	}
+	for i := l - 1; i >= 0; i-- {
+		m[i+1].w += one * m[i].w * float64(i+1) / float64(l+1)
+		m[i].w = zero * m[i].w * float64(l-i) / float64(l+1)
+	}
+}
+
+// unwind removes element idx from the path m (of length l+1), undoing its
+// extend.
+func shapUnwind(m []shapPathElem, l, idx int) {
+	one, zero := m[idx].one, m[idx].zero
+	next := m[l].w
+	for i := l - 1; i >= 0; i-- {
+		if one != 0 {
+			t := m[i].w
+			m[i].w = next * float64(l+1) / (float64(i+1) * one)
+			next = t - m[i].w*zero*float64(l-i)/float64(l+1)
+		} else {
+			m[i].w = m[i].w * float64(l+1) / (zero * float64(l-i))
+		}
+	}
+	for i := idx; i < l; i++ {
+		m[i].feature, m[i].zero, m[i].one = m[i+1].feature, m[i+1].zero, m[i+1].one
+	}
+}
+
+// unwoundSum is the total weight of the path m (of length l+1) once element
+// idx is unwound, without changing m.
+func shapUnwoundSum(m []shapPathElem, l, idx int) float64 {
+	one, zero := m[idx].one, m[idx].zero
+	total := 0.0
+	if one != 0 {
+		next := m[l].w
+		for i := l - 1; i >= 0; i-- {
+			t := next * float64(l+1) / (float64(i+1) * one)
+			total += t
+			next = m[i].w - t*zero*float64(l-i)/float64(l+1)
+		}
+	} else if zero != 0 {
+		for i := l - 1; i >= 0; i-- {
+			total += m[i].w * float64(l+1) / (zero * float64(l-i))
+		}
+	}
+	return total
+}
+
+// recurse visits node i with the incoming path at path[start:start+l]
+// (a private copy), extending it by (zero, one, feature).
+func (w *shapWalker[T]) recurse(i int32, start, l int, zero, one float64, feature int32) {
+	m := w.path[start:]
+	shapExtend(m, l, zero, one, feature)
+	nd := &w.tree.nodes[i]
+	if nd.yes < 0 {
+		vals := w.tree.values[int(nd.leaf)*w.k : int(nd.leaf)*w.k+w.k]
+		for p := 1; p <= l; p++ {
+			el := &m[p]
+			s := shapUnwoundSum(m, l, p) * (el.one - el.zero) * w.scale
+			if s == 0 {
+				continue
+			}
+			for j, v := range vals {
+				w.phi[j*w.nf+int(el.feature)] += s * v
+			}
+		}
+		return
+	}
+	hot, cold := nd.no, nd.yes
+	hotZero, coldZero := nd.zeroNo, nd.zeroYes
+	if nd.goesYes(w.x[nd.feature]) {
+		hot, cold = cold, hot
+		hotZero, coldZero = coldZero, hotZero
+	}
+	inZero, inOne := 1.0, 1.0
+	for p := 1; p <= l; p++ {
+		if m[p].feature == nd.feature {
+			inZero, inOne = m[p].zero, m[p].one
+			shapUnwind(m, l, p)
+			l--
+			break
+		}
+	}
+	// A branch that neither the row nor any of the cover follows adds
+	// nothing (and could not be unwound later): skip it.
+	next := start + l + 1
+	if hz := hotZero * inZero; hz != 0 || inOne != 0 {
+		copy(w.path[next:next+l+1], m[:l+1])
+		w.recurse(hot, next, l+1, hz, inOne, nd.feature)
+	}
+	if cz := coldZero * inZero; cz != 0 {
+		copy(w.path[next:next+l+1], m[:l+1])
+		w.recurse(cold, next, l+1, cz, 0, nd.feature)
+	}
+}
