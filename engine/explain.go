@@ -180,6 +180,24 @@ func (e *TreeExplainer) PostTransform() string { return e.ens.PostTransform() }
 // Covers says where the node covers came from ("model" or "background").
 func (e *TreeExplainer) Covers() string { return e.ens.Covers() }
 
+// FeatureImportance is a tree model's global feature importance.
+type FeatureImportance struct {
+	// SplitCount is the number of split nodes on each feature.
+	SplitCount []int
+	// CoverWeighted is the expected number of decisions on each feature
+	// per prediction, over the covers (see ops.TreeExplainer).
+	CoverWeighted []float64
+}
+
+// Importance returns the global feature importance of the trees, one
+// entry per input feature.
+func (e *TreeExplainer) Importance() FeatureImportance {
+	fi := FeatureImportance{SplitCount: make([]int, e.features), CoverWeighted: make([]float64, e.features)}
+	copy(fi.SplitCount, e.ens.SplitCounts())
+	copy(fi.CoverWeighted, e.ens.CoverWeightedSplits())
+	return fi
+}
+
 // treeInput runs the feature-wise preprocessing on rows x ([rows,
 // features]) and returns what the trees read.
 func (e *TreeExplainer) treeInput(ctx context.Context, x *tensor.Dense) (*ops.Tensor, error) {

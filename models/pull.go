@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/agate-ml/agate/engine/onnxbuild"
 	"github.com/agate-ml/agate/models/demo"
 	"gopkg.in/yaml.v3"
 )
@@ -58,6 +59,30 @@ func Dir(cacheDir, name string) string { return filepath.Join(cacheDir, name) }
 func Present(cacheDir, name string) bool {
 	_, err := os.Stat(filepath.Join(Dir(cacheDir, name), "model.onnx"))
 	return err == nil
+}
+
+// Outdated reports whether the builtin model of man in cacheDir was built
+// by an older agate (its recorded version differs from the one this build
+// makes), so that it should be built again.
+func Outdated(cacheDir string, man *Manifest) bool {
+	if man.Source.Kind != SourceBuiltin || man.Name != demo.Name {
+		return false
+	}
+	return builtDemoVersion(Dir(cacheDir, man.Name)) != demo.Version
+}
+
+// builtDemoVersion reads the version a built demo model records ("" when
+// unreadable).
+func builtDemoVersion(dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, "model.onnx"))
+	if err != nil {
+		return ""
+	}
+	e, err := onnxbuild.LoadModel(b)
+	if err != nil {
+		return ""
+	}
+	return e.Metadata()["agate.version"]
 }
 
 // Pull makes the model of man available in cacheDir/<name> (or o.Dest): it
@@ -110,7 +135,7 @@ func pull(ctx context.Context, man *Manifest, dir string, o PullOptions) error {
 	defer st.remove()
 
 	if man.Source.Kind == SourceBuiltin {
-		if _, err := os.Stat(filepath.Join(dir, "model.onnx")); err == nil && !o.Force {
+		if builtDemoVersion(dir) == demo.Version && !o.Force {
 			progress(fmt.Sprintf("%s: already built in %s", man.Name, dir))
 		} else {
 			progress(fmt.Sprintf("%s: training the demo random forest (%s)", man.Name, demo.Formula))

@@ -145,6 +145,7 @@ func Load(dir string, o LoadOptions) (*Model, error) {
 			em.Close()
 			return nil, fmt.Errorf("model %s: %w", name, err)
 		}
+		tab.background = findBackground(dir)
 		m.Tabular, m.Task = tab, TaskTabularRegression
 		if tab.Classifier() {
 			m.Task = TaskTabularClassifier

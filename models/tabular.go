@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
+	"sync"
 
 	"github.com/agate-ml/agate/engine"
 	"github.com/agate-ml/agate/ops"
@@ -35,6 +38,82 @@ type Tabular struct {
 	valueOut   int // output index of the regression value / label
 	probOut    int // output index of the probabilities, -1 if none
 	classes    []string
+
+	// background is the file of rows explanations are measured against
+	// ("" when none; see ExplainBackgroundFile).
+	background  string
+	explainOnce sync.Once
+	explainer   *engine.TreeExplainer
+	explainErr  error
+}
+
+// ExplainBackgroundFile is the name, in a model folder, of the background
+// rows (an ONNX TensorProto [rows, features] in the model's input units)
+// that TreeSHAP explanations are measured against when the model stores no
+// node covers. Without it, the folder's first test data set
+// (test_data_set_0/input_0.pb) serves.
+const ExplainBackgroundFile = "explain_background.pb"
+
+// ErrNotExplainable is wrapped by explanation errors that come from the
+// model, not the request: it has no single tree ensemble, or no covers and
+// no background rows.
+var ErrNotExplainable = errors.New("model cannot be explained")
+
+// findBackground returns the background file of a model folder, or "".
+func findBackground(dir string) string {
+	for _, p := range []string{ExplainBackgroundFile, filepath.Join("test_data_set_0", "input_0.pb")} {
+		if fi, err := os.Stat(filepath.Join(dir, p)); err == nil && fi.Mode().IsRegular() {
+			return filepath.Join(dir, p)
+		}
+	}
+	return ""
+}
+
+// Explainer returns the model's TreeSHAP explainer, built on first use
+// with the folder's background rows when there are some, else with the
+// covers the model stores. Errors wrap ErrNotExplainable.
+func (t *Tabular) Explainer(ctx context.Context) (*engine.TreeExplainer, error) {
+	t.explainOnce.Do(func() {
+		var opts engine.ExplainOptions
+		if t.background != "" {
+			b, err := os.ReadFile(t.background)
+			if err == nil {
+				var bg *ops.Tensor
+				if bg, err = engine.DecodeTensor(b); err == nil {
+					opts.Background = engine.ToDense(bg)
+				}
+			}
+			if err != nil {
+				t.explainErr = fmt.Errorf("%w: background rows %s: %v", ErrNotExplainable, filepath.Base(t.background), err)
+				return
+			}
+		}
+		e, err := t.model.TreeExplainer(ctx, opts)
+		switch {
+		case errors.Is(err, ops.ErrNoCovers):
+			t.explainErr = fmt.Errorf("%w: %v; add background rows as %s in the model folder", ErrNotExplainable, err, ExplainBackgroundFile)
+		case errors.Is(err, engine.ErrNotExplainable):
+			t.explainErr = fmt.Errorf("%w: %v", ErrNotExplainable, err)
+		case err != nil:
+			t.explainErr = fmt.Errorf("%w: %v", ErrNotExplainable, err)
+		}
+		t.explainer = e
+	})
+	return t.explainer, t.explainErr
+}
+
+// Explain returns the TreeSHAP contributions of rows (all of the same
+// width, in the model's input units).
+func (t *Tabular) Explain(ctx context.Context, rows [][]float64) (*engine.Explanation, error) {
+	e, err := t.Explainer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	x, err := t.inputTensor(rows)
+	if err != nil {
+		return nil, err
+	}
+	return e.Explain(ctx, engine.ToDense(x))
 }
 
 // NewTabular inspects m's inputs and outputs and wraps it.
@@ -111,26 +190,25 @@ func (t *Tabular) Classes() []string { return append([]string(nil), t.classes...
 // ErrFeatures is wrapped by errors about rows of the wrong width.
 var ErrFeatures = errors.New("wrong number of features")
 
-// Predict runs the model on rows (all of the same width) and returns one
-// prediction per row and, for classifiers, the class names.
-func (t *Tabular) Predict(ctx context.Context, rows [][]float64) ([]TabularPrediction, []string, error) {
+// inputTensor packs rows (of equal width) into the model's input tensor.
+func (t *Tabular) inputTensor(rows [][]float64) (*ops.Tensor, error) {
 	n := len(rows)
 	if n == 0 {
-		return nil, t.Classes(), nil
+		return nil, fmt.Errorf("%w: no rows", ErrFeatures)
 	}
 	w := len(rows[0])
 	if t.features > 0 && w != t.features {
-		return nil, nil, fmt.Errorf("%w: the model takes %d features, got %d", ErrFeatures, t.features, w)
+		return nil, fmt.Errorf("%w: the model takes %d features, got %d", ErrFeatures, t.features, w)
 	}
 	if w == 0 {
-		return nil, nil, fmt.Errorf("%w: rows are empty", ErrFeatures)
+		return nil, fmt.Errorf("%w: rows are empty", ErrFeatures)
 	}
 	var x *ops.Tensor
 	if t.inputType == ops.Double {
 		flat := make([]float64, 0, n*w)
 		for i, r := range rows {
 			if len(r) != w {
-				return nil, nil, fmt.Errorf("%w: row %d has %d features, row 0 has %d", ErrFeatures, i, len(r), w)
+				return nil, fmt.Errorf("%w: row %d has %d features, row 0 has %d", ErrFeatures, i, len(r), w)
 			}
 			flat = append(flat, r...)
 		}
@@ -139,13 +217,27 @@ func (t *Tabular) Predict(ctx context.Context, rows [][]float64) ([]TabularPredi
 		flat := make([]float32, 0, n*w)
 		for i, r := range rows {
 			if len(r) != w {
-				return nil, nil, fmt.Errorf("%w: row %d has %d features, row 0 has %d", ErrFeatures, i, len(r), w)
+				return nil, fmt.Errorf("%w: row %d has %d features, row 0 has %d", ErrFeatures, i, len(r), w)
 			}
 			for _, v := range r {
 				flat = append(flat, float32(v))
 			}
 		}
 		x = ops.FromSlice(ops.Float, flat, n, w)
+	}
+	return x, nil
+}
+
+// Predict runs the model on rows (all of the same width) and returns one
+// prediction per row and, for classifiers, the class names.
+func (t *Tabular) Predict(ctx context.Context, rows [][]float64) ([]TabularPrediction, []string, error) {
+	n := len(rows)
+	if n == 0 {
+		return nil, t.Classes(), nil
+	}
+	x, err := t.inputTensor(rows)
+	if err != nil {
+		return nil, nil, err
 	}
 	ins := make([]ops.Value, len(t.model.Inputs()))
 	for i, in := range t.model.Inputs() {

@@ -52,6 +52,8 @@ type TreeExplainer struct {
 	f32 []shapTree[float32]
 	f64 []shapTree[float64]
 
+	splits  []int     // split nodes per feature
+	reached []float64 // expected decisions per feature and prediction
 	pathLen int       // path elements one row's recursion needs
 	scratch sync.Pool // *[]shapPathElem
 }
@@ -249,12 +251,15 @@ func NewTreeExplainer(n *Node, opts TreeExplainerOptions) (*TreeExplainer, error
 		return nil, fmt.Errorf("%s: %w", n.Describe(), ErrNoCovers)
 	}
 	depth := 0
+	e.splits, e.reached = make([]int, e.nFeatures), make([]float64, e.nFeatures)
 	if e.double {
 		e.expected = expectedValues(e.f64, e.base, e.scale)
 		depth = maxShapDepth(e.f64)
+		splitUse(e.f64, e.splits, e.reached)
 	} else {
 		e.expected = expectedValues(e.f32, e.base, e.scale)
 		depth = maxShapDepth(e.f32)
+		splitUse(e.f32, e.splits, e.reached)
 	}
 	unique := min(depth, e.nFeatures) + 2
 	e.pathLen = (depth + 2) * unique
@@ -434,6 +439,27 @@ func expectedValues[T treeFloat](trees []shapTree[T], base []float64, scale floa
 	return out
 }
 
+// splitUse counts the split nodes on each feature, and the expected number
+// of decisions on it per prediction (each split weighted by the share of
+// the cover that reaches it), summed over trees.
+func splitUse[T treeFloat](trees []shapTree[T], count []int, reached []float64) {
+	for ti := range trees {
+		nodes := trees[ti].nodes
+		var walk func(i int32, w float64)
+		walk = func(i int32, w float64) {
+			nd := &nodes[i]
+			if nd.yes < 0 {
+				return
+			}
+			count[nd.feature]++
+			reached[nd.feature] += w
+			walk(nd.yes, w*nd.zeroYes)
+			walk(nd.no, w*nd.zeroNo)
+		}
+		walk(0, 1)
+	}
+}
+
 func maxShapDepth[T treeFloat](trees []shapTree[T]) int {
 	d := 0
 	for i := range trees {
@@ -467,6 +493,17 @@ func (e *TreeExplainer) PostTransform() string {
 
 // Covers says where the node covers came from: "model" or "background".
 func (e *TreeExplainer) Covers() string { return e.covers }
+
+// SplitCounts returns the number of split nodes on each feature, over all
+// trees (shared subtrees counted once per tree that reaches them).
+func (e *TreeExplainer) SplitCounts() []int { return append([]int(nil), e.splits...) }
+
+// CoverWeightedSplits returns, per feature, the expected number of
+// decisions taken on it for one prediction over the covers: each split
+// weighted by the share of the cover reaching it, summed over trees. ONNX
+// exports keep no split gains, so this is the cover-weighted importance the
+// format allows.
+func (e *TreeExplainer) CoverWeightedSplits() []float64 { return append([]float64(nil), e.reached...) }
 
 // Double reports whether the trees compare float64 inputs.
 func (e *TreeExplainer) Double() bool { return e.double }

@@ -80,7 +80,10 @@ type ModelInfo struct {
 	Languages     []string          `json:"languages,omitempty"`
 	Inputs        []TensorInfo      `json:"inputs,omitempty"`
 	Outputs       []TensorInfo      `json:"outputs,omitempty"`
-	Hint          string            `json:"hint,omitempty"`
+	// FeatureImportance is set for tree models that can be explained
+	// (GET /v1/models/{name} only).
+	FeatureImportance *FeatureImportance `json:"feature_importance,omitempty"`
+	Hint              string             `json:"hint,omitempty"`
 }
 
 // ModelList is the body of GET /v1/models.
@@ -111,7 +114,9 @@ func (s *Server) getModel(c *gin.Context) {
 		abort(c, errorf(http.StatusNotFound, "model %q not found; GET /v1/models lists the models", name))
 		return
 	}
-	c.JSON(http.StatusOK, modelInfo(m))
+	info := modelInfo(m)
+	info.FeatureImportance = featureImportance(c.Request.Context(), m)
+	c.JSON(http.StatusOK, info)
 }
 
 func modelInfo(m *models.Model) ModelInfo {

@@ -15,6 +15,8 @@ import (
 type PredictRequest struct {
 	Data      json.RawMessage `json:"data"`
 	Instances json.RawMessage `json:"instances"`
+	// Explain adds the TreeSHAP explanation of each row (tree models).
+	Explain bool `json:"explain"`
 }
 
 // PredictResponse holds one prediction per row: the regression value, or
@@ -28,7 +30,9 @@ type PredictResponse struct {
 	Predictions   []any       `json:"predictions"`
 	Probabilities [][]float64 `json:"probabilities,omitempty"`
 	Classes       []string    `json:"classes,omitempty"`
-	LatencyMS     float64     `json:"latency_ms"`
+	// Explanation is set when the request asked for one.
+	Explanation *Explanation `json:"explanation,omitempty"`
+	LatencyMS   float64      `json:"latency_ms"`
 }
 
 // parseRow reads a JSON array of numbers.
@@ -83,6 +87,11 @@ func (s *Server) predict(c *gin.Context) {
 		return
 	}
 	if rt.m.Text != nil {
+		if req.Explain || c.GetBool(explainKey) {
+			_, aerr := explainRows(c.Request.Context(), rt.m, nil, false)
+			abort(c, aerr)
+			return
+		}
 		s.predictText(c, rt, req, start)
 		return
 	}
@@ -163,6 +172,14 @@ func (s *Server) predict(c *gin.Context) {
 	}
 	if single {
 		resp.Prediction = resp.Predictions[0]
+	}
+	if req.Explain || c.GetBool(explainKey) {
+		ex, aerr := explainRows(ctx, rt.m, rows, single)
+		if aerr != nil {
+			abort(c, aerr)
+			return
+		}
+		resp.Explanation = ex
 	}
 	resp.LatencyMS = ms(time.Since(start))
 	c.JSON(http.StatusOK, resp)

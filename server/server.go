@@ -4,6 +4,7 @@
 //   - POST /analyze: toxicity analysis of one or many texts
 //   - POST /v1alpha1/comments:analyze: a Perspective API compatible route
 //   - POST /predict and POST /v1/models/{name}/predict: tabular predictions
+//   - POST /v1/models/{name}/explain: predictions with exact TreeSHAP contributions
 //   - the KServe v2 / Open Inference Protocol REST routes under /v2
 //   - GET /health, /healthz, /readyz, /v1/models, /metrics, /docs, /openapi.json
 //
@@ -287,6 +288,7 @@ func (s *Server) routes(e *gin.Engine) {
 	e.GET("/v1/models", s.listModels)
 	e.GET("/v1/models/:name", s.getModel)
 	e.POST("/v1/models/:name/predict", s.admit, s.predict)
+	e.POST("/v1/models/:name/explain", s.admit, s.explainPredict)
 	e.POST("/predict", s.admit, s.predict)
 	// the seed's predict API, unchanged for its clients
 	e.POST("/api/v1/predict", s.admit, s.predict)

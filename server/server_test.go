@@ -549,7 +549,7 @@ func TestV2(t *testing.T) {
 	if w.Code != 200 || out["platform"] != "onnx" {
 		t.Fatalf("%d %s", w.Code, w.Body)
 	}
-	if w, _ := e.do("GET", "/v2/models/demo-rf/versions/1", nil); w.Code != 200 {
+	if w, _ := e.do("GET", "/v2/models/demo-rf/versions/"+demo.Version, nil); w.Code != 200 {
 		t.Errorf("versioned metadata: %d", w.Code)
 	}
 	e.expectError("GET", "/v2/models/demo-rf/versions/9", nil, 404, "")
@@ -559,7 +559,7 @@ func TestV2(t *testing.T) {
 	if w, out := e.do("GET", "/v2/models/demo-rf/ready", nil); w.Code != 200 || out["ready"] != true {
 		t.Errorf("ready: %d %v", w.Code, out)
 	}
-	if w, _ := e.do("GET", "/v2/models/demo-rf/versions/1/ready", nil); w.Code != 200 {
+	if w, _ := e.do("GET", "/v2/models/demo-rf/versions/"+demo.Version+"/ready", nil); w.Code != 200 {
 		t.Errorf("versioned ready: %d", w.Code)
 	}
 	e.expectError("GET", "/v2/models/nope/ready", nil, 404, "")
@@ -579,7 +579,7 @@ func TestV2(t *testing.T) {
 	}
 	req := in("X", "FP32", []int{1, 5}, []float64{1, 2, 3, 4, 5})
 	req["outputs"] = []map[string]any{{"name": "variable"}}
-	if w, _ := e.do("POST", "/v2/models/demo-rf/versions/1/infer", req); w.Code != 200 {
+	if w, _ := e.do("POST", "/v2/models/demo-rf/versions/"+demo.Version+"/infer", req); w.Code != 200 {
 		t.Errorf("versioned infer with outputs: %d %s", w.Code, w.Body)
 	}
 	req["outputs"] = []map[string]any{{"name": "nope"}}

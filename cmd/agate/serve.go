@@ -374,7 +374,7 @@ func loadModels(ctx context.Context, log *slog.Logger, reg *models.Registry, cat
 			reg.SetMissing(name, fmt.Sprintf("%q is not in the catalog (%s)", name, strings.Join(catalog.Names(), ", ")))
 			continue
 		}
-		if !models.Present(cacheDir, name) {
+		if !models.Present(cacheDir, name) || models.Outdated(cacheDir, man) {
 			if man.Source.Kind != models.SourceBuiltin {
 				hint := fmt.Sprintf("run `agate pull %s` (into the server's --cache-dir), then restart", name)
 				log.Info("optional model not pulled", slog.String("model", name), slog.String("hint", hint))

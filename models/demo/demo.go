@@ -34,7 +34,7 @@ const Name = "demo-rf"
 
 // Version is the demo model's version; it changes when the data, the
 // trainer or the export change.
-const Version = "1"
+const Version = "2"
 
 // Formula documents the target function of the synthetic data.
 const Formula = "y = 3*x0 - 2*x1 + x2*x3 + sin(x4) + N(0, 0.1^2), x ~ N(0, I5)"
@@ -144,7 +144,7 @@ func (m *Model) Predict(row []float32) float32 {
 // float32 thresholds, AVERAGE aggregation).
 func (m *Model) ONNX() ([]byte, error) {
 	var treeIDs, nodeIDs, featIDs, trueIDs, falseIDs, missing []int64
-	var values []float32
+	var values, covers []float32
 	var modes []string
 	var tTree, tNode, tID []int64
 	var tWeight []float32
@@ -153,6 +153,7 @@ func (m *Model) ONNX() ([]byte, error) {
 			treeIDs = append(treeIDs, int64(t))
 			nodeIDs = append(nodeIDs, int64(id))
 			missing = append(missing, 0)
+			covers = append(covers, float32(n.Samples))
 			if n.Leaf {
 				featIDs = append(featIDs, 0)
 				values = append(values, 0)
@@ -189,6 +190,7 @@ func (m *Model) ONNX() ([]byte, error) {
 			onnxbuild.Ints("nodes_truenodeids", trueIDs...),
 			onnxbuild.Ints("nodes_falsenodeids", falseIDs...),
 			onnxbuild.Ints("nodes_missing_value_tracks_true", missing...),
+			onnxbuild.Floats("nodes_hitrates", covers...),
 			onnxbuild.Ints("target_treeids", tTree...),
 			onnxbuild.Ints("target_nodeids", tNode...),
 			onnxbuild.Ints("target_ids", tID...),

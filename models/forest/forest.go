@@ -52,6 +52,10 @@ type Node struct {
 	Left, Right int
 	Leaf        bool
 	Value       float32
+	// Samples is the number of training samples (of the tree's bootstrap
+	// sample) that reached the node: its cover, which TreeSHAP weighs
+	// the branches by.
+	Samples int
 }
 
 // Tree is a regression tree; Nodes[0] is the root.
@@ -148,7 +152,7 @@ func (g *grower) grow(idx []int, depth int) int {
 		feat, thr, ok = g.bestSplit(idx, sum)
 	}
 	if !ok {
-		g.nodes[id] = Node{Leaf: true, Value: float32(mean)}
+		g.nodes[id] = Node{Leaf: true, Value: float32(mean), Samples: len(idx)}
 		return id
 	}
 	var left, right []int
@@ -161,7 +165,7 @@ func (g *grower) grow(idx []int, depth int) int {
 	}
 	l := g.grow(left, depth+1)
 	r := g.grow(right, depth+1)
-	g.nodes[id] = Node{Feature: feat, Threshold: thr, Left: l, Right: r}
+	g.nodes[id] = Node{Feature: feat, Threshold: thr, Left: l, Right: r, Samples: len(idx)}
 	return id
 }
 
