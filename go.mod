@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/dmitryikh/leaves v0.0.0-20230708180554-25d19a787328
 	github.com/gin-gonic/gin v1.10.1
+	github.com/owulveryck/onnx-go v0.5.0
 	github.com/prometheus/client_golang v1.22.0
 	github.com/rivo/uniseg v0.4.7
 	github.com/spf13/cobra v1.10.2
