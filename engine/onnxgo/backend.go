@@ -293,7 +293,7 @@ func (b *Backend) RunContext(ctx context.Context) error {
 func (b *Backend) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.plan == nil {
+	if b.plan == nil || b.plan.model == nil {
 		return nil
 	}
 	err := b.plan.model.Close()

@@ -19,8 +19,8 @@ import (
 )
 
 // readCase reads an ONNX backend-test-style folder: the model and the
-// tensors of test_data_set_0.
-func readCase(t *testing.T, dir string) (model []byte, inputs, refs []*ops.Tensor) {
+// tensors of test_data_set_<set>.
+func readCase(t *testing.T, dir string, set int) (model []byte, inputs, refs []*ops.Tensor) {
 	t.Helper()
 	model, err := os.ReadFile(filepath.Join(dir, "model.onnx"))
 	if err != nil {
@@ -29,7 +29,7 @@ func readCase(t *testing.T, dir string) (model []byte, inputs, refs []*ops.Tenso
 	read := func(prefix string) []*ops.Tensor {
 		var out []*ops.Tensor
 		for i := 0; ; i++ {
-			b, err := os.ReadFile(filepath.Join(dir, "test_data_set_0", fmt.Sprintf("%s_%d.pb", prefix, i)))
+			b, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("test_data_set_%d", set), fmt.Sprintf("%s_%d.pb", prefix, i)))
 			if errors.Is(err, os.ErrNotExist) {
 				return out
 			}
@@ -178,7 +178,7 @@ func TestSharedFixtures(t *testing.T) {
 	for _, c := range cases {
 		t.Run(filepath.Base(c.dir), func(t *testing.T) {
 			dir := shared.Path(t, strings.Split(c.dir, "/")...)
-			model, inputs, refs := readCase(t, dir)
+			model, inputs, refs := readCase(t, dir, 0)
 			b, got, err := runOnnxGo(t, model, inputs)
 			if err != nil {
 				t.Fatal(err)
@@ -187,6 +187,7 @@ func TestSharedFixtures(t *testing.T) {
 			if got := b.plan.model.OpCounts(); !maps.Equal(got, steps) {
 				t.Errorf("planned steps %v, engine.Load plans %v", got, steps)
 			}
+			t.Logf("recovered opsets %v", b.plan.model.Opsets)
 			if len(got) != len(want) || len(got) != len(refs) {
 				t.Fatalf("%d outputs, engine.Load %d, onnxruntime %d", len(got), len(want), len(refs))
 			}

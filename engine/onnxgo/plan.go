@@ -3,7 +3,6 @@ package onnxgo
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 
@@ -37,14 +36,10 @@ func (b *Backend) roles() roles {
 	nodes := b.allNodes()
 	// The last declared output bounds the declared values: unproduced
 	// values set after it are initializers the inputs did not list.
-	// The first operator's new nodes come after every decoder tensor.
-	last, lastSet := -1, -1
+	last := -1
 	for _, n := range nodes {
 		if n.producer != nil && n.valuePhase && n.decodeSets > 0 {
 			last = max(last, n.created)
-		}
-		if n.decodeSets > 0 {
-			lastSet = max(lastSet, n.created)
 		}
 	}
 	var r roles
@@ -54,10 +49,11 @@ func (b *Backend) roles() roles {
 		case n.producer != nil:
 			// Outputs and value_info are the produced values the decoder
 			// declared; value_info ones become outputs too (they still
-			// compute the same values). A declaration without a type
-			// is told apart when nothing reads it and it is not a new
-			// output of the first operator.
-			untyped := n.consumers == 0 && (n.created < lastSet || n.producer != b.ops[0])
+			// compute the same values). When no output has a type, an
+			// unread value made before the first edge is taken for an
+			// output: an output of the first operator nothing reads may
+			// be computed for nothing.
+			untyped := last < 0 && n.consumers == 0
 			if n.valuePhase && (n.decodeSets > 0 || untyped) {
 				r.outputs = append(r.outputs, n)
 			}
@@ -342,16 +338,13 @@ func (b *Backend) recoverOpsets(reg *registry, domains []string) (map[string]int
 		if d != "" {
 			continue
 		}
-		// Softmax, LogSoftmax and Hardmax read axis differently before
-		// opset 13 (flattening from axis, default 1) and after (one axis,
-		// default -1); with no rank known, only axis -1 means the same.
 		for i, o := range b.ops {
-			if domains[i] != "" || !slices.Contains([]string{"Softmax", "LogSoftmax", "Hardmax"}, o.op.Name) || s.lo >= 13 || s.hi < 13 {
+			if domains[i] != "" {
 				continue
 			}
-			if axis, ok := o.op.Attributes["axis"].(int64); !ok || axis != -1 {
-				return nil, fmt.Errorf("%w: %s: its axis means one thing before opset 13 and another after, and onnx-go does not pass on the model's opset (the nodes allow %d to %d); state it with WithOpsets or load the model with engine.Load",
-					ErrDecoderLoss, describe(o), s.lo, s.hi)
+			if v, why := changedMeaning(o); v > 0 && s.lo < v && v <= s.hi {
+				return nil, fmt.Errorf("%w: %s: %s changed in opset %d, and onnx-go does not pass on the model's opset (its nodes allow %d to %d); state it with WithOpsets or load the model with engine.Load",
+					ErrDecoderLoss, describe(o), why, v, s.lo, s.hi)
 			}
 		}
 	}
@@ -386,12 +379,13 @@ func formBounds(s *span, domain string, o *operation) {
 	if has("broadcast") {
 		s.atMost(6, why("attribute broadcast"))
 	}
+	present := func(pos int) bool { return pos < nin && o.inputs[pos] != nil }
 	// moved is an attribute that became input pos in opset since.
 	moved := func(attr string, pos, since int) {
 		if has(attr) {
 			s.atMost(since-1, why("attribute "+attr))
 		}
-		if nin > pos && o.inputs[pos] != nil {
+		if present(pos) {
 			s.atLeast(since, why(fmt.Sprintf("input %d", pos+1)))
 		}
 	}
@@ -410,12 +404,12 @@ func formBounds(s *span, domain string, o *operation) {
 		if has("min") || has("max") {
 			s.atMost(10, why("attribute min or max"))
 		}
-		if nin > 1 {
+		if present(1) || present(2) {
 			s.atLeast(11, why("a min or max input"))
 		}
 	case "Dropout":
-		if nin > 1 {
-			s.atLeast(12, why("a ratio input"))
+		if present(1) || present(2) {
+			s.atLeast(12, why("a ratio or training_mode input"))
 		}
 	case "Resize":
 		if nin == 2 {
@@ -433,6 +427,12 @@ func formBounds(s *span, domain string, o *operation) {
 	case "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
 		"ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare":
 		moved("axes", 1, 18)
+	case "RoiAlign":
+		if has("coordinate_transformation_mode") {
+			s.atLeast(16, why("attribute coordinate_transformation_mode"))
+		}
+	case "DFT":
+		moved("axis", 2, 20)
 	case "BatchNormalization":
 		if has("spatial") {
 			s.atMost(8, why("attribute spatial"))
@@ -444,6 +444,26 @@ func formBounds(s *span, domain string, o *operation) {
 	if strings.HasPrefix(name, "Reduce") && has("noop_with_empty_axes") {
 		s.atLeast(13, why("attribute noop_with_empty_axes"))
 	}
+}
+
+// changedMeaning returns the ai.onnx opset from which the node, as written,
+// computes something else than before, and what changed (0 when its
+// meaning does not depend on the opset).
+func changedMeaning(o *operation) (int, string) {
+	switch o.op.Name {
+	case "Softmax", "LogSoftmax", "Hardmax":
+		// Before 13 the input is flattened to 2-D at axis (default 1);
+		// from 13 the axis (default -1) alone is normalized. With no
+		// rank known, only axis -1 means the same.
+		if axis, ok := o.op.Attributes["axis"].(int64); !ok || axis != -1 {
+			return 13, "the meaning of its axis"
+		}
+	case "RoiAlign":
+		if _, ok := o.op.Attributes["coordinate_transformation_mode"]; !ok {
+			return 16, "its default coordinate_transformation_mode"
+		}
+	}
+	return 0, ""
 }
 
 func canonical(d string) string {
