@@ -156,6 +156,7 @@ func (n *Node) GetTensor() tensor.Tensor {
 	return n.tensor
 }
 
+// String returns the quoted name, for errors and logs.
 func (n *Node) String() string { return fmt.Sprintf("%q", n.name) }
 
 // event marks a decoder event that separates a node's creation from what
@@ -242,7 +243,7 @@ func (b *Backend) ApplyOperation(op onnx.Operation, outputs ...graph.Node) error
 	ins := b.edges[from.id]
 	o.inputs = make([]*Node, 0, len(ins))
 	for _, e := range ins {
-		if e.index < 0 || e.index > len(ins) {
+		if e.index < 0 || e.index >= len(ins) {
 			return fmt.Errorf("onnxgo: %s node -> %q: input position %d out of range", op.Name, from.name, e.index)
 		}
 		for len(o.inputs) <= e.index {
