@@ -146,6 +146,14 @@ type Manifest struct {
 	Languages []string `yaml:"languages,omitempty"`
 	// MaxLength caps the tokens per text (default: the tokenizer's).
 	MaxLength int `yaml:"max_length,omitempty"`
+	// Features describes a tabular model's input features, in order: their
+	// names (used in explanations and errors) and the range of values the
+	// model was trained on.
+	Features []FeatureSpec `yaml:"features,omitempty"`
+	// OutOfRange is what a predict request with a feature outside its
+	// range gets (one of the OutOfRange constants); empty: the server's
+	// --out-of-range.
+	OutOfRange string `yaml:"out_of_range,omitempty"`
 }
 
 var (
@@ -224,6 +232,9 @@ func (m *Manifest) Validate() error {
 		if err := m.Thresholds.Validate(); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if err := validateFeatures(m.Features, m.OutOfRange); err != nil {
+		errs = append(errs, err)
 	}
 	for label, cat := range m.Labels {
 		if !isCategory(cat) {

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"github.com/agate-ml/agate/engine/onnxbuild"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -14,7 +13,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/agate-ml/agate/engine/onnxbuild"
 	"github.com/agate-ml/agate/internal/shared"
+	"github.com/agate-ml/agate/models/demo"
 )
 
 func TestBuiltinCatalog(t *testing.T) {
@@ -63,6 +64,9 @@ func TestManifestValidation(t *testing.T) {
 		"name: a\ntask: text-classification\nsource: {kind: builtin}\nthresholds: {medium: 90, high: 10}\n",
 		"name: a\ntask: text-classification\nsource: {kind: builtin}\nlabels: {toxic: rude}\n",
 		"name: a\ntask: text-classification\nsource: {kind: builtin}\nunknown_field: 1\n",
+		"name: a\ntask: tabular-regression\nsource: {kind: builtin}\nfeatures: [{name: x, min: 2, max: 1}]\n",
+		"name: a\ntask: tabular-regression\nsource: {kind: builtin}\nfeatures: [{name: x, min: .inf}]\n",
+		"name: a\ntask: tabular-regression\nsource: {kind: builtin}\nout_of_range: drop\n",
 		"{",
 	}
 	for _, y := range bad {
@@ -70,9 +74,14 @@ func TestManifestValidation(t *testing.T) {
 			t.Errorf("ParseManifest(%q): want an error", y)
 		}
 	}
-	m, err := ParseManifest([]byte("name: a\ntask: tabular-regression\nsource: {kind: builtin}\n"))
+	m, err := ParseManifest([]byte("name: a\ntask: tabular-regression\nsource: {kind: builtin}\n" +
+		"features: [{name: age, min: 0, max: 120}, {name: income, min: 0}]\nout_of_range: reject\n"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if oor := OutOfRange(m.Features, [][]float64{{30, 5}, {-1, -2}, {121, 1e9}}); len(oor) != 3 ||
+		oor[0].Row != 1 || oor[0].Name != "age" || oor[1].Name != "income" || oor[2].Value != 121 {
+		t.Errorf("OutOfRange = %+v", oor)
 	}
 	if th := m.EffectiveThresholds(); th != DefaultThresholds() {
 		t.Errorf("thresholds %v", th)
@@ -278,8 +287,29 @@ func TestPullBuiltinAndRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Name != "demo-rf" || m.Version != "1" || m.Task != TaskTabularRegression || m.Tabular.Features() != 5 {
+	if m.Name != "demo-rf" || m.Version != demo.Version || m.Task != TaskTabularRegression || m.Tabular.Features() != 5 {
 		t.Fatalf("%+v", m)
+	}
+	// The demo carries its training data's ranges.
+	specs := m.Tabular.FeatureSpecs()
+	if len(specs) != 5 || specs[0].Name != "x0" || specs[0].Min == nil || specs[0].Max == nil || *specs[0].Min >= -1 || *specs[0].Max <= 1 {
+		t.Errorf("feature specs %+v", specs)
+	}
+	if Outdated(cache, c["demo-rf"]) {
+		t.Error("a fresh demo build is reported outdated")
+	}
+	// A build by an older agate (here, an unreadable file) is rebuilt.
+	if err := os.WriteFile(filepath.Join(dir, "model.onnx"), []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if !Outdated(cache, c["demo-rf"]) {
+		t.Error("an old demo build is not reported outdated")
+	}
+	if _, err := Pull(context.Background(), c["demo-rf"], cache, PullOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if Outdated(cache, c["demo-rf"]) {
+		t.Error("pull did not rebuild the outdated demo model")
 	}
 	r := NewRegistry()
 	if err := r.Add(m); err != nil {

@@ -146,6 +146,10 @@ func Load(dir string, o LoadOptions) (*Model, error) {
 			return nil, fmt.Errorf("model %s: %w", name, err)
 		}
 		tab.background = findBackground(dir)
+		if tab.specs, err = featureSpecs(man, em.Metadata, tab.Features()); err != nil {
+			em.Close()
+			return nil, fmt.Errorf("model %s: %w", name, err)
+		}
 		m.Tabular, m.Task = tab, TaskTabularRegression
 		if tab.Classifier() {
 			m.Task = TaskTabularClassifier

@@ -39,6 +39,8 @@ type Tabular struct {
 	probOut    int // output index of the probabilities, -1 if none
 	classes    []string
 
+	// specs describes the features (names, ranges), nil when unknown.
+	specs []FeatureSpec
 	// background is the file of rows explanations are measured against
 	// ("" when none; see ExplainBackgroundFile).
 	background  string
@@ -186,6 +188,10 @@ func (t *Tabular) Classifier() bool { return t.classifier }
 // a run (tensor probabilities: "0", "1"...). ZipMap models report theirs
 // through Predict.
 func (t *Tabular) Classes() []string { return append([]string(nil), t.classes...) }
+
+// FeatureSpecs returns the features' names and ranges, from the manifest
+// or the model's metadata (FeatureRangesKey); nil when neither has them.
+func (t *Tabular) FeatureSpecs() []FeatureSpec { return append([]FeatureSpec(nil), t.specs...) }
 
 // ErrFeatures is wrapped by errors about rows of the wrong width.
 var ErrFeatures = errors.New("wrong number of features")

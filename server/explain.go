@@ -28,6 +28,9 @@ type Explanation struct {
 	Covers string `json:"covers"`
 	// Targets names the explained outputs.
 	Targets []string `json:"targets"`
+	// FeatureNames names the features the contributions are in the order
+	// of, when the model's manifest or metadata names them.
+	FeatureNames []string `json:"feature_names,omitempty"`
 	// ExpectedValue is the first (usually only) target's expected value;
 	// ExpectedValues has every target's.
 	ExpectedValue  float64            `json:"expected_value"`
@@ -72,7 +75,11 @@ func explainRows(ctx context.Context, m *models.Model, rows [][]float64, single 
 		}
 		return nil, inferenceError(err)
 	}
-	return toExplanation(ex, single), nil
+	out := toExplanation(ex, single)
+	for _, f := range m.Tabular.FeatureSpecs() {
+		out.FeatureNames = append(out.FeatureNames, f.Name)
+	}
+	return out, nil
 }
 
 func toExplanation(ex *engine.Explanation, single bool) *Explanation {

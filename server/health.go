@@ -80,6 +80,10 @@ type ModelInfo struct {
 	Languages     []string          `json:"languages,omitempty"`
 	Inputs        []TensorInfo      `json:"inputs,omitempty"`
 	Outputs       []TensorInfo      `json:"outputs,omitempty"`
+	// Features names a tabular model's features with the ranges it was
+	// trained on, when known; OutOfRange is its policy for values outside.
+	Features   []models.FeatureSpec `json:"features,omitempty"`
+	OutOfRange string               `json:"out_of_range,omitempty"`
 	// FeatureImportance is set for tree models that can be explained
 	// (GET /v1/models/{name} only).
 	FeatureImportance *FeatureImportance `json:"feature_importance,omitempty"`
@@ -116,6 +120,12 @@ func (s *Server) getModel(c *gin.Context) {
 	}
 	info := modelInfo(m)
 	info.FeatureImportance = featureImportance(c.Request.Context(), m)
+	if m.Tabular != nil && len(info.Features) > 0 {
+		info.OutOfRange = m.Manifest.OutOfRange
+		if info.OutOfRange == "" {
+			info.OutOfRange = s.cfg.OutOfRange
+		}
+	}
 	c.JSON(http.StatusOK, info)
 }
 
@@ -126,6 +136,7 @@ func modelInfo(m *models.Model) ModelInfo {
 	info.Inputs, info.Outputs = tensorInfos(em.Inputs()), tensorInfos(em.Outputs())
 	if m.Tabular != nil {
 		info.FeaturesCount = m.Tabular.Features()
+		info.Features = m.Tabular.FeatureSpecs()
 	}
 	if m.Text != nil {
 		info.Labels = m.Text.Labels()

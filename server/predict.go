@@ -30,6 +30,9 @@ type PredictResponse struct {
 	Predictions   []any       `json:"predictions"`
 	Probabilities [][]float64 `json:"probabilities,omitempty"`
 	Classes       []string    `json:"classes,omitempty"`
+	// OutOfRange lists the feature values outside the model's range, when
+	// its out-of-range policy is flag.
+	OutOfRange []models.OutOfRangeValue `json:"out_of_range,omitempty"`
 	// Explanation is set when the request asked for one.
 	Explanation *Explanation `json:"explanation,omitempty"`
 	LatencyMS   float64      `json:"latency_ms"`
@@ -150,6 +153,28 @@ func (s *Server) predict(c *gin.Context) {
 			return
 		}
 	}
+	policy := rt.m.Manifest.OutOfRange
+	if policy == "" {
+		policy = s.cfg.OutOfRange
+	}
+	var outOfRange []models.OutOfRangeValue
+	if policy != models.OutOfRangeIgnore {
+		if outOfRange = models.OutOfRange(tab.FeatureSpecs(), rows); len(outOfRange) > 0 && policy == models.OutOfRangeReject {
+			o := outOfRange[0]
+			field := fmt.Sprintf("data[%d]", o.Feature)
+			if !single {
+				field = fmt.Sprintf("instances[%d][%d]", o.Row, o.Feature)
+			}
+			spec := tab.FeatureSpecs()[o.Feature]
+			name := spec.Name
+			if name == "" {
+				name = fmt.Sprintf("feature %d", o.Feature)
+			}
+			abort(c, fieldError(field, "%s = %g is outside the range model %q was trained on, %s (%d value(s) out of range; this model rejects them)",
+				name, o.Value, rt.m.Name, spec.RangeString(), len(outOfRange)))
+			return
+		}
+	}
 	ctx, cancel := s.requestContext(c)
 	defer cancel()
 	out, err := rt.rows.Submit(ctx, rows, 0)
@@ -158,7 +183,7 @@ func (s *Server) predict(c *gin.Context) {
 		return
 	}
 	resp := PredictResponse{Model: ModelRef{Name: rt.m.Name, Version: rt.m.Version}, ModelFormat: "onnx",
-		FeaturesCount: len(rows[0]), Predictions: make([]any, len(out))}
+		FeaturesCount: len(rows[0]), Predictions: make([]any, len(out)), OutOfRange: outOfRange}
 	for i, r := range out {
 		if tab.Classifier() {
 			resp.Predictions[i] = r.pred.Label

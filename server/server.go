@@ -55,6 +55,11 @@ type Config struct {
 	MaxTextBytes int
 	// MaxRows caps the rows of one predict request (default 1024).
 	MaxRows int
+	// OutOfRange is what a predict request with a feature outside the
+	// model's declared range gets, for models whose manifest does not say:
+	// models.OutOfRangeFlag (the default: answered, the values listed),
+	// Reject (422 naming the feature) or Ignore.
+	OutOfRange string
 	// MaxTensorElements caps the elements of one raw tensor (KServe v2)
 	// request, all inputs together (default 4,194,304).
 	MaxTensorElements int
@@ -123,6 +128,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PredictModel == "" {
 		c.PredictModel = "demo-rf"
+	}
+	if c.OutOfRange == "" {
+		c.OutOfRange = models.OutOfRangeFlag
 	}
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 1 << 20
@@ -228,6 +236,9 @@ func New(reg *models.Registry, cfg Config) (*Server, error) {
 	}
 	s.openapi = doc
 	s.analyzeName.Store(&cfg.AnalyzeModel)
+	if !models.ValidOutOfRange(cfg.OutOfRange) {
+		return nil, fmt.Errorf("server: out-of-range policy %q is not one of reject, flag, ignore", cfg.OutOfRange)
+	}
 	if (cfg.TLSCertFile == "") != (cfg.TLSKeyFile == "") {
 		return nil, errors.New("server: TLS needs both a certificate and a key file")
 	}

@@ -189,6 +189,7 @@ func serveCommand(ctx context.Context, fs *flag.FlagSet, stdout, stderr io.Write
 	maxTexts := f.Int("max-texts", 64, "most texts per /analyze request")
 	maxTextBytes := f.Int("max-text-bytes", 20000, "longest text, in bytes")
 	maxRows := f.Int("max-rows", 1024, "most rows per predict request")
+	outOfRange := f.String("out-of-range", "flag", "tabular feature values outside the model's declared range: flag (answer, listing them), reject (422 naming the feature) or ignore; a manifest's out_of_range wins")
 	reqTimeout := f.Duration("request-timeout", 10*time.Second, "time limit of one request in queue and model (then 504)")
 	readTimeout := f.Duration("read-timeout", 15*time.Second, "HTTP read timeout")
 	writeTimeout := f.Duration("write-timeout", 30*time.Second, "HTTP write timeout")
@@ -243,7 +244,7 @@ func serveCommand(ctx context.Context, fs *flag.FlagSet, stdout, stderr io.Write
 		defer reg.Close()
 		srv, err := server.New(reg, server.Config{
 			Addr: *addr, Logger: log, Version: version, AnalyzeModel: *analyzeModel, PredictModel: *predictModel,
-			MaxBodyBytes: *maxBody, MaxInFlight: *maxInFlight, MaxTexts: *maxTexts, MaxTextBytes: *maxTextBytes, MaxRows: *maxRows,
+			MaxBodyBytes: *maxBody, MaxInFlight: *maxInFlight, MaxTexts: *maxTexts, MaxTextBytes: *maxTextBytes, MaxRows: *maxRows, OutOfRange: *outOfRange,
 			RequestTimeout: *reqTimeout, Batching: *batching,
 			Batch:     server.BatchConfig{MaxSize: *batchSize, MaxDelay: *batchDelay, MaxTokens: *batchTokens, QueueSize: *queueSize, Workers: *workers},
 			RateLimit: *rateLimit, RateBurst: *rateBurst, TrustedProxies: splitList(*proxies), CORSOrigins: splitList(*corsOrigins), TLSCertFile: *tlsCert, TLSKeyFile: *tlsKey,

@@ -13,6 +13,7 @@
 package demo
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -84,7 +85,9 @@ type Model struct {
 	// Offset and Scale are the scaler's parameters: scaled = (x − Offset) · Scale,
 	// computed in float32 like the ONNX Scaler operator.
 	Offset, Scale []float32
-	Forest        *forest.Forest
+	// Min and Max are each feature's range in the training data.
+	Min, Max []float32
+	Forest   *forest.Forest
 }
 
 // Train generates the data and fits the scaler and the forest.
@@ -93,11 +96,14 @@ func Train(cfg Config) (*Model, error) {
 		return nil, errors.New("demo: need at least 2 samples")
 	}
 	x, y := Data(cfg.Samples, cfg.Seed)
-	m := &Model{Offset: make([]float32, NumFeatures), Scale: make([]float32, NumFeatures)}
+	m := &Model{Offset: make([]float32, NumFeatures), Scale: make([]float32, NumFeatures),
+		Min: make([]float32, NumFeatures), Max: make([]float32, NumFeatures)}
 	for j := 0; j < NumFeatures; j++ {
 		var s, s2 float64
+		m.Min[j], m.Max[j] = x[0][j], x[0][j]
 		for _, r := range x {
 			s += float64(r[j])
+			m.Min[j], m.Max[j] = min(m.Min[j], r[j]), max(m.Max[j], r[j])
 		}
 		mean := s / float64(len(x))
 		for _, r := range x {
@@ -195,6 +201,19 @@ func (m *Model) ONNX() ([]byte, error) {
 			onnxbuild.Ints("target_nodeids", tNode...),
 			onnxbuild.Ints("target_ids", tID...),
 			onnxbuild.Floats("target_weights", tWeight...))
+	type featureSpec struct {
+		Name string  `json:"name"`
+		Min  float64 `json:"min"`
+		Max  float64 `json:"max"`
+	}
+	specs := make([]featureSpec, NumFeatures)
+	for j := range specs {
+		specs[j] = featureSpec{Name: "x" + strconv.Itoa(j), Min: float64(m.Min[j]), Max: float64(m.Max[j])}
+	}
+	features, err := json.Marshal(specs)
+	if err != nil {
+		return nil, fmt.Errorf("demo: export: %w", err)
+	}
 	om := &onnxbuild.Model{
 		Graph:           g,
 		Opsets:          map[string]int{"": 17, "ai.onnx.ml": 3},
@@ -202,11 +221,13 @@ func (m *Model) ONNX() ([]byte, error) {
 		ProducerVersion: "demo-" + Version,
 		DocString:       "Random forest regressor on synthetic data: " + Formula,
 		Metadata: map[string]string{
-			"agate.model":    Name,
-			"agate.version":  Version,
-			"agate.formula":  Formula,
-			"agate.trees":    strconv.Itoa(len(m.Forest.Trees)),
-			"agate.features": strconv.Itoa(NumFeatures),
+			"agate.model":      Name,
+			"agate.version":    Version,
+			"agate.formula":    Formula,
+			"agate.trees":      strconv.Itoa(len(m.Forest.Trees)),
+			"agate.n_features": strconv.Itoa(NumFeatures),
+			// the training data's range of each feature (models.FeatureRangesKey)
+			"agate.features": string(features),
 		},
 	}
 	b, err := om.Marshal()
