@@ -18,9 +18,10 @@ import (
 // explainable AI for trees", Algorithm 2): for every leaf it carries the
 // unique features on the path from the root with the share of the
 // background (the node covers) that follows the path without the feature
-// ("zero fraction") and whether the row follows it ("one fraction"), and
-// the weights of all subset sizes. The cost per row is O(trees · leaves ·
-// depth²).
+// ("zero fraction") and whether the row follows it ("one fraction"). agate
+// computes the same values leaf by leaf (tree_shap_leaf.go), with per-leaf
+// tables as in Fast TreeSHAP v2 (Yang 2021): O(nodes + leaves · depth) per
+// row where the tables fit, O(leaves · depth²) elsewhere.
 //
 // The covers come from the model (ONNX nodes_hitrates, when the exporter
 // wrote real sample counts: scikit-learn converters write 1 everywhere,
@@ -31,8 +32,8 @@ import (
 // no background rows were given to compute them.
 var ErrNoCovers = errors.New("the tree ensemble stores no node covers (nodes_hitrates absent or all equal); TreeSHAP needs background rows to compute them")
 
-// treeSHAPMaxDepth bounds the depth of an explained tree (the recursion
-// and its path buffer grow with it).
+// treeSHAPMaxDepth bounds the depth of an explained tree (the walks
+// recurse).
 const treeSHAPMaxDepth = 4096
 
 // TreeExplainer computes exact TreeSHAP contributions for one tree ensemble
@@ -52,10 +53,16 @@ type TreeExplainer struct {
 	f32 []shapTree[float32]
 	f64 []shapTree[float64]
 
-	splits  []int     // split nodes per feature
-	reached []float64 // expected decisions per feature and prediction
-	pathLen int       // path elements one row's recursion needs
-	scratch sync.Pool // *[]shapPathElem
+	splits  []int       // split nodes per feature
+	reached []float64   // expected decisions per feature and prediction
+	weights [][]float64 // Shapley weights w(k) by path length d
+	scratch sync.Pool   // *shapScratch
+}
+
+// shapScratch is one row's working memory.
+type shapScratch struct {
+	failed []int32
+	c, q   []float64
 }
 
 // shapNode is one node of an explained tree: children are indices into the
@@ -76,6 +83,13 @@ type shapTree[T treeFloat] struct {
 	nodes  []shapNode[T]
 	values []float64 // leaf values per explained target
 	depth  int
+
+	// the leaves' paths (tree_shap_leaf.go)
+	leafAt   []int32 // node -> index into leaves (leaf nodes only)
+	leaves   []shapLeaf
+	leafFeat []int32
+	leafZ    []float64
+	tab      []float64
 }
 
 // goesYes reports whether row value v takes the yes branch of nd, with the
@@ -117,6 +131,8 @@ type TreeExplainerOptions struct {
 	Background []float32
 	// Features is the row width of Background.
 	Features int
+
+	noTables bool // tests: compute every leaf in O(d²)
 }
 
 // NewTreeExplainer prepares TreeSHAP for a tree ensemble node. The node's
@@ -250,19 +266,25 @@ func NewTreeExplainer(n *Node, opts TreeExplainerOptions) (*TreeExplainer, error
 	default:
 		return nil, fmt.Errorf("%s: %w", n.Describe(), ErrNoCovers)
 	}
-	depth := 0
 	e.splits, e.reached = make([]int, e.nFeatures), make([]float64, e.nFeatures)
+	budget := treeSHAPTableBudget
+	if opts.noTables {
+		budget = 0
+	}
+	maxD := 0
 	if e.double {
 		e.expected = expectedValues(e.f64, e.base, e.scale)
-		depth = maxShapDepth(e.f64)
 		splitUse(e.f64, e.splits, e.reached)
+		maxD = prepareLeaves(e.f64, &budget)
 	} else {
 		e.expected = expectedValues(e.f32, e.base, e.scale)
-		depth = maxShapDepth(e.f32)
 		splitUse(e.f32, e.splits, e.reached)
+		maxD = prepareLeaves(e.f32, &budget)
 	}
-	unique := min(depth, e.nFeatures) + 2
-	e.pathLen = (depth + 2) * unique
+	e.weights = make([][]float64, maxD+1)
+	for d := range e.weights {
+		e.weights[d] = shapWeights(d)
+	}
 	return e, nil
 }
 
@@ -460,14 +482,6 @@ func splitUse[T treeFloat](trees []shapTree[T], count []int, reached []float64) 
 	}
 }
 
-func maxShapDepth[T treeFloat](trees []shapTree[T]) int {
-	d := 0
-	for i := range trees {
-		d = max(d, trees[i].depth)
-	}
-	return d
-}
-
 // Features returns the number of input features the trees read.
 func (e *TreeExplainer) Features() int { return e.nFeatures }
 
@@ -527,15 +541,6 @@ func (e *TreeExplainer) Explain64(x []float64, phi, raw []float64) error {
 	return explainRow(e, e.f64, x, phi, raw)
 }
 
-// shapPathElem is one feature on the path from the root: the share of the
-// cover that follows the path when the feature is unknown (zero), whether
-// the row follows it (one), and the permutation weight w.
-type shapPathElem struct {
-	feature   int32
-	zero, one float64
-	w         float64
-}
-
 func explainRow[T treeFloat](e *TreeExplainer, trees []shapTree[T], x []T, phi, raw []float64) error {
 	k, nf := len(e.targets), e.nFeatures
 	if len(x) < nf {
@@ -546,16 +551,15 @@ func explainRow[T treeFloat](e *TreeExplainer, trees []shapTree[T], x []T, phi, 
 	}
 	clear(phi)
 	copy(raw, e.base)
-	bp, _ := e.scratch.Get().(*[]shapPathElem)
-	if bp == nil || len(*bp) < e.pathLen {
-		b := make([]shapPathElem, e.pathLen)
-		bp = &b
+	sc, _ := e.scratch.Get().(*shapScratch)
+	if sc == nil {
+		sc = &shapScratch{failed: make([]int32, nf)}
 	}
-	w := shapWalker[T]{x: x, phi: phi, k: k, nf: nf, scale: e.scale, path: *bp}
+	w := leafWalker[T]{x: x, phi: phi, k: k, nf: nf, scale: e.scale, failed: sc.failed, weights: e.weights, c: sc.c, q: sc.q}
 	for ti := range trees {
 		tr := &trees[ti]
 		w.tree = tr
-		w.recurse(0, 0, 0, 1, 1, -1)
+		w.visit(0)
 		// the row's own leaf
 		i := int32(0)
 		for tr.nodes[i].yes >= 0 {
@@ -571,116 +575,7 @@ func explainRow[T treeFloat](e *TreeExplainer, trees []shapTree[T], x []T, phi, 
 			raw[j] += e.scale * v
 		}
 	}
-	e.scratch.Put(bp)
+	sc.c, sc.q = w.c, w.q
+	e.scratch.Put(sc)
 	return nil
-}
-
-// shapWalker holds one row's TreeSHAP recursion.
-type shapWalker[T treeFloat] struct {
-	tree  *shapTree[T]
-	x     []T
-	phi   []float64
-	k, nf int
-	scale float64
-	path  []shapPathElem // the paths of all active levels, one after another
-}
-
-// extend appends a feature to the path m (of length l, stored with room for
-// one more) and updates the weights of the subset sizes.
-func shapExtend(m []shapPathElem, l int, zero, one float64, feature int32) {
-	m[l] = shapPathElem{feature: feature, zero: zero, one: one}
-	if l == 0 {
-		m[l].w = 1
-	}
-	for i := l - 1; i >= 0; i-- {
-		m[i+1].w += one * m[i].w * float64(i+1) / float64(l+1)
-		m[i].w = zero * m[i].w * float64(l-i) / float64(l+1)
-	}
-}
-
-// unwind removes element idx from the path m (of length l+1), undoing its
-// extend.
-func shapUnwind(m []shapPathElem, l, idx int) {
-	one, zero := m[idx].one, m[idx].zero
-	next := m[l].w
-	for i := l - 1; i >= 0; i-- {
-		if one != 0 {
-			t := m[i].w
-			m[i].w = next * float64(l+1) / (float64(i+1) * one)
-			next = t - m[i].w*zero*float64(l-i)/float64(l+1)
-		} else {
-			m[i].w = m[i].w * float64(l+1) / (zero * float64(l-i))
-		}
-	}
-	for i := idx; i < l; i++ {
-		m[i].feature, m[i].zero, m[i].one = m[i+1].feature, m[i+1].zero, m[i+1].one
-	}
-}
-
-// unwoundSum is the total weight of the path m (of length l+1) once element
-// idx is unwound, without changing m.
-func shapUnwoundSum(m []shapPathElem, l, idx int) float64 {
-	one, zero := m[idx].one, m[idx].zero
-	total := 0.0
-	if one != 0 {
-		next := m[l].w
-		for i := l - 1; i >= 0; i-- {
-			t := next * float64(l+1) / (float64(i+1) * one)
-			total += t
-			next = m[i].w - t*zero*float64(l-i)/float64(l+1)
-		}
-	} else if zero != 0 {
-		for i := l - 1; i >= 0; i-- {
-			total += m[i].w * float64(l+1) / (zero * float64(l-i))
-		}
-	}
-	return total
-}
-
-// recurse visits node i with the incoming path at path[start:start+l]
-// (a private copy), extending it by (zero, one, feature).
-func (w *shapWalker[T]) recurse(i int32, start, l int, zero, one float64, feature int32) {
-	m := w.path[start:]
-	shapExtend(m, l, zero, one, feature)
-	nd := &w.tree.nodes[i]
-	if nd.yes < 0 {
-		vals := w.tree.values[int(nd.leaf)*w.k : int(nd.leaf)*w.k+w.k]
-		for p := 1; p <= l; p++ {
-			el := &m[p]
-			s := shapUnwoundSum(m, l, p) * (el.one - el.zero) * w.scale
-			if s == 0 {
-				continue
-			}
-			for j, v := range vals {
-				w.phi[j*w.nf+int(el.feature)] += s * v
-			}
-		}
-		return
-	}
-	hot, cold := nd.no, nd.yes
-	hotZero, coldZero := nd.zeroNo, nd.zeroYes
-	if nd.goesYes(w.x[nd.feature]) {
-		hot, cold = cold, hot
-		hotZero, coldZero = coldZero, hotZero
-	}
-	inZero, inOne := 1.0, 1.0
-	for p := 1; p <= l; p++ {
-		if m[p].feature == nd.feature {
-			inZero, inOne = m[p].zero, m[p].one
-			shapUnwind(m, l, p)
-			l--
-			break
-		}
-	}
-	// A branch that neither the row nor any of the cover follows adds
-	// nothing (and could not be unwound later): skip it.
-	next := start + l + 1
-	if hz := hotZero * inZero; hz != 0 || inOne != 0 {
-		copy(w.path[next:next+l+1], m[:l+1])
-		w.recurse(hot, next, l+1, hz, inOne, nd.feature)
-	}
-	if cz := coldZero * inZero; cz != 0 {
-		copy(w.path[next:next+l+1], m[:l+1])
-		w.recurse(cold, next, l+1, cz, 0, nd.feature)
-	}
 }

@@ -224,7 +224,8 @@ func TestTreeSHAPMatchesBruteForce(t *testing.T) {
 					base[j] = float32(rng.NormFloat64())
 				}
 				attrs := shapAttrs(trees, tc.nTargets, tc.agg, "NONE", true, base)
-				e, err := NewTreeExplainer(shapNodeOf(attrs, "TreeEnsembleRegressor"), TreeExplainerOptions{})
+				// odd repetitions compute every leaf without its table
+				e, err := NewTreeExplainer(shapNodeOf(attrs, "TreeEnsembleRegressor"), TreeExplainerOptions{noTables: rep%2 == 1})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -291,6 +292,10 @@ func TestTreeSHAPBackgroundCovers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	noTab, err := NewTreeExplainer(shapNodeOf(attrs, "TreeEnsembleRegressor"), TreeExplainerOptions{Background: bg, Features: nf, noTables: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if e.Covers() != "background" {
 		t.Errorf("covers from %q", e.Covers())
 	}
@@ -326,14 +331,16 @@ func TestTreeSHAPBackgroundCovers(t *testing.T) {
 	}
 	nfe := e.Features()
 	phi, raw := make([]float64, nfe), make([]float64, 1)
-	for r, x := range [][]float32{bg[:nf], shapRows(rng, 1, nf), shapRows(rng, 1, nf)} {
-		if err := e.Explain(x, phi, raw); err != nil {
-			t.Fatal(err)
-		}
-		want := shapBruteForce(trees, covers, x, nf, 1, 1)
-		for f := 0; f < nfe; f++ {
-			if math.Abs(phi[f]-want[f]) > 1e-9*(1+math.Abs(want[f])) {
-				t.Fatalf("row %d feature %d: %.12g, brute force %.12g", r, f, phi[f], want[f])
+	for _, ex := range []*TreeExplainer{e, noTab} {
+		for r, x := range [][]float32{bg[:nf], bg[nf : 2*nf], shapRows(rng, 1, nf), shapRows(rng, 1, nf)} {
+			if err := ex.Explain(x, phi, raw); err != nil {
+				t.Fatal(err)
+			}
+			want := shapBruteForce(trees, covers, x, nf, 1, 1)
+			for f := 0; f < nfe; f++ {
+				if math.Abs(phi[f]-want[f]) > 1e-9*(1+math.Abs(want[f])) {
+					t.Fatalf("row %d feature %d: %.12g, brute force %.12g", r, f, phi[f], want[f])
+				}
 			}
 		}
 	}
