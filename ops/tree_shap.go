@@ -200,6 +200,7 @@ func NewTreeExplainer(n *Node, opts TreeExplainerOptions) (*TreeExplainer, error
 	}
 	for t := 0; t < def.nTargets; t++ {
 		if n.OpType == "TreeEnsembleClassifier" && def.nTargets == 2 && nVoted == 1 && !voted[t] {
+			// the positive class's score, named below
 			continue
 		}
 		e.targets = append(e.targets, t)
@@ -211,8 +212,14 @@ func NewTreeExplainer(n *Node, opts TreeExplainerOptions) (*TreeExplainer, error
 	}
 	names := make([]string, len(e.targets))
 	e.base = make([]float64, len(e.targets))
+	binary := n.OpType == "TreeEnsembleClassifier" && def.nTargets == 2 && nVoted == 1
 	for i, t := range e.targets {
 		names[i] = e.names[t]
+		if binary {
+			// One score for two classes is the positive class's, whichever
+			// class id the exporter voted with (XGBoost writes 0).
+			names[i] = e.names[1]
+		}
 		switch {
 		case len(def.base) == def.nTargets:
 			e.base[i] = def.base[t]
