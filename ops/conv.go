@@ -200,8 +200,8 @@ type convParams struct {
 // convTile picks the number of output positions one im2col tile holds for
 // a reduction of length k.
 func convTile(k, positions int) int {
-	t := 32768 / max(k, 1)
-	t = max(16, min(512, t))
+	t := 262144 / max(k, 1)
+	t = max(64, min(1024, t))
 	return min(t, positions)
 }
 

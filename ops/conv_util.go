@@ -245,11 +245,37 @@ func (w *convWindow) resolve(in, kernel []int, ceil bool) (convWindowGeom, error
 
 // convGemmNT computes C = A·Bᵀ (+ C when acc) for row-major A (m×k, row stride
 // lda), B (n×k, row stride ldb) and C (m×n, row stride ldc). When bias is
-// non-nil and acc is false, bias[i] is added to row i.
-//
-// Both operands are read along k, so the 4×4 register tile streams eight
-// contiguous rows per step.
+// non-nil and acc is false, bias[i] is added to row i. float32 runs on the
+// SGEMM kernels (assembly where the CPU has it), float64 on convGemmNTGo.
 func convGemmNT[T convFloat](m, n, k int, a []T, lda int, b []T, ldb int, c []T, ldc int, bias []T, acc bool) {
+	af, ok := any(a).([]float32)
+	if !ok {
+		convGemmNTGo(m, n, k, a, lda, b, ldb, c, ldc, bias, acc)
+		return
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	bf, cf := any(b).([]float32), any(c).([]float32)
+	var beta float32
+	if acc {
+		beta = 1
+	} else if bias != nil {
+		bs := any(bias).([]float32)
+		for i := 0; i < m; i++ {
+			row := cf[i*ldc : i*ldc+n]
+			for j := range row {
+				row[j] = bs[i]
+			}
+		}
+		beta = 1
+	}
+	sgemm(false, true, m, n, k, 1, af, lda, bf, ldb, beta, cf, ldc, nil)
+}
+
+// convGemmNTGo is convGemmNT in Go: both operands are read along k, so the
+// 4×4 register tile streams eight contiguous rows per step.
+func convGemmNTGo[T convFloat](m, n, k int, a []T, lda int, b []T, ldb int, c []T, ldc int, bias []T, acc bool) {
 	if m == 0 || n == 0 {
 		return
 	}
