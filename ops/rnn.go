@@ -329,6 +329,66 @@ func (k *recurrentKernel) Run(ec *Context, in, out []*Tensor) error {
 		}
 	}
 
+	// Inputs other than double run their products on the float32 SGEMM
+	// kernels (onnxruntime computes them in float32 too); the gate math
+	// stays in float64.
+	single := x.DType != Double
+	newTmp32 := func(n int) []float32 {
+		t := ec.New(Float, n)
+		tmps = append(tmps, t)
+		return t.Float32s()
+	}
+	var xs32, w32, r32, xw32, h32, hr32 []float32
+	if single {
+		xs32, w32, r32 = newTmp32(S*B*I), newTmp32(G*H*I), newTmp32(G*H*H)
+		xw32, h32, hr32 = newTmp32(S*B*G*H), newTmp32(B*H), newTmp32(B*G*H)
+		for i, v := range xs {
+			xs32[i] = float32(v)
+		}
+	}
+	// packed holds the recurrence weights of the current direction packed
+	// once for the SGEMM kernel (keyed by their first element): the
+	// per-step products then only stream them.
+	packed := map[*float32]*packedB{}
+	var packBufs []*[]float32
+	defer func() {
+		for _, b := range packBufs {
+			gemmBufPool.Put(b)
+		}
+	}()
+	pack := func(b32 []float32, k, n int) {
+		buf := getGemmBuf(packedBLen(k, n))
+		packBufs = append(packBufs, buf)
+		pb := packB(*buf, true, k, n, b32, k)
+		packed[&b32[0]] = &pb
+	}
+	// gemm is convGemmNT(m, n, kk, a, lda, b, ldb, c, ldc) where b is the
+	// direction's W (bw) or R (br) and, in float32, a and c go through
+	// the float32 scratch a32 and c32.
+	gemm := func(m, n, kk int, a []float64, a32 []float32, lda int, b []float64, b32 []float32, ldb int, c []float64, c32 []float32, ldc int) {
+		if !single {
+			convGemmNT(m, n, kk, a, lda, b, ldb, c, ldc, nil, false)
+			return
+		}
+		if a != nil {
+			for i := 0; i < m; i++ {
+				for j, v := range a[i*lda : i*lda+kk] {
+					a32[i*lda+j] = float32(v)
+				}
+			}
+		}
+		if pb, ok := packed[&b32[0]]; ok && pb.n == n && pb.k == kk {
+			sgemmPacked(false, m, 1, a32, lda, pb, 0, c32, ldc, nil)
+		} else {
+			sgemm(false, true, m, n, kk, 1, a32, lda, b32, ldb, 0, c32, ldc, nil)
+		}
+		for i := 0; i < m; i++ {
+			row := c[i*ldc : i*ldc+n]
+			for j, v := range c32[i*ldc : i*ldc+n] {
+				row[j] = float64(v)
+			}
+		}
+	}
 	ys := newTmp(S, D, B, H)
 	yh := newTmp(D, B, H)
 	yc := newTmp(D, B, H)
@@ -350,8 +410,28 @@ func (k *recurrentKernel) Run(ec *Context, in, out []*Tensor) error {
 			pd = ps[d*3*H : (d+1)*3*H]
 		}
 		acts := k.acts[d*k.kind.numActs() : (d+1)*k.kind.numActs()]
-		// Input projection for every step at once.
-		convGemmNT(S*B, G*H, I, xs, I, wd, I, xw, G*H, nil, false)
+		if single {
+			for i, v := range wd {
+				w32[i] = float32(v)
+			}
+			for i, v := range rd {
+				r32[i] = float32(v)
+			}
+			clear(packed)
+			if k.kind == rnnGRU && !k.linearBeforeReset {
+				pack(r32, H, 2*H)
+				pack(r32[2*H*H:], H, H)
+			} else {
+				pack(r32, H, G*H)
+			}
+		}
+		// Input projection for every step at once (in float32, xs32
+		// already holds X).
+		xin := xs
+		if single {
+			xin = nil
+		}
+		gemm(S*B, G*H, I, xin, xs32, I, wd, w32, I, xw, xw32, G*H)
 		if h0 != nil {
 			copy(hPrev, h0[d*B*H:(d+1)*B*H])
 		} else {
@@ -363,7 +443,11 @@ func (k *recurrentKernel) Run(ec *Context, in, out []*Tensor) error {
 			clear(cPrev)
 		}
 		for s := 0; s < S; s++ {
-			convGemmNT(B, G*H, H, hPrev, H, rd, H, hr, G*H, nil, false)
+			n1 := G * H
+			if k.kind == rnnGRU && !k.linearBeforeReset {
+				n1 = 2 * H // the candidate's product comes once r is known
+			}
+			gemm(B, n1, H, hPrev, h32, H, rd, r32, H, hr, hr32, G*H)
 			if k.kind == rnnGRU && !k.linearBeforeReset {
 				// The candidate's recurrence uses r ⊙ h, so its
 				// product is computed once r is known.
@@ -387,7 +471,11 @@ func (k *recurrentKernel) Run(ec *Context, in, out []*Tensor) error {
 						sc[j] = acts[0].apply(k.clipped(v)) * hp[j]
 					}
 				}
-				convGemmNT(B, H, H, scratch, H, rd[2*H*H:], H, hr[2*H:], G*H, nil, false)
+				var r2 []float32
+				if single {
+					r2 = r32[2*H*H:]
+				}
+				gemm(B, H, H, scratch, h32, H, rd[2*H*H:], r2, H, hr[2*H:], hr32, G*H)
 			}
 			for bb := 0; bb < B; bb++ {
 				if s >= lens[bb] {
