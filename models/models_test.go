@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/agate-ml/agate/internal/shared"
+	"github.com/agate-ml/agate/models/demo"
 )
 
 func TestBuiltinCatalog(t *testing.T) {
@@ -278,7 +279,7 @@ func TestPullBuiltinAndRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Name != "demo-rf" || m.Version != "1" || m.Task != TaskTabularRegression || m.Tabular.Features() != 5 {
+	if m.Name != "demo-rf" || m.Version != demo.Version || m.Task != TaskTabularRegression || m.Tabular.Features() != 5 {
 		t.Fatalf("%+v", m)
 	}
 	r := NewRegistry()
