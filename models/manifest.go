@@ -154,6 +154,16 @@ type Manifest struct {
 	// range gets (one of the OutOfRange constants); empty: the server's
 	// --out-of-range.
 	OutOfRange string `yaml:"out_of_range,omitempty"`
+	// DefaultVersion is the version that serves the requests naming no
+	// version when several versions of the model are loaded (default: the
+	// highest, see CompareVersions).
+	DefaultVersion string `yaml:"default_version,omitempty"`
+	// Traffic splits the requests naming no version between versions of
+	// the model by weight: {"1": 90, "2": 10} sends 90% to version 1 and
+	// 10% to version 2. Of the loaded versions, the highest whose manifest
+	// sets traffic or default_version decides; weights of versions that are
+	// not loaded are left out.
+	Traffic map[string]int `yaml:"traffic,omitempty"`
 }
 
 var (
@@ -240,6 +250,22 @@ func (m *Manifest) Validate() error {
 		if !isCategory(cat) {
 			errs = append(errs, fmt.Errorf("labels: %q maps to %q, not one of %s", label, cat, strings.Join(categories, ", ")))
 		}
+	}
+	if m.DefaultVersion != "" && !ValidVersion(m.DefaultVersion) {
+		errs = append(errs, fmt.Errorf("default_version %q must match %s", m.DefaultVersion, versionRE))
+	}
+	total := 0
+	for v, w := range m.Traffic {
+		if !ValidVersion(v) {
+			errs = append(errs, fmt.Errorf("traffic: version %q must match %s", v, versionRE))
+		}
+		if w < 0 {
+			errs = append(errs, fmt.Errorf("traffic: version %q has a negative weight %d", v, w))
+		}
+		total += max(w, 0)
+	}
+	if m.Traffic != nil && total == 0 {
+		errs = append(errs, errors.New("traffic: the weights add up to 0"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("manifest %q: %w", m.Name, err)

@@ -84,6 +84,13 @@ type ModelInfo struct {
 	// trained on, when known; OutOfRange is its policy for values outside.
 	Features   []models.FeatureSpec `json:"features,omitempty"`
 	OutOfRange string               `json:"out_of_range,omitempty"`
+	// Versions lists the loaded versions, ascending; Version is the
+	// default one (or, under /versions/{version}, that one).
+	Versions []string `json:"versions,omitempty"`
+	// Traffic is the split of the requests naming no version, by version.
+	Traffic map[string]int `json:"traffic,omitempty"`
+	// Source is the MLflow reference the model was resolved from.
+	Source string `json:"source,omitempty"`
 	// FeatureImportance is set for tree models that can be explained
 	// (GET /v1/models/{name} only).
 	FeatureImportance *FeatureImportance `json:"feature_importance,omitempty"`
@@ -98,7 +105,7 @@ type ModelList struct {
 func (s *Server) listModels(c *gin.Context) {
 	out := ModelList{Models: []ModelInfo{}}
 	for _, m := range s.reg.List() {
-		out.Models = append(out.Models, modelInfo(m))
+		out.Models = append(out.Models, s.modelInfo(m))
 	}
 	for _, name := range s.reg.MissingNames() {
 		hint, _ := s.reg.Missing(name)
@@ -109,16 +116,18 @@ func (s *Server) listModels(c *gin.Context) {
 
 func (s *Server) getModel(c *gin.Context) {
 	name := c.Param("name")
-	m, ok := s.reg.Get(name)
-	if !ok {
-		if hint, missing := s.reg.Missing(name); missing {
-			c.JSON(http.StatusOK, ModelInfo{Name: name, Status: "missing", Hint: hint})
-			return
-		}
-		abort(c, errorf(http.StatusNotFound, "model %q not found; GET /v1/models lists the models", name))
+	if hint, missing := s.reg.Missing(name); missing && c.Param("version") == "" {
+		c.JSON(http.StatusOK, ModelInfo{Name: name, Status: "missing", Hint: hint})
 		return
 	}
-	info := modelInfo(m)
+	rt, aerr := s.peek(name, c.Param("version"))
+	if aerr != nil {
+		abort(c, aerr)
+		return
+	}
+	defer s.release(rt)
+	m := rt.m
+	info := s.modelInfo(m)
 	info.FeatureImportance = featureImportance(c.Request.Context(), m)
 	if m.Tabular != nil && len(info.Features) > 0 {
 		info.OutOfRange = m.Manifest.OutOfRange
@@ -129,9 +138,9 @@ func (s *Server) getModel(c *gin.Context) {
 	c.JSON(http.StatusOK, info)
 }
 
-func modelInfo(m *models.Model) ModelInfo {
+func (s *Server) modelInfo(m *models.Model) ModelInfo {
 	info := ModelInfo{Name: m.Name, Version: m.Version, Status: "ready", Task: m.Task, ModelFormat: "onnx",
-		Description: m.Manifest.Description}
+		Description: m.Manifest.Description, Versions: modelVersions(s.reg.Versions(m.Name)), Traffic: s.reg.Traffic(m.Name), Source: m.Ref}
 	em := m.Engine()
 	info.Inputs, info.Outputs = tensorInfos(em.Inputs()), tensorInfos(em.Outputs())
 	if m.Tabular != nil {
@@ -189,4 +198,13 @@ func v2Datatype(dt ops.DType) string {
 		return s
 	}
 	return dt.String()
+}
+
+// modelVersions lists the versions of vs.
+func modelVersions(vs []*models.Model) []string {
+	out := make([]string, len(vs))
+	for i, m := range vs {
+		out[i] = m.Version
+	}
+	return out
 }

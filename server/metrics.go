@@ -16,6 +16,9 @@ type metrics struct {
 	inference  *prometheus.HistogramVec
 	rejected   *prometheus.CounterVec
 	inFlight   prometheus.Gauge
+	// modelRequests counts the requests served by each model version
+	// (with a traffic split, how it was followed).
+	modelRequests *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -31,22 +34,34 @@ func newMetrics() *metrics {
 		batchSize: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "agate_batch_size", Help: "Items (texts or rows) per model run.",
 			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256},
-		}, []string{"model"}),
+		}, []string{"model", "version"}),
 		queueDepth: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "agate_queue_depth", Help: "Items waiting in a model's batching queue.",
-		}, []string{"model"}),
+		}, []string{"model", "version"}),
 		inference: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "agate_inference_duration_seconds", Help: "Model run time per batch.",
 			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
-		}, []string{"model"}),
+		}, []string{"model", "version"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "agate_rejected_total", Help: "Requests refused for load: reason is queue_full, in_flight or rate_limited.",
 		}, []string{"reason"}),
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "agate_http_in_flight_requests", Help: "HTTP requests being served.",
 		}),
+		modelRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "agate_model_requests_total", Help: "Requests handed to each model version (the traffic split between versions shows here).",
+		}, []string{"model", "version"}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.batchSize, m.queueDepth, m.inference, m.rejected, m.inFlight,
+	m.reg.MustRegister(m.requests, m.latency, m.batchSize, m.queueDepth, m.inference, m.rejected, m.inFlight, m.modelRequests,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// forgetVersion drops the per-version series of a version no longer served.
+func (m *metrics) forgetVersion(name, version string) {
+	for _, v := range []interface {
+		DeleteLabelValues(...string) bool
+	}{m.queueDepth, m.batchSize, m.inference} {
+		v.DeleteLabelValues(name, version)
+	}
 }

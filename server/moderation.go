@@ -74,6 +74,7 @@ func (s *Server) moderations(c *gin.Context) {
 		abort(c, aerr)
 		return
 	}
+	defer s.release(rt)
 	ctx, cancel := s.requestContext(c)
 	defer cancel()
 	scores, err := s.scoreTexts(ctx, rt, texts, false)

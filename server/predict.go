@@ -84,11 +84,12 @@ func (s *Server) predict(c *gin.Context) {
 		abort(c, aerr)
 		return
 	}
-	rt, aerr := s.runtime(name)
+	rt, aerr := s.acquire(name, c.Param("version"))
 	if aerr != nil {
 		abort(c, aerr)
 		return
 	}
+	defer s.release(rt)
 	if rt.m.Text != nil {
 		if req.Explain || c.GetBool(explainKey) {
 			_, aerr := explainRows(c.Request.Context(), rt.m, nil, false)

@@ -5,6 +5,11 @@
 //   - POST /v1alpha1/comments:analyze: a Perspective API compatible route
 //   - POST /predict and POST /v1/models/{name}/predict: tabular predictions
 //   - POST /v1/models/{name}/explain: predictions with exact TreeSHAP contributions
+//   - /v1/models/{name}/versions/{version}/...: the same for one version
+//     when several are served side by side; requests naming no version go
+//     to the default version or follow the manifests' traffic split
+//   - POST /v1/models/{name}/reload: swap in the model's files again
+//     (also done on file changes with Config.ReloadInterval)
 //   - the KServe v2 / Open Inference Protocol REST routes under /v2
 //   - GET /health, /healthz, /readyz, /v1/models, /metrics, /docs, /openapi.json
 //
@@ -106,6 +111,9 @@ type Config struct {
 	ShutdownDelay time.Duration
 	// LogHealth logs successful probe and /metrics requests too.
 	LogHealth bool
+	// ReloadInterval, when positive, makes Serve watch the model folders
+	// and reload a model whose files changed (see WatchModels).
+	ReloadInterval time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -188,8 +196,10 @@ type Server struct {
 	analyzeName atomic.Pointer[string] // the analysis model's name
 	started     time.Time
 	mu          sync.Mutex
-	runtimes    map[string]*runtimeModel
+	runtimes    map[*models.Model]*runtimeModel // guarded by mu
 	closed      bool
+	// reloadMu makes reloads one at a time.
+	reloadMu sync.Mutex
 	// maxItems is the most texts or rows of one request sent to the model
 	// in one run (Batch.MaxSize, even when dynamic batching is off).
 	maxItems int
@@ -205,11 +215,15 @@ type Server struct {
 	tls *tls.Config
 }
 
-// runtimeModel is a loaded model with its batchers.
+// runtimeModel is a loaded model (one version) with its batchers.
 type runtimeModel struct {
 	m    *models.Model
 	text *batcher[models.TextInput, models.Prediction]
 	rows *batcher[[]float64, rowResult]
+	// refs counts the requests holding it (acquire); retired is set when a
+	// reload replaced the model. Both are guarded by Server.mu.
+	refs    int
+	retired bool
 }
 
 type rowResult struct {
@@ -229,7 +243,7 @@ func New(reg *models.Registry, cfg Config) (*Server, error) {
 	}
 	cfg = cfg.withDefaults()
 	s := &Server{cfg: cfg, maxItems: maxItems, log: cfg.Logger, reg: reg, metrics: newMetrics(), started: time.Now(),
-		runtimes: map[string]*runtimeModel{}, rawSlots: make(chan struct{}, cfg.Batch.QueueSize+cfg.Batch.Workers)}
+		runtimes: map[*models.Model]*runtimeModel{}, rawSlots: make(chan struct{}, cfg.Batch.QueueSize+cfg.Batch.Workers)}
 	doc, err := OpenAPI()
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
@@ -300,6 +314,10 @@ func (s *Server) routes(e *gin.Engine) {
 	e.GET("/v1/models/:name", s.getModel)
 	e.POST("/v1/models/:name/predict", s.admit, s.predict)
 	e.POST("/v1/models/:name/explain", s.admit, s.explainPredict)
+	e.POST("/v1/models/:name/reload", s.reload)
+	e.GET("/v1/models/:name/versions/:version", s.getModel)
+	e.POST("/v1/models/:name/versions/:version/predict", s.admit, s.predict)
+	e.POST("/v1/models/:name/versions/:version/explain", s.admit, s.explainPredict)
 	e.POST("/predict", s.admit, s.predict)
 	// the seed's predict API, unchanged for its clients
 	e.POST("/api/v1/predict", s.admit, s.predict)
@@ -352,40 +370,19 @@ func (s *Server) Close() {
 	s.mu.Lock()
 	s.closed = true
 	rts := s.runtimes
-	s.runtimes = map[string]*runtimeModel{}
+	s.runtimes = map[*models.Model]*runtimeModel{}
 	s.mu.Unlock()
 	for _, rt := range rts {
-		if rt.text != nil {
-			rt.text.Close()
-		}
-		if rt.rows != nil {
-			rt.rows.Close()
-		}
+		rt.closeBatchers()
 	}
 }
 
-// runtime returns the model called name with its batchers (created on first
-// use), or a 404 / 503 error.
-func (s *Server) runtime(name string) (*runtimeModel, *apiError) {
-	m, ok := s.reg.Get(name)
-	if !ok {
-		if hint, missing := s.reg.Missing(name); missing {
-			return nil, &apiError{status: http.StatusServiceUnavailable, msg: fmt.Sprintf("model %q is not installed on this server", name), hint: hint}
-		}
-		return nil, errorf(http.StatusNotFound, "model %q not found; GET /v1/models lists the models", name)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, &apiError{status: http.StatusServiceUnavailable, msg: "the server is shutting down", retryAfter: 1}
-	}
-	if rt, ok := s.runtimes[name]; ok && rt.m == m {
-		return rt, nil
-	}
+// newRuntime makes the batchers of m.
+func (s *Server) newRuntime(m *models.Model) *runtimeModel {
 	rt := &runtimeModel{m: m}
-	depth := s.metrics.queueDepth.WithLabelValues(name)
+	depth := s.metrics.queueDepth.WithLabelValues(m.Name, m.Version)
 	onDepth := func(n int64) { depth.Set(float64(n)) }
-	size, inf := s.metrics.batchSize.WithLabelValues(name), s.metrics.inference.WithLabelValues(name)
+	size, inf := s.metrics.batchSize.WithLabelValues(m.Name, m.Version), s.metrics.inference.WithLabelValues(m.Name, m.Version)
 	onBatch := func(n int, d time.Duration) { size.Observe(float64(n)); inf.Observe(d.Seconds()) }
 	switch {
 	case m.Text != nil:
@@ -406,8 +403,7 @@ func (s *Server) runtime(name string) (*runtimeModel, *apiError) {
 			return out, nil
 		}, onDepth, onBatch)
 	}
-	s.runtimes[name] = rt
-	return rt, nil
+	return rt
 }
 
 // acquireRaw takes a slot for a direct (unbatched) engine call; false
@@ -467,6 +463,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- serve(ln) }()
+	if s.cfg.ReloadInterval > 0 {
+		wctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go s.WatchModels(wctx, s.cfg.ReloadInterval)
+	}
 	s.log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("scheme", scheme))
 	select {
 	case err := <-errc:

@@ -71,6 +71,19 @@ type testEnv struct {
 	s   *Server
 	reg *models.Registry
 	log *bytes.Buffer
+	// logs, when set, is log's lock, for tests that read the log while the
+	// server writes it (logText).
+	logs *lockedBuffer
+}
+
+// logText returns the log so far.
+func (e *testEnv) logText() string {
+	if e.logs == nil {
+		return e.log.String()
+	}
+	e.logs.mu.Lock()
+	defer e.logs.mu.Unlock()
+	return e.logs.Buffer.String()
 }
 
 // lockedBuffer is a bytes.Buffer safe for the concurrent writes of slog.
@@ -703,7 +716,7 @@ func TestClientLimiterBounded(t *testing.T) {
 func (e *testEnv) blockingRows(cfg BatchConfig, run func(ctx context.Context, rows [][]float64) ([]rowResult, error)) {
 	m, _ := e.reg.Get("demo-rf")
 	e.s.mu.Lock()
-	e.s.runtimes["demo-rf"] = &runtimeModel{m: m, rows: newBatcher(cfg, run, nil, nil)}
+	e.s.runtimes[m] = &runtimeModel{m: m, rows: newBatcher(cfg, run, nil, nil)}
 	e.s.mu.Unlock()
 }
 
@@ -736,8 +749,10 @@ func TestInferenceFailures(t *testing.T) {
 	}()
 	deadline := time.Now().Add(2 * time.Second)
 	for {
-		rt, _ := e.s.runtime("demo-rf")
-		if rt.rows.queued.Load() == 1 || time.Now().After(deadline) {
+		rt, _ := e.s.peek("demo-rf", "")
+		queued := rt.rows.queued.Load()
+		e.s.release(rt)
+		if queued == 1 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(time.Millisecond)

@@ -298,10 +298,11 @@ func (s *Server) scoreTexts(ctx context.Context, rt *runtimeModel, texts []strin
 	return res, nil
 }
 
-// textModel resolves the analysis model, or the 503 that says how to get it.
+// textModel resolves the analysis model, or the 503 that says how to get
+// it. The caller releases the model.
 func (s *Server) textModel() (*runtimeModel, *apiError) {
 	name := s.AnalyzeModel()
-	rt, aerr := s.runtime(name)
+	rt, aerr := s.acquire(name, "")
 	if aerr != nil {
 		if aerr.status == http.StatusNotFound {
 			hint := fmt.Sprintf("run `agate pull %s` and restart, or start with --model-dir pointing at a model folder and --analyze-model set to its name", name)
@@ -315,6 +316,7 @@ func (s *Server) textModel() (*runtimeModel, *apiError) {
 		return nil, aerr
 	}
 	if rt.m.Text == nil {
+		s.release(rt)
 		return nil, errorf(http.StatusInternalServerError, "the analysis model %q is not a text classifier", name)
 	}
 	return rt, nil
@@ -477,6 +479,7 @@ func (s *Server) analyze(c *gin.Context) {
 		abort(c, aerr)
 		return
 	}
+	defer s.release(rt)
 	m := rt.m
 	if req.Explain && !m.Text.Linear() {
 		abort(c, fieldError("explain", "model %q gives no exact word attributions (only linear text models such as agate-toxicity do)", m.Name))
@@ -655,6 +658,7 @@ func (s *Server) perspective(c *gin.Context) {
 		abort(c, aerr)
 		return
 	}
+	defer s.release(rt)
 	m := rt.m
 	available := modelCategories(m)
 	names := make([]string, 0, len(req.RequestedAttributes))

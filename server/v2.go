@@ -98,26 +98,22 @@ func (s *Server) v2Ready(c *gin.Context) {
 	c.JSON(code, V2Ready{Ready: &r})
 }
 
-// v2Lookup resolves :name and the optional :version.
-func (s *Server) v2Lookup(c *gin.Context) (*runtimeModel, *apiError) {
-	rt, aerr := s.runtime(c.Param("name"))
-	if aerr != nil {
-		return nil, aerr
-	}
-	if v := c.Param("version"); v != "" && v != rt.m.Version {
-		return nil, errorf(http.StatusNotFound, "model %q has no version %q (it has %q)", rt.m.Name, v, rt.m.Version)
-	}
-	return rt, nil
+// v2Lookup resolves :name and the optional :version (none: for an
+// inference, the version the traffic split or the default picks; else the
+// default). The caller releases the model.
+func (s *Server) v2Lookup(c *gin.Context, infer bool) (*runtimeModel, *apiError) {
+	return s.hold(c.Param("name"), c.Param("version"), infer)
 }
 
 func (s *Server) v2Model(c *gin.Context) {
-	rt, aerr := s.v2Lookup(c)
+	rt, aerr := s.v2Lookup(c, false)
 	if aerr != nil {
 		abort(c, aerr)
 		return
 	}
+	defer s.release(rt)
 	em := rt.m.Engine()
-	md := V2ModelMetadata{Name: rt.m.Name, Versions: []string{rt.m.Version}, Platform: "onnx",
+	md := V2ModelMetadata{Name: rt.m.Name, Versions: modelVersions(s.reg.Versions(rt.m.Name)), Platform: "onnx",
 		Inputs: tensorInfos(em.Inputs()), Outputs: tensorInfos(em.Outputs())}
 	if rt.m.Text != nil {
 		// Text models also take raw strings (see v2Infer).
@@ -128,11 +124,12 @@ func (s *Server) v2Model(c *gin.Context) {
 }
 
 func (s *Server) v2ModelReady(c *gin.Context) {
-	rt, aerr := s.v2Lookup(c)
+	rt, aerr := s.v2Lookup(c, false)
 	if aerr != nil {
 		abort(c, aerr)
 		return
 	}
+	defer s.release(rt)
 	t := true
 	c.JSON(http.StatusOK, V2Ready{Name: rt.m.Name, Ready: &t})
 }
@@ -367,11 +364,12 @@ func (s *Server) v2Infer(c *gin.Context) {
 		abort(c, aerr)
 		return
 	}
-	rt, aerr := s.v2Lookup(c)
+	rt, aerr := s.v2Lookup(c, true)
 	if aerr != nil {
 		abort(c, aerr)
 		return
 	}
+	defer s.release(rt)
 	if len(req.Inputs) == 0 {
 		abort(c, fieldError("inputs", "must hold at least one input tensor"))
 		return

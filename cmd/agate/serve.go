@@ -139,7 +139,12 @@ Protocol under /v2, a Perspective API compatible /v1alpha1/comments:analyze,
 /health, /healthz, /readyz, /metrics (Prometheus), /docs and /openapi.json.
 
 Models come from the binary, the cache folder (see 'agate pull') and
---model-dir. The toxicity model agate trains itself (agate-toxicity,
+--model-dir: model folders, MLflow model folders, <name>/<version>/
+folders (versions served side by side, under
+/v1/models/{name}/versions/{version}/...), and MLflow registry references
+(models:/<name>/<version>, models:/<name>@<alias>) with --mlflow-uri.
+POST /v1/models/{name}/reload, or --reload-interval, swaps in changed
+model files without a restart. The toxicity model agate trains itself (agate-toxicity,
 multilingual, French first) is compiled in: /analyze answers with it out of
 the box, with nothing to download. A text model given with --model-dir, or
 a pulled one listed in --models (toxic-bert, say), replaces it behind
@@ -160,9 +165,11 @@ func serveCommand(ctx context.Context, fs *flag.FlagSet, stdout, stderr io.Write
 	addr := f.String("addr", ":8080", "listen address")
 	cacheDir := f.String("cache-dir", defaultCacheDir(), "model cache folder (filled by 'agate pull')")
 	device := f.String("device", "cpu", "where models run: cpu, or cuda:N in a binary built with -tags cuda (falls back to the CPU, with a log line, when the GPU cannot be used)")
-	modelDirs := f.String("model-dir", "", "comma-separated model folders to serve: a folder with model.onnx, or a folder of such folders")
+	modelDirs := f.String("model-dir", "", "comma-separated models to serve: a folder with model.onnx or an MLflow MLmodel, a folder of such folders, a folder of <name>/<version>/ folders (several versions side by side), or an MLflow registry reference models:/<name>/<version> or models:/<name>@<alias> (with --mlflow-uri)")
 	modelName := f.String("model-name", "", "serve the model of a single --model-dir folder under this name (KServe passes the InferenceService's name)")
 	modelNames := f.String("models", "demo-rf,toxic-bert", "comma-separated catalog models to serve from the cache")
+	mlflowURI := f.String("mlflow-uri", os.Getenv("MLFLOW_TRACKING_URI"), "MLflow tracking server that resolves the models:/ references of --model-dir (default: $MLFLOW_TRACKING_URI; credentials from $MLFLOW_TRACKING_TOKEN, or $MLFLOW_TRACKING_USERNAME and $MLFLOW_TRACKING_PASSWORD)")
+	reloadInterval := f.Duration("reload-interval", 0, "how often to look for changed model files and reload the models they belong to (0: never; POST /v1/models/{name}/reload always works)")
 	manifestDir := f.String("manifest-dir", "", "folder of extra model manifests (*.yaml) added to the built-in catalog")
 	analyzeModel := f.String("analyze-model", "", "text model behind /analyze and /v1alpha1/comments:analyze (default: the first text model from --model-dir, else a pulled one from --models, else the embedded agate-toxicity)")
 	predictModel := f.String("predict-model", "demo-rf", "tabular model behind POST /predict")
@@ -249,7 +256,7 @@ func serveCommand(ctx context.Context, fs *flag.FlagSet, stdout, stderr io.Write
 			Batch:     server.BatchConfig{MaxSize: *batchSize, MaxDelay: *batchDelay, MaxTokens: *batchTokens, QueueSize: *queueSize, Workers: *workers},
 			RateLimit: *rateLimit, RateBurst: *rateBurst, TrustedProxies: splitList(*proxies), CORSOrigins: splitList(*corsOrigins), TLSCertFile: *tlsCert, TLSKeyFile: *tlsKey,
 			ReadTimeout: *readTimeout, WriteTimeout: *writeTimeout, IdleTimeout: *idleTimeout,
-			ShutdownTimeout: *shutdownTimeout, ShutdownDelay: *shutdownDelay, LogHealth: *logHealth,
+			ShutdownTimeout: *shutdownTimeout, ShutdownDelay: *shutdownDelay, LogHealth: *logHealth, ReloadInterval: *reloadInterval,
 		})
 		if err != nil {
 			log.Error("configuring the server", slog.String("error", err.Error()))
@@ -261,7 +268,7 @@ func serveCommand(ctx context.Context, fs *flag.FlagSet, stdout, stderr io.Write
 		// readiness turns on when loading is done.
 		go func() {
 			picked := loadModels(ctx, log, reg, catalog, modelSources{cacheDir: *cacheDir, dirs: splitList(*modelDirs), names: splitList(*modelNames),
-				modelName: *modelName, pool: pool, device: *device, arenaLimit: arenaBytes})
+				modelName: *modelName, pool: pool, device: *device, arenaLimit: arenaBytes, mlflow: mlflowClient(*mlflowURI)})
 			if *analyzeModel == "" {
 				srv.SetAnalyzeModel(picked)
 			}
@@ -291,19 +298,37 @@ type modelSources struct {
 	pool       *ops.Pool
 	device     string
 	arenaLimit int64
+	mlflow     *models.MLflowClient // resolves models:/ references (nil: none given)
+}
+
+// mlflowClient is the MLflow client for uri ("": nil), with the
+// credentials of the MLflow environment variables.
+func mlflowClient(uri string) *models.MLflowClient {
+	if uri == "" {
+		return nil
+	}
+	return &models.MLflowClient{URI: uri, Token: os.Getenv("MLFLOW_TRACKING_TOKEN"),
+		Username: os.Getenv("MLFLOW_TRACKING_USERNAME"), Password: os.Getenv("MLFLOW_TRACKING_PASSWORD")}
 }
 
 func loadModels(ctx context.Context, log *slog.Logger, reg *models.Registry, catalog models.Catalog, src modelSources) string {
 	cacheDir, dirs, names, pool, device, arenaLimit := src.cacheDir, src.dirs, src.names, src.pool, src.device, src.arenaLimit
 	var fromDirs, pulled []string
-	add := func(dir string, man *models.Manifest) string {
+	add := func(dir string, man *models.Manifest, found models.Found) string {
 		start := time.Now()
-		name := ""
-		if src.modelName != "" && man == nil && len(dirs) == 1 && dir == dirs[0] {
+		name := found.Name
+		if src.modelName != "" && man == nil && len(dirs) == 1 && (dir == dirs[0] || models.IsModelRef(dirs[0])) {
 			name = src.modelName // KServe: the InferenceService's name, not the folder's
 		}
-		m, err := models.Load(dir, models.LoadOptions{Name: name, Manifest: man, Pool: pool, Device: device, ArenaLimit: arenaLimit,
-			Logf: func(format string, args ...any) { log.Info(fmt.Sprintf(format, args...)) }})
+		opts := models.LoadOptions{Name: name, Version: found.Version, Manifest: man, Pool: pool, Device: device, ArenaLimit: arenaLimit,
+			Logf: func(format string, args ...any) { log.Info(fmt.Sprintf(format, args...)) }}
+		var m *models.Model
+		var err error
+		if models.IsModelRef(dir) {
+			m, err = models.LoadMLflow(ctx, src.mlflow, dir, cacheDir, opts)
+		} else {
+			m, err = models.Load(dir, opts)
+		}
 		if err == nil {
 			err = reg.Add(m)
 		}
@@ -312,7 +337,7 @@ func loadModels(ctx context.Context, log *slog.Logger, reg *models.Registry, cat
 			return ""
 		}
 		log.Info("model loaded", slog.String("model", m.Name), slog.String("version", m.Version), slog.String("task", m.Task),
-			slog.String("dir", dir), tookMS(start))
+			slog.String("dir", m.Dir), slog.String("source", m.Ref), tookMS(start))
 		if m.Text == nil {
 			return ""
 		}
@@ -345,21 +370,26 @@ func loadModels(ctx context.Context, log *slog.Logger, reg *models.Registry, cat
 			*list = append(*list, name)
 		}
 	}
+	defer func() {
+		for _, err := range reg.Check() {
+			log.Warn("traffic split", slog.String("error", err.Error()))
+		}
+	}()
 	for _, d := range dirs {
-		if _, err := os.Stat(filepath.Join(d, "model.onnx")); err == nil {
-			note(&fromDirs, add(d, nil))
+		if models.IsModelRef(d) {
+			note(&fromDirs, add(d, nil, models.Found{}))
 			continue
 		}
-		entries, err := os.ReadDir(d)
+		found, err := models.Discover(d)
 		if err != nil {
 			log.Error("reading model folder", slog.String("dir", d), slog.String("error", err.Error()))
 			continue
 		}
-		for _, e := range entries {
-			sub := filepath.Join(d, e.Name())
-			if _, err := os.Stat(filepath.Join(sub, "model.onnx")); e.IsDir() && err == nil {
-				note(&fromDirs, add(sub, nil))
-			}
+		if len(found) == 0 {
+			log.Error("no model in folder", slog.String("dir", d))
+		}
+		for _, f := range found {
+			note(&fromDirs, add(f.Dir, nil, f))
 		}
 	}
 	for _, name := range names {
@@ -390,7 +420,7 @@ func loadModels(ctx context.Context, log *slog.Logger, reg *models.Registry, cat
 			}
 			log.Info("model built", slog.String("model", name), slog.String("dir", models.Dir(cacheDir, name)), tookMS(start))
 		}
-		note(&pulled, add(models.Dir(cacheDir, name), man))
+		note(&pulled, add(models.Dir(cacheDir, name), man, models.Found{}))
 	}
 	switch {
 	case len(fromDirs) > 0:
