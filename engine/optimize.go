@@ -24,7 +24,9 @@ import (
 //     the scale may also sit on Q and Kᵀ before the product (torch's
 //     scaled_dot_product_attention, DistilBERT) and the mask may be applied
 //     with Where (DistilBERT's masked_fill), which becomes an additive mask;
-//   - a remaining MatMul + bias Add becomes FusedMatMul.
+//   - a remaining MatMul + bias Add becomes FusedMatMul;
+//   - Conv followed by a residual Add and/or Relu or Clip becomes ai.agate
+//     FusedConv (optimize_conv.go).
 //
 // Each rewrite only fires when every intermediate value has a single use,
 // so the rewritten graph computes the same outputs.
@@ -46,7 +48,7 @@ type optimizer struct {
 func optimize(g *graph) int {
 	o := &optimizer{g: g}
 	total := 0
-	for _, pass := range []func(*gnode){o.attention, o.layerNorm, o.skipLayerNorm, o.gelu, o.geluTanh, o.matMulBias} {
+	for _, pass := range []func(*gnode){o.attention, o.layerNorm, o.skipLayerNorm, o.gelu, o.geluTanh, o.matMulBias, o.convActivation, o.convAdd} {
 		o.index()
 		for _, n := range g.nodes {
 			if !o.dead[n] {

@@ -592,14 +592,11 @@ func ewClipBounds[T Number](ec *Context, dst, src []T, bounds [2]*Tensor) error 
 func ewClipT[T Number](ec *Context, dst, src []T, lo, hi T) {
 	ewChunks(ec, len(src), func(a, b int) {
 		d, s := dst[a:b], src[a:b]
+		d = d[:len(s)]
+		// min and max compile without branches, which random
+		// activations would mispredict half the time; both keep NaN.
 		for i, v := range s {
-			if v < lo {
-				v = lo
-			}
-			if v > hi {
-				v = hi
-			}
-			d[i] = v
+			d[i] = min(max(v, lo), hi)
 		}
 	})
 }

@@ -14,6 +14,7 @@ func registerConv(r *Registry) {
 	r.Add("", "ConvInteger", 10, newConvInt)
 	r.Add("", "QLinearConv", 10, newConvQLinear)
 	r.Add("", "CausalConvWithState", 27, newCausalConv)
+	r.Add(DomainAgate, "FusedConv", 1, newFusedConv)
 }
 
 // convMaxSpatial is the largest number of spatial dimensions the
@@ -106,6 +107,12 @@ func convKernelShape(win *convWindow, w *Tensor) ([]int, error) {
 }
 
 func (k *convKernel) Run(ec *Context, in, out []*Tensor) error {
+	return k.run(ec, in, out, nil)
+}
+
+// run computes the convolution; fc, when set, is the FusedConv whose
+// epilogue applies (in[3], when present, is its residual input).
+func (k *convKernel) run(ec *Context, in, out []*Tensor, fc *fusedConv) error {
 	x, w := in[0], in[1]
 	var b *Tensor
 	if len(in) > 2 {
@@ -137,6 +144,21 @@ func (k *convKernel) Run(ec *Context, in, out []*Tensor) error {
 	p := convParams{n: N, c: C, m: M, group: k.group, g: convLift3(geom)}
 	if y.Len() == 0 {
 		return nil
+	}
+	if fc != nil {
+		var z *Tensor
+		if len(in) > 3 {
+			z = in[3]
+		}
+		ep, fused := fc.epilogue(x, y, z)
+		if !fused {
+			if err := k.run(ec, in[:min(len(in), 3)], out, nil); err != nil {
+				return err
+			}
+			ec.Release(y)
+			return fc.fallback(ec, out, z)
+		}
+		p.ep = ep
 	}
 	switch x.DType {
 	case Float:
@@ -195,6 +217,54 @@ func convHalf(ec *Context, ins []*Tensor, y *Tensor, f func(a, b, c, y []float32
 type convParams struct {
 	n, c, m, group int
 	g              conv3
+	// ep is applied to each block of output rows while it is in cache
+	// (FusedConv): a residual added, then an activation.
+	ep convEpilogue
+}
+
+// convEpilogue is what a FusedConv applies after the bias: y += z (when z
+// is set: a tensor of y's type and shape), then the activation.
+type convEpilogue struct {
+	z      any // []float32 or []float64, y's layout
+	act    uint8
+	lo, hi float64 // clip bounds
+}
+
+// Epilogue activations.
+const (
+	convActNone uint8 = iota
+	convActRelu
+	convActClip
+)
+
+func (e *convEpilogue) active() bool { return e.z != nil || e.act != convActNone }
+
+// convApply runs the epilogue on y[off : off+n] of every row [r0, r1) of
+// stride ld (row r of y starts at r*ld).
+func convApply[T convFloat](e *convEpilogue, y []T, r0, r1, ld, off, n int) {
+	var z []T
+	if e.z != nil {
+		z = e.z.([]T)
+	}
+	lo, hi := T(e.lo), T(e.hi)
+	for r := r0; r < r1; r++ {
+		row := y[r*ld+off : r*ld+off+n]
+		if z != nil {
+			for i, v := range z[r*ld+off : r*ld+off+n] {
+				row[i] += v
+			}
+		}
+		switch e.act {
+		case convActRelu:
+			for i, v := range row {
+				row[i] = max(v, 0)
+			}
+		case convActClip:
+			for i, v := range row {
+				row[i] = min(max(v, lo), hi)
+			}
+		}
+	}
 }
 
 // convTile picks the number of output positions one im2col tile holds for
@@ -263,6 +333,10 @@ func convRun[T convFloat](ec *Context, p convParams, x, w, bias, y []T) {
 				bs = bias[gi*mg+m0 : gi*mg+m1]
 			}
 			convGemmNT(m1-m0, j1-j0, K, w[(gi*mg+m0)*K:], K, col, K, y[(b*p.m+gi*mg+m0)*P+j0:], P, bs, false)
+			if p.ep.active() {
+				r0 := b*p.m + gi*mg + m0
+				convApply(&p.ep, y, r0, r0+m1-m0, P, j0, j1-j0)
+			}
 		}
 	})
 }
@@ -338,6 +412,9 @@ func convDepthwise[T convFloat](ec *Context, p convParams, x, w, bias, y []T) {
 						}
 					}
 				}
+			}
+			if p.ep.active() {
+				convApply(&p.ep, y, it, it+1, outP, 0, outP)
 			}
 		}
 	})
