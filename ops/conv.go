@@ -284,6 +284,10 @@ func convRun[T convFloat](ec *Context, p convParams, x, w, bias, y []T) {
 		convDepthwise(ec, p, x, w, bias, y)
 		return
 	}
+	if xf, ok := any(x).([]float32); ok {
+		convRunF32(ec, p, xf, any(w).([]float32), any(bias).([]float32), any(y).([]float32))
+		return
+	}
 	K := cg * g.kernelSize()
 	P := g.outSize()
 	inP := g.inSize()

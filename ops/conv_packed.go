@@ -1,0 +1,138 @@
+package ops
+
+// The float32 convolution on the SGEMM kernels: each tile of output
+// positions is gathered by im2col straight into the layout the micro-kernel
+// reads (packed strips of nr positions, in blocks of kc reduction rows), so
+// the product packs nothing more; a 1×1 convolution of stride 1 reads its
+// input as the B matrix directly.
+
+// convRunF32 is convRun for float32 (see convRun for the tiling).
+func convRunF32(ec *Context, p convParams, x, w, bias, y []float32) {
+	g := p.g
+	cg, mg := p.c/p.group, p.m/p.group
+	ar := gemmImpl().f32
+	K := cg * g.kernelSize()
+	P := g.outSize()
+	inP := g.inSize()
+	tile := convTile(K, P)
+	tile = max(ar.nr, tile/ar.nr*ar.nr) // whole strips
+	tile = min(tile, P)
+	tiles := (P + tile - 1) / tile
+	items := p.n * p.group * tiles
+	mb := 1
+	if workers := ec.Workers.Workers(); items < 2*workers && mg >= 8 {
+		mb = min((2*workers+items-1)/items, mg/4)
+	}
+	mBlock := (mg + mb - 1) / mb
+	mBlock = (mBlock + 3) &^ 3
+	mb = (mg + mBlock - 1) / mBlock
+	pointwise := g.kernelSize() == 1 && g.s == [3]int{1, 1, 1} && g.pad == [3]int{} && g.in == g.out
+	ec.Parallel(items*mb, 1, func(lo, hi int) {
+		buf := convGetScratch[float32](packedBLenFor(ar, K, tile))
+		defer convPutScratch(buf)
+		var pb packedB
+		last := -1
+		for it := lo; it < hi; it++ {
+			mi := it % mb
+			r := it / mb
+			t := r % tiles
+			r /= tiles
+			gi := r % p.group
+			b := r / p.group
+			j0 := t * tile
+			j1 := min(j0+tile, P)
+			xs := x[(b*p.c+gi*cg)*inP : (b*p.c+(gi+1)*cg)*inP]
+			if it/mb != last {
+				if pointwise {
+					pb = packBPar(ar, *buf, false, K, j1-j0, xs[j0:], inP, nil)
+				} else {
+					pb = im2colPacked(*buf, ar, K, xs, &g, cg, j0, j1)
+				}
+				last = it / mb
+			}
+			m0 := mi * mBlock
+			m1 := min(m0+mBlock, mg)
+			if m0 >= m1 {
+				continue
+			}
+			c := y[(b*p.m+gi*mg+m0)*P+j0:]
+			var beta float32
+			if bias != nil {
+				for i, v := range bias[gi*mg+m0 : gi*mg+m1] {
+					row := c[i*P : i*P+j1-j0]
+					for j := range row {
+						row[j] = v
+					}
+				}
+				beta = 1
+			}
+			sgemmPacked(false, m1-m0, 1, w[(gi*mg+m0)*K:], K, &pb, beta, c, P, nil)
+			if p.ep.active() {
+				r0 := b*p.m + gi*mg + m0
+				convApply(&p.ep, y, r0, r0+m1-m0, P, j0, j1-j0)
+			}
+		}
+	})
+}
+
+// im2colPacked gathers, for output positions [j0, j1), the receptive
+// fields (cg channels of x times the kernel positions: K reduction rows)
+// into dst in ar's packed-B layout, zero where a window reaches into the
+// padding and past the last position of the final strip. Positions are
+// taken in runs along an output row within one strip, whose inputs are
+// evenly spaced: a copy for stride 1, with the padding cut off each end.
+func im2colPacked(dst []float32, ar *gemmArch, K int, x []float32, g *conv3, cg, j0, j1 int) packedB {
+	n := j1 - j0
+	nr, kc := ar.nr, ar.kc
+	npad := roundUp(n, nr)
+	pb := packedB{arch: ar, k: K, n: n, npad: npad, data: dst[:K*npad]}
+	inP := g.inSize()
+	o12 := g.out[1] * g.out[2]
+	kk := 0
+	for ci := 0; ci < cg; ci++ {
+		xc := x[ci*inP : (ci+1)*inP]
+		for kz := 0; kz < g.k[0]; kz++ {
+			dz := kz*g.d[0] - g.pad[0]
+			for ky := 0; ky < g.k[1]; ky++ {
+				dy := ky*g.d[1] - g.pad[1]
+				for kx := 0; kx < g.k[2]; kx++ {
+					dx := kx*g.d[2] - g.pad[2]
+					k0 := kk / kc * kc
+					kb := min(kc, K-k0)
+					row := pb.data[k0*npad+(kk-k0)*nr:]
+					stride := nr * kb // from one strip to the next
+					for jj := 0; jj < n; {
+						j := j0 + jj
+						oz, oy, ox := j/o12, (j/g.out[2])%g.out[1], j%g.out[2]
+						lane := jj % nr
+						run := min(g.out[2]-ox, n-jj, nr-lane)
+						d := row[(jj/nr)*stride+lane:][:run]
+						jj += run
+						iz, iy := oz*g.s[0]+dz, oy*g.s[1]+dy
+						if uint(iz) >= uint(g.in[0]) || uint(iy) >= uint(g.in[1]) {
+							clear(d)
+							continue
+						}
+						src := xc[(iz*g.in[1]+iy)*g.in[2]:][:g.in[2]]
+						ix := ox*g.s[2] + dx
+						t0, t1 := convOutRange(ix, g.s[2], g.in[2], run)
+						clear(d[:t0])
+						clear(d[t1:])
+						if g.s[2] == 1 {
+							copy(d[t0:t1], src[ix+t0:ix+t1])
+							continue
+						}
+						for t := t0; t < t1; t++ {
+							d[t] = src[ix+t*g.s[2]]
+						}
+					}
+					if n < npad {
+						clear(row[(n/nr)*stride+n%nr:][:npad-n])
+					}
+					kk++
+				}
+			}
+		}
+	}
+	return pb
+}
