@@ -247,6 +247,10 @@ func convApply[T convFloat](e *convEpilogue, y []T, r0, r1, ld, off, n int) {
 		z = e.z.([]T)
 	}
 	lo, hi := T(e.lo), T(e.hi)
+	if e.act == convActRelu {
+		lo, hi = 0, T(math.Inf(1))
+	}
+	vm := vecmath()
 	for r := r0; r < r1; r++ {
 		row := y[r*ld+off : r*ld+off+n]
 		if z != nil {
@@ -254,15 +258,15 @@ func convApply[T convFloat](e *convEpilogue, y []T, r0, r1, ld, off, n int) {
 				row[i] += v
 			}
 		}
-		switch e.act {
-		case convActRelu:
-			for i, v := range row {
-				row[i] = max(v, 0)
-			}
-		case convActClip:
-			for i, v := range row {
-				row[i] = min(max(v, lo), hi)
-			}
+		if e.act == convActNone {
+			continue
+		}
+		if rf, ok := any(row).([]float32); ok {
+			vm.clamp(rf, float32(lo), float32(hi))
+			continue
+		}
+		for i, v := range row {
+			row[i] = min(max(v, lo), hi)
 		}
 	}
 }
@@ -364,6 +368,10 @@ func convOutRange(off, s, in, out int) (int, int) {
 // kernel tap adds a scaled, shifted input row to the output row.
 func convDepthwise[T convFloat](ec *Context, p convParams, x, w, bias, y []T) {
 	g := p.g
+	if g.k == [3]int{1, 3, 3} && g.d == [3]int{1, 1, 1} && g.in[0] == 1 {
+		convDepthwise3x3(ec, p, x, w, bias, y)
+		return
+	}
 	mg := p.m / p.group
 	kp := g.kernelSize()
 	inP, outP := g.inSize(), g.outSize()

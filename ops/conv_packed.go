@@ -136,3 +136,76 @@ func im2colPacked(dst []float32, ar *gemmArch, K int, x []float32, g *conv3, cg,
 	}
 	return pb
 }
+
+// convDepthwise3x3 is convDepthwise for the 2-D 3×3 kernels of MobileNet-
+// style networks (any stride and padding, no dilation): each output is
+// the nine taps summed in a register, one pass over the output instead of
+// nine; columns whose window leaves the input take the checked path.
+func convDepthwise3x3[T convFloat](ec *Context, p convParams, x, w, bias, y []T) {
+	g := p.g
+	mg := p.m / p.group
+	inH, inW := g.in[1], g.in[2]
+	outH, outW := g.out[1], g.out[2]
+	sy, sx, py, px := g.s[1], g.s[2], g.pad[1], g.pad[2]
+	inP, outP := inH*inW, outH*outW
+	ec.Parallel(p.n*p.m, max(1, 16384/max(outP*9, 1)), func(lo, hi int) {
+		for it := lo; it < hi; it++ {
+			b, m := it/p.m, it%p.m
+			c := m / mg
+			xs := x[(b*p.c+c)*inP : (b*p.c+c+1)*inP]
+			ys := y[it*outP : (it+1)*outP]
+			k := w[m*9 : m*9+9]
+			var z T
+			if bias != nil {
+				z = bias[m]
+			}
+			// Columns whose three inputs ox*sx-px .. +2 all lie in the row.
+			x0, x1 := convOutRange(-px, sx, inW-2, outW)
+			for oy := 0; oy < outH; oy++ {
+				iy := oy*sy - py
+				yr := ys[oy*outW : (oy+1)*outW]
+				if iy >= 0 && iy+2 < inH && x0 < x1 {
+					r0 := xs[iy*inW : (iy+1)*inW]
+					r1 := xs[(iy+1)*inW : (iy+2)*inW]
+					r2 := xs[(iy+2)*inW : (iy+3)*inW]
+					for ox := x0; ox < x1; ox++ {
+						ix := ox*sx - px
+						a, bb, cc := r0[ix:ix+3], r1[ix:ix+3], r2[ix:ix+3]
+						yr[ox] = z + k[0]*a[0] + k[1]*a[1] + k[2]*a[2] +
+							k[3]*bb[0] + k[4]*bb[1] + k[5]*bb[2] +
+							k[6]*cc[0] + k[7]*cc[1] + k[8]*cc[2]
+					}
+					convDW3Edge(yr, xs, k, z, iy, inH, inW, sx, px, 0, x0)
+					convDW3Edge(yr, xs, k, z, iy, inH, inW, sx, px, max(x1, x0), outW)
+					continue
+				}
+				convDW3Edge(yr, xs, k, z, iy, inH, inW, sx, px, 0, outW)
+			}
+			if p.ep.active() {
+				convApply(&p.ep, y, it, it+1, outP, 0, outP)
+			}
+		}
+	})
+}
+
+// convDW3Edge computes outputs [o0, o1) of one row of a 3×3 depthwise
+// convolution with every tap checked against the input's bounds.
+func convDW3Edge[T convFloat](yr, xs, k []T, z T, iy, inH, inW, sx, px, o0, o1 int) {
+	for ox := o0; ox < o1; ox++ {
+		acc := z
+		ix := ox*sx - px
+		for ky := 0; ky < 3; ky++ {
+			r := iy + ky
+			if uint(r) >= uint(inH) {
+				continue
+			}
+			row := xs[r*inW : (r+1)*inW]
+			for kx := 0; kx < 3; kx++ {
+				if c := ix + kx; uint(c) < uint(inW) {
+					acc += k[ky*3+kx] * row[c]
+				}
+			}
+		}
+		yr[ox] = acc
+	}
+}

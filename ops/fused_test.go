@@ -218,3 +218,33 @@ func TestVecMathNorm(t *testing.T) {
 		}
 	}
 }
+
+func TestClampVec(t *testing.T) {
+	v := asmVecMath(hostCPU())
+	if v.clamp == nil {
+		t.Skip("no AVX2 on this CPU")
+	}
+	nan := float32(math.NaN())
+	for n := 0; n < 40; n++ {
+		for _, b := range [][2]float32{{0, 6}, {0, float32(math.Inf(1))}, {-1, 1}} {
+			a, want := make([]float32, n), make([]float32, n)
+			for i := range a {
+				a[i] = float32(i)*0.7 - 9
+				if i%7 == 3 {
+					a[i] = nan
+				}
+				want[i] = a[i]
+			}
+			v.clamp(a, b[0], b[1])
+			clampGo(want, b[0], b[1])
+			for i := range a {
+				if a[i] != want[i] && !(a[i] != a[i] && want[i] != want[i]) {
+					t.Fatalf("n=%d bounds %v: element %d %v, want %v", n, b, i, a[i], want[i])
+				}
+				if want[i] != want[i] && a[i] == a[i] {
+					t.Fatalf("n=%d: NaN at %d became %v", n, i, a[i])
+				}
+			}
+		}
+	}
+}

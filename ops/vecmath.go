@@ -32,6 +32,9 @@ type vecMath struct {
 	// normAffine sets y[i] = float32((x[i]-mean)·inv)·g[i] + b[i] (b nil:
 	// no addition), the product and the sum rounded separately.
 	normAffine func(y, x, g, b []float32, mean, inv float64)
+	// clamp sets xs[i] = min(max(xs[i], lo), hi), keeping NaN (Relu with
+	// lo 0 and hi +Inf, ReLU6 with 0 and 6).
+	clamp func(xs []float32, lo, hi float32)
 }
 
 var vecMathOnce = sync.OnceValue(func() vecMath {
@@ -63,8 +66,18 @@ var vecMathOnce = sync.OnceValue(func() vecMath {
 	if v.normAffine == nil {
 		v.normAffine = normAffineGo
 	}
+	if v.clamp == nil {
+		v.clamp = clampGo
+	}
 	return v
 })
+
+// clampGo is vecMath.clamp in Go.
+func clampGo(xs []float32, lo, hi float32) {
+	for i, v := range xs {
+		xs[i] = min(max(v, lo), hi)
+	}
+}
 
 // vecmath returns the process's vectorised math routines.
 func vecmath() vecMath { return vecMathOnce() }

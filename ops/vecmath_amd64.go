@@ -34,11 +34,21 @@ func sqDevAVX2(x *float32, n int, mean float64) float64
 //go:noescape
 func normAffineAVX2(y, x, gamma, beta *float32, n int, mean, inv float64)
 
+// xs[i] = min(max(xs[i], lo), hi), NaN kept; n is a multiple of 8.
+func clampAVX2(xs *float32, n int, lo, hi float32)
+
 func asmVecMath(f cpuFeatures) vecMath {
 	if !f.avx2FMA {
 		return vecMath{}
 	}
 	return vecMath{
+		clamp: func(xs []float32, lo, hi float32) {
+			n := len(xs) &^ 7
+			if n > 0 {
+				clampAVX2(&xs[0], n, lo, hi)
+			}
+			clampGo(xs[n:], lo, hi)
+		},
 		addSum: func(dst, a, b, bias []float32) float64 {
 			n := len(dst) &^ 7
 			var s float64

@@ -425,3 +425,27 @@ na_store:
 na_done:
 	VZEROUPPER
 	RET
+
+// func clampAVX2(xs *float32, n int, lo, hi float32)
+// xs[i] = min(max(xs[i], lo), hi), NaN kept (the element is the operand
+// MAXPS and MINPS return when unordered); n is a multiple of 8.
+TEXT ·clampAVX2(SB), NOSPLIT, $0-24
+	MOVQ xs+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS lo+16(FP), Y8
+	VBROADCASTSS hi+20(FP), Y9
+	SHRQ $3, CX
+	JZ   cl_done
+
+cl_loop:
+	VMOVUPS (SI), Y0
+	VMAXPS  Y0, Y8, Y0
+	VMINPS  Y0, Y9, Y0
+	VMOVUPS Y0, (SI)
+	ADDQ    $32, SI
+	DECQ    CX
+	JNZ     cl_loop
+
+cl_done:
+	VZEROUPPER
+	RET
