@@ -163,6 +163,10 @@ func maxPoolRun[T Number](ec *Context, x, y []T, idx []int64, g *poolGeom, plane
 	inP, outP := g.inSize(), g.outSize()
 	work := outP * g.kernelSize()
 	low := poolLowest[T]()
+	if idx == nil {
+		maxPoolValues(ec, x, y, g, planes, low)
+		return
+	}
 	ec.Parallel(planes, poolGrain(work), func(lo, hi int) {
 		in1, in2 := g.in[1], g.in[2]
 		d0, d1, d2 := g.d[0], g.d[1], g.d[2]
@@ -207,6 +211,45 @@ func maxPoolRun[T Number](ec *Context, x, y []T, idx []int64, g *poolGeom, plane
 								idx[pl*outP+o] = int64(pl*inP + poolIndexOrder(best, g, colMajor))
 							}
 						}
+						o++
+					}
+				}
+			}
+		}
+	})
+}
+
+// maxPoolValues is maxPoolRun without indices: a running max (the builtin
+// propagates NaN), no branch on the data.
+func maxPoolValues[T Number](ec *Context, x, y []T, g *poolGeom, planes int, low T) {
+	inP, outP := g.inSize(), g.outSize()
+	ec.Parallel(planes, poolGrain(outP*g.kernelSize()), func(lo, hi int) {
+		in1, in2 := g.in[1], g.in[2]
+		d0, d1, d2 := g.d[0], g.d[1], g.d[2]
+		for pl := lo; pl < hi; pl++ {
+			xs := x[pl*inP : (pl+1)*inP]
+			ys := y[pl*outP : (pl+1)*outP]
+			o := 0
+			for oz := 0; oz < g.out[0]; oz++ {
+				sz := oz*g.s[0] - g.pad[0]
+				z0, z1 := poolTapRange(sz, d0, g.k[0], 0, g.in[0])
+				for oy := 0; oy < g.out[1]; oy++ {
+					sy := oy*g.s[1] - g.pad[1]
+					y0, y1 := poolTapRange(sy, d1, g.k[1], 0, in1)
+					for ox := 0; ox < g.out[2]; ox++ {
+						sx := ox*g.s[2] - g.pad[2]
+						x0, x1 := poolTapRange(sx, d2, g.k[2], 0, in2)
+						m := low
+						for kz := z0; kz < z1; kz++ {
+							iz := sz + kz*d0
+							for ky := y0; ky < y1; ky++ {
+								base := (iz*in1+sy+ky*d1)*in2 + sx
+								for i := base + x0*d2; i < base+x1*d2; i += d2 {
+									m = max(m, xs[i])
+								}
+							}
+						}
+						ys[o] = m
 						o++
 					}
 				}
