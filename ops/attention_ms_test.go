@@ -334,3 +334,46 @@ func BenchmarkMSAttention(b *testing.B) {
 		ec.Release(out[0])
 	}
 }
+
+// TestMSAttentionHalf: a float16 (and bfloat16) Attention with a past,
+// as fp16 GPT-2 exports have it, gives the float32 kernel's result on the
+// same (rounded) values, in half precision.
+func TestMSAttentionHalf(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	b, s, p, hin, h, heads := 2, 3, 2, 8, 8, 2
+	for _, dt := range []DType{Float16, BFloat16} {
+		half := func(t32 *Tensor) (*Tensor, *Tensor) {
+			ht := NewTensor(dt, t32.Shape...)
+			narrowFloat32s(ht.Data, t32.Float32s())
+			back := NewTensor(Float, t32.Shape...)
+			widenFloat32s(back.Float32s(), ht.Data)
+			return ht, back
+		}
+		x, x32 := half(msRand(r, 1, b, s, hin))
+		w, w32 := half(msRand(r, 0.5, hin, 3*h))
+		bias, bias32 := half(msRand(r, 0.2, 3*h))
+		past, past32 := half(msRand(r, 1, 2, b, heads, p, h/heads))
+		node := laNode{domain: DomainMicrosoft, op: "Attention", version: 1, nOut: 2,
+			attrs: []*Attr{laAttrI("num_heads", int64(heads)), laAttrI("unidirectional", 1)}}
+		want, err := node.run(x32, w32, bias32, nil, past32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := node.run(x, w, bias, nil, past)
+		if err != nil {
+			t.Fatalf("%s: %v", dt, err)
+		}
+		for i := range want {
+			if got[i].DType != dt {
+				t.Fatalf("%s: output %d is %s", dt, i, got[i].DType)
+			}
+			g := NewTensor(Float, got[i].Shape...)
+			widenFloat32s(g.Float32s(), got[i].Data)
+			tol := 2e-3 // float16's relative step
+			if dt == BFloat16 {
+				tol = 1e-2
+			}
+			msClose(t, dt.String()+" output", g, want[i], tol)
+		}
+	}
+}
