@@ -202,6 +202,35 @@ func LSTMShaped(dir string, seq, batch, features, hidden int) (*Workload, error)
 		Inputs: []*ops.Tensor{x}, InNames: []string{"input"}}, nil
 }
 
+// ResizeShaped writes a 2× upsampling of a [1, channels, size, size]
+// feature map (Resize, opset 13, mode linear or nearest, half-pixel
+// coordinates), as segmentation and super-resolution heads do.
+func ResizeShaped(dir, mode string, channels, size int) (*Workload, error) {
+	b := newNetBuilder("resize_"+mode, 6)
+	b.g.Input("input", onnxbuild.TensorType(ops.Float, 1, channels, size, size))
+	b.g.Initializer("roi", ops.FromSlice(ops.Float, []float32{}, 0))
+	b.g.Initializer("scales", ops.FromSlice(ops.Float, []float32{1, 1, 2, 2}, 4))
+	attrs := []onnxbuild.Attr{onnxbuild.String("mode", mode)}
+	if mode == "nearest" {
+		attrs = append(attrs, onnxbuild.String("coordinate_transformation_mode", "asymmetric"), onnxbuild.String("nearest_mode", "floor"))
+	} else {
+		attrs = append(attrs, onnxbuild.String("coordinate_transformation_mode", "half_pixel"))
+	}
+	b.g.Node("Resize", []string{"input", "roi", "scales"}, []string{"y"}, attrs...)
+	b.g.Output("y", onnxbuild.TensorType(ops.Float, 1, channels, 2*size, 2*size))
+	path, err := b.write(dir, "resize_"+mode, 13)
+	if err != nil {
+		return nil, err
+	}
+	x := ops.NewTensor(ops.Float, 1, channels, size, size)
+	r := rand.New(rand.NewPCG(6, 6))
+	for i, d := 0, x.Float32s(); i < len(d); i++ {
+		d[i] = float32(r.NormFloat64())
+	}
+	return &Workload{Name: fmt.Sprintf("resize_%s/c%d-%d", mode, channels, size), Model: path, Rows: 1,
+		Inputs: []*ops.Tensor{x}, InNames: []string{"input"}}, nil
+}
+
 // visionWorkload is an image batch of normal values.
 func visionWorkload(name, path string, batch, size int) *Workload {
 	x := ops.NewTensor(ops.Float, batch, 3, size, size)
@@ -219,6 +248,8 @@ func VisionWorkloads(dir string) ([]*Workload, error) {
 		func() (*Workload, error) { return ResNetShaped(dir, 1, 224) },
 		func() (*Workload, error) { return MobileNetShaped(dir, 1, 224) },
 		func() (*Workload, error) { return LSTMShaped(dir, 64, 1, 128, 256) },
+		func() (*Workload, error) { return ResizeShaped(dir, "linear", 64, 112) },
+		func() (*Workload, error) { return ResizeShaped(dir, "nearest", 64, 112) },
 	} {
 		w, err := f()
 		if err != nil {

@@ -116,8 +116,13 @@ func im2colPacked(dst []float32, ar *gemmArch, K int, x []float32, g *conv3, cg,
 						src := xc[(iz*g.in[1]+iy)*g.in[2]:][:g.in[2]]
 						ix := ox*g.s[2] + dx
 						t0, t1 := convOutRange(ix, g.s[2], g.in[2], run)
+						t0 = min(t0, run) // a window wholly in the padding
+						t1 = max(t0, min(t1, run))
 						clear(d[:t0])
 						clear(d[t1:])
+						if t0 == t1 {
+							continue
+						}
 						if g.s[2] == 1 {
 							copy(d[t0:t1], src[ix+t0:ix+t1])
 							continue
@@ -161,6 +166,8 @@ func convDepthwise3x3[T convFloat](ec *Context, p convParams, x, w, bias, y []T)
 			}
 			// Columns whose three inputs ox*sx-px .. +2 all lie in the row.
 			x0, x1 := convOutRange(-px, sx, inW-2, outW)
+			x0 = min(x0, outW) // an input narrower than the window
+			x1 = max(x0, min(x1, outW))
 			for oy := 0; oy < outH; oy++ {
 				iy := oy*sy - py
 				yr := ys[oy*outW : (oy+1)*outW]

@@ -99,6 +99,12 @@ func TestConvRandom(t *testing.T) {
 		{1, 48, 23, 29, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1},
 		{2, 64, 17, 15, 72, 3, 3, 2, 2, 2, 1, 1, 1, 1},
 		{1, 96, 14, 14, 64, 1, 1, 1, 1, 1, 0, 0, 1, 1},
+		// inputs narrower than the window: windows wholly in the padding
+		{1, 4, 1, 1, 4, 5, 5, 1, 1, 1, 2, 2, 1, 1},
+		{1, 4, 1, 3, 6, 3, 5, 1, 1, 1, 1, 2, 1, 1},
+		{2, 3, 1, 1, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1}, // depthwise 3×3 on 1×1
+		{1, 5, 2, 2, 5, 3, 3, 5, 2, 2, 1, 1, 1, 1}, // depthwise 3×3, stride 2, on 2×2
+		{1, 4, 4, 9, 8, 3, 3, 4, 1, 2, 2, 0, 1, 1}, // depthwise ×2, wide padding
 	}
 	for i, c := range cases {
 		x := cvtRand(r, c.N, c.C, c.H, c.W)

@@ -520,6 +520,7 @@ func resizeGatherNearest[T any](dst, src []T, inShape, outShape []int, idx [][]i
 	inner := outShape[r-1]
 	var pos [maxRank]int
 	o := 0
+	prevBase := -1 // source offset of the previous output row, -1 if none
 	for {
 		base, bad := 0, false
 		for d := 0; d < r-1; d++ {
@@ -531,11 +532,17 @@ func resizeGatherNearest[T any](dst, src []T, inShape, outShape []int, idx [][]i
 			base += i * strides[d]
 		}
 		row := dst[o : o+inner]
-		if bad {
+		switch {
+		case bad:
 			for j := range row {
 				row[j] = extrap
 			}
-		} else {
+			prevBase = -1
+		case base == prevBase:
+			// upsampling repeats source rows: copy the row just written
+			copy(row, dst[o-inner:o])
+		default:
+			prevBase = base
 			for j := range row {
 				if i := last[j]; i >= 0 {
 					row[j] = src[base+i]
@@ -571,28 +578,43 @@ func resizeSeparable(ec *Context, x, y *Tensor, axes []resizeAxis, extrap float6
 			return err
 		}
 		defer ec.Release(tmp)
-		res, rt := resizePasses(ec, xs, x.Shape, axes, float32(extrap), Float)
+		var final []float32
+		if y.DType == Float {
+			final = y.Float32s() // the last pass writes the output itself
+		}
+		res, rt := resizePasses(ec, xs, x.Shape, axes, float32(extrap), Float, final)
 		narrowFloat32s(y.Data, res)
-		ec.Release(rt)
+		if rt != nil {
+			ec.Release(rt)
+		}
 	default:
 		xs, tmp, err := convWork64(ec, x)
 		if err != nil {
 			return err
 		}
 		defer ec.Release(tmp)
-		res, rt := resizePasses(ec, xs, x.Shape, axes, extrap, Double)
+		res, rt := resizePasses(ec, xs, x.Shape, axes, extrap, Double, nil)
 		convStore64(y, res)
-		ec.Release(rt)
+		if rt != nil {
+			ec.Release(rt)
+		}
 	}
 	return nil
 }
 
 // resizePasses filters src along every non-identity axis and returns the
-// result (and the temporary holding it, nil when src itself is returned).
-func resizePasses[T convFloat](ec *Context, src []T, shape []int, axes []resizeAxis, extrap T, dt DType) ([]T, *Tensor) {
+// result and the temporary holding it: nil when the last pass wrote final
+// (the output, when not nil) or src itself is returned.
+func resizePasses[T convFloat](ec *Context, src []T, shape []int, axes []resizeAxis, extrap T, dt DType, final []T) ([]T, *Tensor) {
 	cur := src
 	var curT *Tensor
 	shape = append([]int(nil), shape...)
+	last := -1
+	for a := range axes {
+		if !axes[a].identity {
+			last = a
+		}
+	}
 	for a := range axes {
 		ax := &axes[a]
 		if ax.identity {
@@ -601,13 +623,22 @@ func resizePasses[T convFloat](ec *Context, src []T, shape []int, axes []resizeA
 		outer := NumElements(shape[:a])
 		inner := NumElements(shape[a+1:])
 		shape[a] = ax.out
-		nt := ec.Empty(dt, shape...)
-		dst := nt.Data.([]T)
+		var nt *Tensor
+		var dst []T
+		if a == last && final != nil {
+			dst = final
+		} else {
+			nt = ec.Empty(dt, shape...)
+			dst = nt.Data.([]T)
+		}
 		resizeAxisPass(ec, dst, cur, outer, inner, ax, extrap)
 		if curT != nil {
 			ec.Release(curT)
 		}
 		cur, curT = dst, nt
+	}
+	if last >= 0 && final != nil {
+		return cur, nil
 	}
 	if curT == nil {
 		nt := ec.Empty(dt, shape...)
@@ -620,10 +651,19 @@ func resizePasses[T convFloat](ec *Context, src []T, shape []int, axes []resizeA
 func resizeAxisPass[T convFloat](ec *Context, dst, src []T, outer, inner int, ax *resizeAxis, extrap T) {
 	n := ax.ntaps
 	work := ax.out * inner * n
+	// The weights in T once, not per element.
+	w := make([]T, len(ax.w))
+	for i, v := range ax.w {
+		w[i] = T(v)
+	}
 	ec.Parallel(outer, max(1, 32768/max(work, 1)), func(lo, hi int) {
 		for b := lo; b < hi; b++ {
 			s := src[b*ax.in*inner : (b+1)*ax.in*inner]
 			d := dst[b*ax.out*inner : (b+1)*ax.out*inner]
+			if inner == 1 {
+				resizeInnermost(d, s, ax, w, extrap)
+				continue
+			}
 			for o := 0; o < ax.out; o++ {
 				row := d[o*inner : (o+1)*inner]
 				if ax.extrap[o] {
@@ -632,18 +672,20 @@ func resizeAxisPass[T convFloat](ec *Context, dst, src []T, outer, inner int, ax
 					}
 					continue
 				}
-				idx, w := ax.idx[o*n:(o+1)*n], ax.w[o*n:(o+1)*n]
-				if inner == 1 {
-					var acc T
-					for t, i := range idx {
-						acc += T(w[t]) * s[i]
+				idx, wo := ax.idx[o*n:(o+1)*n], w[o*n:(o+1)*n]
+				if n == 2 {
+					// linear: one pass over the output row
+					s0, s1 := s[idx[0]*inner:][:inner], s[idx[1]*inner:][:inner]
+					w0, w1 := wo[0], wo[1]
+					row = row[:inner]
+					for j := range row {
+						row[j] = w0*s0[j] + w1*s1[j]
 					}
-					row[0] = acc
 					continue
 				}
 				clear(row)
 				for t, i := range idx {
-					wt := T(w[t])
+					wt := wo[t]
 					if wt == 0 {
 						continue
 					}
@@ -655,4 +697,33 @@ func resizeAxisPass[T convFloat](ec *Context, dst, src []T, outer, inner int, ax
 			}
 		}
 	})
+}
+
+// resizeInnermost filters along the last axis: each output is a weighted
+// sum of a few neighbouring inputs.
+func resizeInnermost[T convFloat](d, s []T, ax *resizeAxis, w []T, extrap T) {
+	n := ax.ntaps
+	if n == 2 {
+		idx := ax.idx[:2*ax.out]
+		w = w[:2*ax.out]
+		for o := range d[:ax.out] {
+			if ax.extrap[o] {
+				d[o] = extrap
+				continue
+			}
+			d[o] = w[2*o]*s[idx[2*o]] + w[2*o+1]*s[idx[2*o+1]]
+		}
+		return
+	}
+	for o := 0; o < ax.out; o++ {
+		if ax.extrap[o] {
+			d[o] = extrap
+			continue
+		}
+		var acc T
+		for t, i := range ax.idx[o*n : (o+1)*n] {
+			acc += w[o*n+t] * s[i]
+		}
+		d[o] = acc
+	}
 }
