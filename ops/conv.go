@@ -271,6 +271,29 @@ func convApply[T convFloat](e *convEpilogue, y []T, r0, r1, ld, off, n int) {
 	}
 }
 
+// convSplit divides a convolution into work items: tiles of tile output
+// positions per image and group, and, when there are fewer tiles than
+// workers can use, blocks of mBlock output channels (mb of them).
+func convSplit(ec *Context, p convParams, tile int) (tiles, mb, mBlock int) {
+	mg := p.m / p.group
+	tiles = (p.g.outSize() + tile - 1) / tile
+	items := p.n * p.group * tiles
+	mb = 1
+	if workers := ec.Workers.Workers(); items < 2*workers && mg >= 8 {
+		mb = min((2*workers+items-1)/items, mg/4)
+	}
+	mBlock = (mg + mb - 1) / mb
+	mBlock = (mBlock + 3) &^ 3
+	mb = (mg + mBlock - 1) / mBlock
+	return tiles, mb, mBlock
+}
+
+// isPointwise reports a 1×1 convolution of stride 1 without padding: its
+// input is already the im2col matrix.
+func (g *conv3) isPointwise() bool {
+	return g.kernelSize() == 1 && g.s == [3]int{1, 1, 1} && g.pad == [3]int{} && g.in == g.out
+}
+
 // convTile picks the number of output positions one im2col tile holds for
 // a reduction of length k.
 func convTile(k, positions int) int {
@@ -296,18 +319,9 @@ func convRun[T convFloat](ec *Context, p convParams, x, w, bias, y []T) {
 	P := g.outSize()
 	inP := g.inSize()
 	tile := convTile(K, P)
-	tiles := (P + tile - 1) / tile
+	tiles, mb, mBlock := convSplit(ec, p, tile)
 	items := p.n * p.group * tiles
-	// Split the output channels too when there are fewer tiles than
-	// workers can use.
-	mb := 1
-	if workers := ec.Workers.Workers(); items < 2*workers && mg >= 8 {
-		mb = min((2*workers+items-1)/items, mg/4)
-	}
-	mBlock := (mg + mb - 1) / mb
-	mBlock = (mBlock + 3) &^ 3
-	mb = (mg + mBlock - 1) / mBlock
-	pointwise := g.kernelSize() == 1 && g.s == [3]int{1, 1, 1} && g.pad == [3]int{} && g.in == g.out
+	pointwise := g.isPointwise()
 	ec.Parallel(items*mb, 1, func(lo, hi int) {
 		buf := convGetScratch[T](tile * K)
 		defer convPutScratch(buf)

@@ -17,16 +17,9 @@ func convRunF32(ec *Context, p convParams, x, w, bias, y []float32) {
 	tile := convTile(K, P)
 	tile = max(ar.nr, tile/ar.nr*ar.nr) // whole strips
 	tile = min(tile, P)
-	tiles := (P + tile - 1) / tile
+	tiles, mb, mBlock := convSplit(ec, p, tile)
 	items := p.n * p.group * tiles
-	mb := 1
-	if workers := ec.Workers.Workers(); items < 2*workers && mg >= 8 {
-		mb = min((2*workers+items-1)/items, mg/4)
-	}
-	mBlock := (mg + mb - 1) / mb
-	mBlock = (mBlock + 3) &^ 3
-	mb = (mg + mBlock - 1) / mBlock
-	pointwise := g.kernelSize() == 1 && g.s == [3]int{1, 1, 1} && g.pad == [3]int{} && g.in == g.out
+	pointwise := g.isPointwise()
 	ec.Parallel(items*mb, 1, func(lo, hi int) {
 		buf := convGetScratch[float32](packedBLenFor(ar, K, tile))
 		defer convPutScratch(buf)
