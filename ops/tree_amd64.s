@@ -19,7 +19,8 @@ GLOBL treeMask16<>(SB), RODATA|NOPTR, $8
 
 // TSTEP advances lanes I (node qwords in N, scratch S, X) reading the
 // input from the table in Z30:Z31 (VPERMT2PS uses the index's low 5 bits,
-// the feature; the odd dwords' lookups are ignored).
+// the feature; the odd dwords' lookups are ignored). S is left holding each
+// lane's jm1 in its low dword (-1: the lane is on a leaf) and 0 above.
 #define TSTEP(I, N, S, X) \
 	KXNORW K0, K0, K1; \
 	VPGATHERQQ 0(SI)(I*8), K1, N; \
@@ -45,6 +46,18 @@ GLOBL treeMask16<>(SB), RODATA|NOPTR, $8
 	VPADDQ Z29, I, I; \
 	VPADDD S, I, K3, I
 
+// ALLLEAVES sets the flags to "equal" when every lane of the four vectors
+// just read a leaf (their S vectors hold jm1 = -1, a qword of 0xffffffff,
+// which Z26 holds): every walk of the group has then reached its leaf and
+// the remaining steps would not move it.
+#define ALLLEAVES(S0, S1, S2, S3) \
+	VPANDD S0, S1, Z16; \
+	VPANDD S2, S3, Z17; \
+	VPANDD Z16, Z17, Z16; \
+	VPCMPEQQ Z26, Z16, K3; \
+	KMOVW K3, AX; \
+	CMPL AX, $0xff
+
 // func treeWalkTableAVX512(nodes *treeCNode, idx *int64, ngroups int, steps *int32, table *float32)
 TEXT ·treeWalkTableAVX512(SB), NOSPLIT, $0-40
 	MOVQ nodes+0(FP), SI
@@ -56,6 +69,8 @@ TEXT ·treeWalkTableAVX512(SB), NOSPLIT, $0-40
 	VMOVUPS 64(AX), Z31
 	MOVQ $1, BX
 	VPBROADCASTQ BX, Z29
+	MOVL $0xffffffff, BX
+	VPBROADCASTQ BX, Z26
 	MOVL $0x5555, BX
 	KMOVW BX, K7
 tgroup:
@@ -71,6 +86,8 @@ tstep:
 	TSTEP(Z1, Z3, Z5, Z7)
 	TSTEP(Z8, Z10, Z12, Z14)
 	TSTEP(Z9, Z11, Z13, Z15)
+	ALLLEAVES(Z4, Z5, Z12, Z13)
+	JEQ tstore
 	DECL BX
 	JNZ tstep
 tstore:
@@ -94,6 +111,8 @@ TEXT ·treeWalkGatherAVX512(SB), NOSPLIT, $0-40
 	MOVQ x+32(FP), DX
 	MOVQ $1, BX
 	VPBROADCASTQ BX, Z29
+	MOVL $0xffffffff, BX
+	VPBROADCASTQ BX, Z26
 	VPBROADCASTQ treeMask16<>(SB), Z27
 	MOVL $0x5555, BX
 	KMOVW BX, K7
@@ -110,6 +129,8 @@ gstep:
 	GSTEP(Z1, Z3, Z5, Z7)
 	GSTEP(Z8, Z10, Z12, Z14)
 	GSTEP(Z9, Z11, Z13, Z15)
+	ALLLEAVES(Z4, Z5, Z12, Z13)
+	JEQ gstore
 	DECL BX
 	JNZ gstep
 gstore:
