@@ -326,7 +326,7 @@ func TestTreeFastOneTarget(t *testing.T) {
 // general layout, for every aggregate function.
 func TestTreeFastAccumulate(t *testing.T) {
 	rng := rand.New(rand.NewSource(3))
-	for _, nTargets := range []int{1, 3} {
+	for _, nTargets := range []int{1, 2, 3, 4} {
 		for _, complete := range []bool{true, false} {
 			for _, agg := range []string{"SUM", "AVERAGE", "MIN", "MAX"} {
 				name := fmt.Sprintf("targets=%d/complete=%v/%s", nTargets, complete, agg)

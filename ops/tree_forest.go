@@ -430,7 +430,7 @@ const treeRowBlock = 64
 // buffer (rows x trees) stays around 32 KiB.
 func (f *treeForest[T]) blockRows() int {
 	if f.fast != nil {
-		return treeFastLanes // the vector kernels' row block
+		return 32 // the vector kernels' row block
 	}
 	return max(4, min(treeRowBlock, 8192/max(1, len(f.roots))))
 }
@@ -539,16 +539,43 @@ func (f *treeForest[T]) accumulateDense(leaves []int32, rows int, sc []T, has []
 	nt := f.nTargets
 	ntrees := len(f.roots)
 	nodes, dense := f.fast.nodes, f.fast.dense
+	if f.agg == treeAggSum || f.agg == treeAggAverage {
+		for j := range has[:rows*nt] {
+			has[j] = true
+		}
+		if nt == 3 { // three-class random forests: the sums stay in registers
+			for k := 0; k < rows; k++ {
+				var s0, s1, s2 T
+				for _, l := range leaves[k*ntrees : k*ntrees+ntrees] {
+					lf := int(nodes[l].thr) * 3
+					w := dense[lf : lf+3 : lf+3]
+					s0 += T(w[0])
+					s1 += T(w[1])
+					s2 += T(w[2])
+				}
+				s := sc[k*3 : k*3+3 : k*3+3]
+				s[0], s[1], s[2] = s0, s1, s2
+			}
+			return
+		}
+		for k := 0; k < rows; k++ {
+			s := sc[k*nt : k*nt+nt : k*nt+nt]
+			for _, l := range leaves[k*ntrees : k*ntrees+ntrees] {
+				lf := int(nodes[l].thr) * nt
+				w := dense[lf : lf+nt : lf+nt]
+				for j := range s {
+					s[j] += T(w[j])
+				}
+			}
+		}
+		return
+	}
 	for k := 0; k < rows; k++ {
 		s := sc[k*nt : k*nt+nt]
 		for _, l := range leaves[k*ntrees : k*ntrees+ntrees] {
 			lf := int(nodes[l].thr) * nt
 			w := dense[lf : lf+nt]
 			switch f.agg {
-			case treeAggSum, treeAggAverage:
-				for j, v := range w {
-					s[j] += T(v)
-				}
 			case treeAggMin:
 				for j, v := range w {
 					if T(v) < s[j] || !has[k*nt+j] {
@@ -563,12 +590,6 @@ func (f *treeForest[T]) accumulateDense(leaves []int32, rows int, sc []T, has []
 					}
 					has[k*nt+j] = true
 				}
-			}
-		}
-		if f.agg == treeAggSum || f.agg == treeAggAverage {
-			h := has[k*nt : k*nt+nt]
-			for j := range h {
-				h[j] = true
 			}
 		}
 	}
