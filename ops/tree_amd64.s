@@ -17,13 +17,12 @@
 DATA treeMask16<>+0(SB)/8, $0xffff
 GLOBL treeMask16<>(SB), RODATA|NOPTR, $8
 
-// TSTEP advances lanes I (node qwords in N, scratch S, X) reading the
-// input from the table in Z30:Z31 (VPERMT2PS uses the index's low 5 bits,
-// the feature; the odd dwords' lookups are ignored). S is left holding each
+// TCMP advances lanes I whose nodes' qwords are in N (scratch S, X),
+// reading the input from the table in Z30:Z31 (VPERMT2PS uses the index's
+// low 5 bits, the feature; the odd dwords' lookups are ignored). It leaves
+// in K2 the lanes that took their true branch (even bits), and in S each
 // lane's jm1 in its low dword (-1: the lane is on a leaf) and 0 above.
-#define TSTEP(I, N, S, X) \
-	KXNORW K0, K0, K1; \
-	VPGATHERQQ 0(SI)(I*8), K1, N; \
+#define TCMP(I, N, S, X) \
 	VPSRLQ $32, N, S; \
 	VMOVAPS Z30, X; \
 	VPERMT2PS Z31, S, X; \
@@ -31,6 +30,25 @@ GLOBL treeMask16<>(SB), RODATA|NOPTR, $8
 	VPSRAD $16, S, S; \
 	VPADDQ Z29, I, I; \
 	VPADDD S, I, K2, I
+
+// TSTEP is one step of lanes I: gather their nodes, then TCMP.
+#define TSTEP(I, N, S, X) \
+	KXNORW K0, K0, K1; \
+	VPGATHERQQ 0(SI)(I*8), K1, N; \
+	TCMP(I, N, S, X)
+
+// TTOP is the first two steps of lanes I without gathers: their roots sit
+// at R9+OFF, and the roots' false and true children 256 and 512 bytes
+// further (a leaf root stands for its own children). K4 widens K2 to
+// whole qwords for the masked load of the true children.
+#define TTOP(OFF, I, N, S, X) \
+	VMOVDQU64 OFF(R9), N; \
+	TCMP(I, N, S, X); \
+	KSHIFTLW $1, K2, K4; \
+	KORW K2, K4, K4; \
+	VMOVDQU64 (OFF+256)(R9), N; \
+	VMOVDQU32 (OFF+512)(R9), K4, N; \
+	TCMP(I, N, S, X)
 
 // GSTEP is TSTEP reading the input at DX + 4*feature by a gather.
 #define GSTEP(I, N, S, X) \
@@ -58,13 +76,14 @@ GLOBL treeMask16<>(SB), RODATA|NOPTR, $8
 	KMOVW K3, AX; \
 	CMPL AX, $0xff
 
-// func treeWalkTableAVX512(nodes *treeCNode, idx *int64, ngroups int, steps *int32, table *float32)
-TEXT ·treeWalkTableAVX512(SB), NOSPLIT, $0-40
+// func treeWalkTableAVX512(nodes *treeCNode, idx *int64, ngroups int, steps *int32, table *float32, top *treeCNode)
+TEXT ·treeWalkTableAVX512(SB), NOSPLIT, $0-48
 	MOVQ nodes+0(FP), SI
 	MOVQ idx+8(FP), DI
 	MOVQ ngroups+16(FP), CX
 	MOVQ steps+24(FP), DX
 	MOVQ table+32(FP), AX
+	MOVQ top+40(FP), R9
 	VMOVUPS 0(AX), Z30
 	VMOVUPS 64(AX), Z31
 	MOVQ $1, BX
@@ -78,9 +97,14 @@ tgroup:
 	VMOVDQU64 64(DI), Z1
 	VMOVDQU64 128(DI), Z8
 	VMOVDQU64 192(DI), Z9
+	TTOP(0, Z0, Z2, Z4, Z6)
+	TTOP(64, Z1, Z3, Z5, Z7)
+	TTOP(128, Z8, Z10, Z12, Z14)
+	TTOP(192, Z9, Z11, Z13, Z15)
+	ADDQ $768, R9
 	MOVL (DX), BX
-	TESTL BX, BX
-	JEQ tstore
+	SUBL $2, BX
+	JLE tstore
 tstep:
 	TSTEP(Z0, Z2, Z4, Z6)
 	TSTEP(Z1, Z3, Z5, Z7)

@@ -76,6 +76,12 @@ type treeFast struct {
 	laneRoots  []int64 // roots in lane order, padded to a multiple of treeFastLanes with a leaf
 	laneSteps  []int32 // per treeFastLanes lanes
 
+	// laneTop holds, per group of treeFastLanes lanes, the lanes' roots,
+	// then their false children, then their true children (a leaf root
+	// in all three): the first two steps of the register-table walk load
+	// them instead of gathering.
+	laneTop []treeCNode
+
 	asm     treeWalkers
 	scratch sync.Pool // *treeFastScratch
 }
@@ -93,8 +99,8 @@ type treeFastScratch struct {
 // until every walk of the group stands on a leaf), updating idx in place.
 type treeWalkers struct {
 	// table reads a row of at most 32 slots (padding included) from
-	// registers.
-	table func(nodes []treeCNode, idx []int64, steps []int32, table *[32]float32)
+	// registers, and the first two levels from top (treeFast.laneTop).
+	table func(nodes []treeCNode, idx []int64, steps []int32, table *[32]float32, top []treeCNode)
 	// gather reads the row from memory.
 	gather func(nodes []treeCNode, idx []int64, steps []int32, row []float32)
 }
@@ -208,6 +214,17 @@ func newTreeFast(f *treeForest[float32]) *treeFast {
 		if k < len(t.roots) {
 			t.laneRoots[k] = int64(t.roots[t.laneTree[k]])
 		}
+	}
+	t.laneTop = make([]treeCNode, 3*n)
+	for k, r := range t.laneRoots {
+		g, j := k/treeFastLanes, k%treeFastLanes
+		top := t.laneTop[3*treeFastLanes*g:]
+		nd := t.nodes[r]
+		fc, tc := nd, nd
+		if nd.jm1 >= 0 {
+			fc, tc = t.nodes[r+1], t.nodes[r+1+int64(nd.jm1)]
+		}
+		top[j], top[treeFastLanes+j], top[2*treeFastLanes+j] = nd, fc, tc
 	}
 	return t
 }
@@ -323,7 +340,7 @@ func (t *treeFast) walkRow(s *treeFastScratch, row []float32, out []int32) {
 		copy(s.table[:], row)
 		idx := s.idx[:len(t.laneRoots)]
 		copy(idx, t.laneRoots)
-		t.asm.table(t.nodes, idx, t.laneSteps, &s.table)
+		t.asm.table(t.nodes, idx, t.laneSteps, &s.table, t.laneTop)
 		for k, tr := range t.laneTree {
 			out[tr] = int32(idx[k])
 		}
