@@ -88,7 +88,7 @@ func benchTreeORT(w *Workload, threads int) func(b *testing.B) {
 // both see the same machine load.
 func BenchmarkTreesVsORT(b *testing.B) {
 	for _, name := range TreeModels {
-		dir := shared.Path(b, "models", "sklearn", name)
+		dir := treeModelDir(b, name)
 		for _, batch := range TreeBatches {
 			w, err := TreeWorkload(dir, batch)
 			if err != nil {
@@ -106,7 +106,7 @@ func BenchmarkTreesVsORT(b *testing.B) {
 // the first float output.
 func TestParityWithORT(t *testing.T) {
 	for _, name := range TreeModels {
-		w, err := TreeWorkload(shared.Path(t, "models", "sklearn", name), 257)
+		w, err := TreeWorkload(treeModelDir(t, name), 257)
 		if err != nil {
 			t.Fatal(err)
 		}

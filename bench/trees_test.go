@@ -3,7 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
-	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,9 +11,20 @@ import (
 	"github.com/agate-ml/agate/ops"
 )
 
-// TreeModels are the scikit-learn exports benchmarked (ZipMap outputs are
-// left out: onnxruntime cannot bind a sequence of maps in advance).
-var TreeModels = []string{"rf_regressor_5f", "rf_classifier_3class", "gb_classifier_binary", "gb_regressor_30f", "histgb_classifier_binary", "extratrees_regressor_30f_deep"}
+// TreeModels are the tree-ensemble fixtures benchmarked, as paths under
+// the shared models folder: the scikit-learn exports (ZipMap outputs are
+// left out: onnxruntime cannot bind a sequence of maps in advance) and the
+// third-party ones.
+var TreeModels = []string{
+	"sklearn/rf_regressor_5f", "sklearn/rf_classifier_3class", "sklearn/gb_classifier_binary",
+	"sklearn/gb_regressor_30f", "sklearn/histgb_classifier_binary", "sklearn/extratrees_regressor_30f_deep",
+	"third-party/california_rf_skl2onnx_1.9", "third-party/california_gb_skl2onnx_1.9", "third-party/iris_rf_skl2onnx_1.16",
+}
+
+// treeModelDir returns the folder of a TreeModels entry.
+func treeModelDir(tb testing.TB, name string) string {
+	return shared.Path(tb, append([]string{"models"}, strings.Split(name, "/")...)...)
+}
 
 // TreeBatches are the batch sizes of the tree benchmarks.
 var TreeBatches = []int{1, 100, 10000}
@@ -86,7 +97,7 @@ func benchTreeAgate(w *Workload, threads int) func(b *testing.B) {
 // BenchmarkTreesVsLeaves compares with github.com/dmitryikh/leaves.
 func BenchmarkTrees(b *testing.B) {
 	for _, name := range TreeModels {
-		dir := shared.Path(b, "models", "sklearn", name)
+		dir := treeModelDir(b, name)
 		for _, batch := range TreeBatches {
 			w, err := TreeWorkload(dir, batch)
 			if err != nil {
@@ -102,7 +113,7 @@ func BenchmarkTrees(b *testing.B) {
 // TestTreeWorkloadsRun checks that every tree workload loads and runs.
 func TestTreeWorkloadsRun(t *testing.T) {
 	for _, name := range TreeModels {
-		w, err := TreeWorkload(filepath.Join(shared.Path(t, "models", "sklearn", name)), 3)
+		w, err := TreeWorkload(treeModelDir(t, name), 3)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,12 +2,14 @@ package ops
 
 import (
 	"math"
+	"sort"
 	"sync"
 )
 
 // This file holds the fast traversal of float32 forests whose splits all
-// compare the same way and track no missing values (every scikit-learn
-// random forest and gradient boosting export): a compact 8-byte node, a
+// compare the same way (every scikit-learn random forest and gradient
+// boosting export, HistGradientBoosting's missing-value tracking included):
+// a compact 8-byte node, a
 // fixed number of steps per tree instead of a leaf test per step, and
 // interleaved (or, with AVX-512, vectorised) walks. The general layout of
 // tree_forest.go stays the fallback for other forests and for double
@@ -21,12 +23,20 @@ import (
 // several walks advance in lockstep. BRANCH_GTE forests store negated
 // thresholds and walk negated inputs (x >= t <=> -x <= -t; NaN stays NaN
 // and still takes the false branch).
+//
+// A split that sends NaN to its true branch (nodes_missing_value_tracks_true)
+// reads, instead of its feature, a copy of it placed after the padding slot
+// in which NaN is replaced by -Inf: "-Inf <= t" holds for every threshold
+// but NaN (such splits do not qualify), and other values compare as before.
+// Splits of the same feature that do not track missing values still read
+// the original slot, where NaN compares false.
 
 // treeCNode is a compact node: split threshold, split feature and the
 // offset to the true child minus one (the false child is the next node).
 // A leaf reads the padding feature and has jm1 = -1; its threshold holds its
-// value in a single-target forest, else its leaf number (exact in float32
-// below 2^24), which indexes treeFast.dense.
+// value in a single-target forest or one whose every leaf votes once for
+// the same target (treeFast.voteTarget), else its leaf number (exact in
+// float32 below 2^24), which indexes treeFast.dense.
 type treeCNode struct {
 	thr  float32
 	feat uint16
@@ -41,20 +51,36 @@ const treeFastLanes = 32
 // those of the general layout, so leaves found here index its leaf values.
 type treeFast struct {
 	nodes []treeCNode
-	neg   bool    // thresholds (and so inputs) are negated
-	pad   int     // features read; a padded row has pad+1 slots
-	roots []int32 // as treeForest.roots
-	steps []int32 // per tree: splits on its longest path
+	neg   bool     // thresholds (and so inputs) are negated
+	pad   int      // features read; slot pad of a padded row holds -Inf
+	miss  []uint16 // slot pad+1+k holds feature miss[k] with NaN read as -Inf
+	roots []int32  // as treeForest.roots
+	steps []int32  // per tree: splits on its longest path
+
+	// voteTarget is, in a forest of several targets whose every leaf
+	// votes exactly once and for the same target, that target (the
+	// leaves then hold their vote); -1 otherwise. Two-class classifiers
+	// that vote for one class only are such forests.
+	voteTarget int
 
 	// dense holds nTargets votes per leaf number, in target order, when
 	// the forest has several targets and every leaf votes once for each.
 	dense []float32
 
 	// Single-row walks: trees in groups of 8 (Go) or 32 (assembly) share
-	// a step count, the largest of the group.
+	// a step count, the largest of the group. The assembly walks take the
+	// trees in order of height (laneTree[k] is lane k's tree), so that
+	// trees of similar height share a group.
 	groupSteps []int32
-	laneRoots  []int64 // roots padded to a multiple of treeFastLanes with a leaf
-	laneSteps  []int32 // per treeFastLanes trees
+	laneTree   []int32 // a permutation of the trees
+	laneRoots  []int64 // roots in lane order, padded to a multiple of treeFastLanes with a leaf
+	laneSteps  []int32 // per treeFastLanes lanes
+
+	// laneTop holds, per group of treeFastLanes lanes, the lanes' roots,
+	// then their false children, then their true children (a leaf root
+	// in all three): the first two steps of the register-table walk load
+	// them instead of gathering.
+	laneTop []treeCNode
 
 	asm     treeWalkers
 	scratch sync.Pool // *treeFastScratch
@@ -69,12 +95,12 @@ type treeFastScratch struct {
 
 // treeWalkers are the assembly kernels (nil functions where there are
 // none). Both walk one padded row through the trees whose positions idx
-// holds, treeFastLanes lanes at a time, for steps[q] steps in group q,
-// updating idx in place.
+// holds, treeFastLanes lanes at a time, for steps[q] steps in group q (or
+// until every walk of the group stands on a leaf), updating idx in place.
 type treeWalkers struct {
 	// table reads a row of at most 32 slots (padding included) from
-	// registers.
-	table func(nodes []treeCNode, idx []int64, steps []int32, table *[32]float32)
+	// registers, and the first two levels from top (treeFast.laneTop).
+	table func(nodes []treeCNode, idx []int64, steps []int32, table *[32]float32, top []treeCNode)
 	// gather reads the row from memory.
 	gather func(nodes []treeCNode, idx []int64, steps []int32, row []float32)
 }
@@ -85,12 +111,12 @@ var treeAsm = asmTreeWalkers(detectCPU())
 const treeFastMaxJump = 1 << 15
 
 // newTreeFast builds the compact layout of f, or returns nil when f does not
-// qualify: mixed modes, missing-value tracking, set membership, equality
-// splits, a feature index or a subtree too large for 16 bits, or shared
-// subtrees.
+// qualify: mixed modes, set membership, equality splits, a NaN threshold
+// on a split that tracks missing values, a feature index or a subtree too
+// large for 16 bits, or shared subtrees.
 func newTreeFast(f *treeForest[float32]) *treeFast {
 	var neg bool
-	switch f.mode {
+	switch f.splitMode {
 	case treeLEQ:
 	case treeGTE:
 		neg = true
@@ -98,15 +124,19 @@ func newTreeFast(f *treeForest[float32]) *treeFast {
 		return nil
 	}
 	pad := f.maxFeature + 1
-	if pad >= math.MaxUint16 {
+	if 2*pad+1 >= math.MaxUint16 {
 		return nil
 	}
-	t := &treeFast{nodes: make([]treeCNode, len(f.nodes)), neg: neg, pad: pad, roots: f.roots, asm: treeAsm}
+	t := &treeFast{nodes: make([]treeCNode, len(f.nodes)), neg: neg, pad: pad, roots: f.roots, asm: treeAsm, voteTarget: -1}
+	if f.nTargets > 1 {
+		t.voteTarget = treeSingleVoteTarget(f)
+	}
+	missSlot := map[int32]uint16{} // feature -> its NaN-as--Inf slot
 	for i := range f.nodes {
 		nd := &f.nodes[i]
 		if nd.isLeaf() {
 			thr := nd.thr
-			if f.nTargets > 1 {
+			if f.nTargets > 1 && t.voteTarget < 0 {
 				l := -1 - nd.info
 				if l >= 1<<24 {
 					return nil
@@ -126,7 +156,20 @@ func newTreeFast(f *treeForest[float32]) *treeFast {
 		if neg {
 			thr = -thr
 		}
-		t.nodes[i] = treeCNode{thr: thr, feat: uint16(nd.feature), jm1: int16(nd.jump - 1)}
+		feat := uint16(nd.feature)
+		if nd.info&treeInfoMissingTrue != 0 {
+			if thr != thr {
+				return nil // "x <= NaN" never holds, but NaN inputs must go true
+			}
+			slot, ok := missSlot[nd.feature]
+			if !ok {
+				slot = uint16(pad + 1 + len(t.miss))
+				missSlot[nd.feature] = slot
+				t.miss = append(t.miss, feat)
+			}
+			feat = slot
+		}
+		t.nodes[i] = treeCNode{thr: thr, feat: feat, jm1: int16(nd.jump - 1)}
 	}
 	// Children follow their parent, so one backward pass gives each
 	// node's height.
@@ -146,7 +189,7 @@ func newTreeFast(f *treeForest[float32]) *treeFast {
 	if leaf < 0 {
 		return nil // no leaves: validation prevents this
 	}
-	if f.nTargets > 1 {
+	if f.nTargets > 1 && t.voteTarget < 0 {
 		t.dense = treeDenseVotes(f)
 	}
 	t.steps = make([]int32, len(t.roots))
@@ -154,14 +197,34 @@ func newTreeFast(f *treeForest[float32]) *treeFast {
 		t.steps[k] = height[r]
 	}
 	t.groupSteps = treeGroupMax(t.steps, 8)
-	t.laneSteps = treeGroupMax(t.steps, treeFastLanes)
+	t.laneTree = make([]int32, len(t.roots))
+	for k := range t.laneTree {
+		t.laneTree[k] = int32(k)
+	}
+	sort.SliceStable(t.laneTree, func(i, j int) bool { return t.steps[t.laneTree[i]] < t.steps[t.laneTree[j]] })
+	laneSteps := make([]int32, len(t.roots))
+	for k, tr := range t.laneTree {
+		laneSteps[k] = t.steps[tr]
+	}
+	t.laneSteps = treeGroupMax(laneSteps, treeFastLanes)
 	n := (len(t.roots) + treeFastLanes - 1) / treeFastLanes * treeFastLanes
 	t.laneRoots = make([]int64, n)
 	for k := range t.laneRoots {
 		t.laneRoots[k] = int64(leaf)
 		if k < len(t.roots) {
-			t.laneRoots[k] = int64(t.roots[k])
+			t.laneRoots[k] = int64(t.roots[t.laneTree[k]])
 		}
+	}
+	t.laneTop = make([]treeCNode, 3*n)
+	for k, r := range t.laneRoots {
+		g, j := k/treeFastLanes, k%treeFastLanes
+		top := t.laneTop[3*treeFastLanes*g:]
+		nd := t.nodes[r]
+		fc, tc := nd, nd
+		if nd.jm1 >= 0 {
+			fc, tc = t.nodes[r+1], t.nodes[r+1+int64(nd.jm1)]
+		}
+		top[j], top[treeFastLanes+j], top[2*treeFastLanes+j] = nd, fc, tc
 	}
 	return t
 }
@@ -192,6 +255,22 @@ func treeDenseVotes(f *treeForest[float32]) []float32 {
 	return dense
 }
 
+// treeSingleVoteTarget returns the target every leaf of f votes for, once,
+// or -1 unless there is such a target.
+func treeSingleVoteTarget(f *treeForest[float32]) int {
+	nl := len(f.leafStart) - 1
+	if nl == 0 || len(f.leafTarget) != nl {
+		return -1
+	}
+	tg := f.leafTarget[0]
+	for l := 0; l < nl; l++ {
+		if f.leafStart[l] != int32(l) || f.leafTarget[l] != tg {
+			return -1
+		}
+	}
+	return int(tg)
+}
+
 // treeGroupMax returns the largest value of each run of g values of s.
 func treeGroupMax(s []int32, g int) []int32 {
 	var out []int32
@@ -209,11 +288,15 @@ func (t *treeFast) getScratch() *treeFastScratch {
 	if s, ok := t.scratch.Get().(*treeFastScratch); ok {
 		return s
 	}
-	return &treeFastScratch{row: make([]float32, t.pad+1), idx: make([]int64, len(t.laneRoots))}
+	return &treeFastScratch{row: make([]float32, t.width()), idx: make([]int64, len(t.laneRoots))}
 }
 
-// padRow copies the features of x that the trees read into dst (pad+1
-// slots), negated if the thresholds are, followed by -Inf.
+// width returns the number of slots of a padded row.
+func (t *treeFast) width() int { return t.pad + 1 + len(t.miss) }
+
+// padRow copies the features of x that the trees read into dst (width()
+// slots), negated if the thresholds are, followed by -Inf and by the
+// copies of the features whose NaN splits send true, NaN read as -Inf.
 func (t *treeFast) padRow(dst, x []float32) {
 	src := x[:t.pad]
 	if t.neg {
@@ -223,7 +306,16 @@ func (t *treeFast) padRow(dst, x []float32) {
 	} else {
 		copy(dst, src)
 	}
-	dst[t.pad] = float32(math.Inf(-1))
+	ninf := float32(math.Inf(-1))
+	dst[t.pad] = ninf
+	m := dst[t.pad+1 : t.pad+1+len(t.miss)]
+	for k, j := range t.miss {
+		v := dst[j]
+		if v != v {
+			v = ninf
+		}
+		m[k] = v
+	}
 }
 
 // collect is treeForest.collectLeaves for the compact layout. Rows are
@@ -234,7 +326,7 @@ func (t *treeFast) collect(x []float32, c, lo, hi int, leaves []int32) {
 	s := t.getScratch()
 	defer t.scratch.Put(s)
 	nt := len(t.roots)
-	row := s.row[:t.pad+1]
+	row := s.row[:t.width()]
 	for i := lo; i < hi; i++ {
 		t.padRow(row, x[i*c:i*c+c])
 		t.walkRow(s, row, leaves[(i-lo)*nt:(i-lo+1)*nt])
@@ -248,16 +340,16 @@ func (t *treeFast) walkRow(s *treeFastScratch, row []float32, out []int32) {
 		copy(s.table[:], row)
 		idx := s.idx[:len(t.laneRoots)]
 		copy(idx, t.laneRoots)
-		t.asm.table(t.nodes, idx, t.laneSteps, &s.table)
-		for k := range out {
-			out[k] = int32(idx[k])
+		t.asm.table(t.nodes, idx, t.laneSteps, &s.table, t.laneTop)
+		for k, tr := range t.laneTree {
+			out[tr] = int32(idx[k])
 		}
 	case t.asm.gather != nil:
 		idx := s.idx[:len(t.laneRoots)]
 		copy(idx, t.laneRoots)
 		t.asm.gather(t.nodes, idx, t.laneSteps, row)
-		for k := range out {
-			out[k] = int32(idx[k])
+		for k, tr := range t.laneTree {
+			out[tr] = int32(idx[k])
 		}
 	default:
 		t.walkRowGo(row, out)

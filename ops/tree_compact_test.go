@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"strings"
 	"testing"
 )
 
@@ -129,12 +130,203 @@ func TestTreeFastMatchesGeneral(t *testing.T) {
 	}
 }
 
+// treeWithMissing returns attrs with nodes_missing_value_tracks_true set on
+// each node with probability p, and on the first (the root of the first
+// tree of treeRandomForestAttrs, a split).
+func treeWithMissing(rng *rand.Rand, attrs []*Attr, p float64) []*Attr {
+	var n int
+	for _, a := range attrs {
+		if a.Name == "nodes_treeids" {
+			n = len(a.Ints)
+		}
+	}
+	miss := make([]int64, n)
+	for i := range miss {
+		if i == 0 || rng.Float64() < p {
+			miss[i] = 1
+		}
+	}
+	return append(attrs, mlInts("nodes_missing_value_tracks_true", miss...))
+}
+
+// TestTreeFastMissing checks the compact walk of forests that send NaN to
+// the true branch of some or all of their splits (the NaN-as--Inf feature
+// copies) against the general traversal: the same leaves, and bit for bit
+// the same sums, with NaN, +-Inf and threshold-equal inputs, on the
+// register table (up to 32 slots), the gathers and the Go kernel.
+func TestTreeFastMissing(t *testing.T) {
+	rng := rand.New(rand.NewSource(11))
+	for _, mode := range []string{"BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE", "BRANCH_GT"} {
+		// 15 features tracked: 15+1+15 = 31 slots (table); 16: 33 (gathers).
+		for _, nf := range []int{1, 5, 15, 16, 40} {
+			for _, p := range []float64{0.3, 1} {
+				for _, trees := range []int{1, 33, 100} {
+					name := fmt.Sprintf("%s/f%d/p%v/t%d", mode, nf, p, trees)
+					attrs := treeWithMissing(rng, treeRandomForestAttrs(rng, trees, 9, nf, mode), p)
+					def, err := parseTreeDefV3(NewAttrs(attrs...), "target", 1)
+					if err != nil {
+						t.Fatal(err)
+					}
+					fast, _ := compileForest[float32](def)
+					if fast.fast == nil {
+						t.Fatalf("%s: no compact layout", name)
+					}
+					if fast.mode != treeMixed {
+						t.Fatalf("%s: the general traversal must track missing values", name)
+					}
+					if len(fast.fast.miss) == 0 {
+						t.Fatalf("%s: no missing-value slots", name)
+					}
+					goOnly, _ := compileForest[float32](def)
+					goOnly.fast.asm = treeWalkers{}
+					general, _ := compileForest[float32](def)
+					general.fast, general.collectFast = nil, nil
+
+					const rows = 41
+					c := nf + 1
+					x := treeRandomRows(rng, rows, c)
+					want := make([]int32, rows*trees)
+					general.collectLeaves(x, c, 0, rows, want)
+					wantY := NewTensor(Float, rows, 1)
+					treeRegressionRows(general, x, c, wantY, 0, rows)
+					for _, f := range []*treeForest[float32]{fast, goOnly} {
+						got := make([]int32, rows*trees)
+						f.collectLeaves(x, c, 0, rows, got)
+						for i := range want {
+							if got[i] != want[i] {
+								t.Fatalf("%s (asm %v): row %d tree %d: leaf %d, want %d", name, f.fast.asm.table != nil,
+									i/trees, i%trees, got[i], want[i])
+							}
+						}
+						gotY := NewTensor(Float, rows, 1)
+						treeRegressionRows(f, x, c, gotY, 0, rows)
+						for i, w := range wantY.Float32s() {
+							if g := gotY.Float32s()[i]; math.Float32bits(g) != math.Float32bits(w) {
+								t.Fatalf("%s: row %d: %v, want %v", name, i, g, w)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// treeOneTargetAttrs returns a random forest of nTargets targets whose every
+// leaf votes once, for target tg, with weights in [lo, lo+2).
+func treeOneTargetAttrs(rng *rand.Rand, trees, maxDepth, nf, nTargets, tg int, lo float32) []*Attr {
+	attrs := treeRandomForestAttrsN(rng, trees, maxDepth, nf, "BRANCH_LEQ", 1, true)
+	for i, a := range attrs {
+		switch a.Name {
+		case "target_ids":
+			ids := make([]int64, len(a.Ints))
+			for j := range ids {
+				ids[j] = int64(tg)
+			}
+			attrs[i] = mlInts("target_ids", ids...)
+		case "target_weights":
+			w := make([]float32, len(a.Floats))
+			for j := range w {
+				w[j] = lo + a.Floats[j]/64 + float32(rng.Intn(100))/1e5
+			}
+			attrs[i] = mlFloats("target_weights", w...)
+		case "n_targets":
+			attrs[i] = mlInt("n_targets", int64(nTargets))
+		}
+	}
+	return attrs
+}
+
+// TestTreeFastOneTarget checks the forests whose every leaf votes once for
+// the same one of several targets (two-class gradient boosting): the
+// compact leaves hold the votes, and regression and classification
+// results equal the general layout's bit for bit.
+func TestTreeFastOneTarget(t *testing.T) {
+	rng := rand.New(rand.NewSource(5))
+	for _, nTargets := range []int{2, 3} {
+		for tg := 0; tg < nTargets; tg++ {
+			for _, agg := range []string{"SUM", "AVERAGE", "MIN", "MAX"} {
+				name := fmt.Sprintf("targets=%d/tg=%d/%s", nTargets, tg, agg)
+				attrs := append(treeOneTargetAttrs(rng, 37, 5, 4, nTargets, tg, -1), mlStr("aggregate_function", agg))
+				def, err := parseTreeDefV3(NewAttrs(attrs...), "target", nTargets)
+				if err != nil {
+					t.Fatal(err)
+				}
+				fast, _ := compileForest[float32](def)
+				if fast.fast == nil || fast.fast.voteTarget != tg || fast.fast.dense != nil {
+					t.Fatalf("%s: compact layout %v, vote target %d", name, fast.fast != nil, fast.fast.voteTarget)
+				}
+				general, _ := compileForest[float32](def)
+				general.fast, general.collectFast = nil, nil
+				const rows = 45
+				x := treeRandomRows(rng, rows, 4)
+				want, got := NewTensor(Float, rows, nTargets), NewTensor(Float, rows, nTargets)
+				treeRegressionRows(general, x, 4, want, 0, rows)
+				treeRegressionRows(fast, x, 4, got, 0, rows)
+				for i, w := range want.Float32s() {
+					if g := got.Float32s()[i]; math.Float32bits(g) != math.Float32bits(w) {
+						t.Fatalf("%s: element %d: %v, want %v", name, i, g, w)
+					}
+				}
+			}
+		}
+	}
+	// Classifiers: two classes (onnxruntime's binary rules) and three.
+	for _, nc := range []int{2, 3} {
+		for _, post := range []string{"NONE", "LOGISTIC"} {
+			for _, lo := range []float32{-1, 0} { // mixed signs; all positive
+				name := fmt.Sprintf("classes=%d/%s/lo=%v", nc, post, lo)
+				var attrs []*Attr
+				for _, a := range treeOneTargetAttrs(rng, 150, 3, 6, nc, 0, lo) {
+					if a.Name == "n_targets" {
+						continue
+					}
+					a2 := *a
+					a2.Name = strings.Replace(a.Name, "target_", "class_", 1)
+					attrs = append(attrs, &a2)
+				}
+				labels := []int64{0, 1, 2}[:nc]
+				attrs = append(attrs, mlInts("classlabels_int64s", labels...), mlStr("post_transform", post), mlFloats("base_values", 0.25))
+				k, err := newTreeClassifier(&Node{OpType: "TreeEnsembleClassifier", Domain: DomainML, Version: 1, Attrs: NewAttrs(attrs...)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				kc := k.(*treeClassifier)
+				fast, _ := kc.forests.float32Forest()
+				if fast.fast == nil || fast.fast.voteTarget != 0 {
+					t.Fatalf("%s: no one-target compact layout", name)
+				}
+				general, _ := compileForest[float32](kc.forests.def)
+				general.fast, general.collectFast = nil, nil
+				const rows = 70
+				x := treeRandomRows(rng, rows, 6)
+				var labs [2]*Tensor
+				var probs [2]*Tensor
+				for i, f := range []*treeForest[float32]{general, fast} {
+					labs[i], probs[i] = NewTensor(Int64, rows), NewTensor(Float, rows, nc)
+					treeClassificationRows(kc, f, x, 6, labs[i], probs[i], 0, rows)
+				}
+				for i, w := range probs[0].Float32s() {
+					if g := probs[1].Float32s()[i]; math.Float32bits(g) != math.Float32bits(w) {
+						t.Fatalf("%s: probability %d: %v, want %v", name, i, g, w)
+					}
+				}
+				for i, w := range labs[0].Int64s() {
+					if g := labs[1].Int64s()[i]; g != w {
+						t.Fatalf("%s: label %d: %v, want %v", name, i, g, w)
+					}
+				}
+			}
+		}
+	}
+}
+
 // TestTreeFastAccumulate checks the sums over the compact leaves (values
 // in single-target forests, dense votes in multi-target ones) against the
 // general layout, for every aggregate function.
 func TestTreeFastAccumulate(t *testing.T) {
 	rng := rand.New(rand.NewSource(3))
-	for _, nTargets := range []int{1, 3} {
+	for _, nTargets := range []int{1, 2, 3, 4} {
 		for _, complete := range []bool{true, false} {
 			for _, agg := range []string{"SUM", "AVERAGE", "MIN", "MAX"} {
 				name := fmt.Sprintf("targets=%d/complete=%v/%s", nTargets, complete, agg)
@@ -190,8 +382,12 @@ func TestTreeFastEligibility(t *testing.T) {
 		{"gt", treeStumpAttrs("BRANCH_GT", 1, 2, 3), true},
 		{"eq", treeStumpAttrs("BRANCH_EQ", 1, 2, 3), false},
 		{"neq", treeStumpAttrs("BRANCH_NEQ", 1, 2, 3), false},
-		{"missing", treeStumpAttrs("BRANCH_LEQ", 1, 2, 3, mlInts("nodes_missing_value_tracks_true", 1, 0, 0)), false},
+		{"missing", treeStumpAttrs("BRANCH_LEQ", 1, 2, 3, mlInts("nodes_missing_value_tracks_true", 1, 0, 0)), true},
+		{"missing-gte", treeStumpAttrs("BRANCH_GTE", 1, 2, 3, mlInts("nodes_missing_value_tracks_true", 1, 0, 0)), true},
 		{"missing-false", treeStumpAttrs("BRANCH_LEQ", 1, 2, 3, mlInts("nodes_missing_value_tracks_true", 0, 0, 0)), true},
+		// "x < -Inf" becomes "x <= NaN", which -Inf (a NaN input) fails.
+		{"missing-nan-threshold", treeStumpAttrs("BRANCH_LT", float32(math.Inf(-1)), 2, 3, mlInts("nodes_missing_value_tracks_true", 1, 0, 0)), false},
+		{"nan-threshold", treeStumpAttrs("BRANCH_LT", float32(math.Inf(-1)), 2, 3), true},
 	} {
 		if got := compile(c.attrs).fast != nil; got != c.fast {
 			t.Errorf("%s: compact layout %v, want %v", c.name, got, c.fast)

@@ -56,6 +56,7 @@ type treeForest[T treeFloat] struct {
 	leafWeight []T
 	sets       [][]T // sorted members of BRANCH_MEMBER nodes
 	mode       uint8 // the mode every split uses (LT and GT folded into LEQ and GTE), or treeMixed
+	splitMode  uint8 // mode, but ignoring missing-value tracking (the compact layout handles it)
 	nTargets   int
 	maxFeature int // largest feature index read, -1 if none
 	depthSum   int // sum over trees of the maximum depth (work estimate)
@@ -125,6 +126,7 @@ func compileForest[T treeFloat](def *treeDef) (*treeForest[T], error) {
 	pos := make([]int32, len(def.nodes)) // compiled position + 1, 0 if not placed
 	setIndex := map[int]int32{}
 	first := true
+	missing := false // some split sends NaN to its true branch
 	var place func(d int, reuse bool, depth int) (int32, int, error)
 	place = func(d int, reuse bool, depth int) (int32, int, error) {
 		if reuse && pos[d] != 0 {
@@ -177,12 +179,15 @@ func compileForest[T treeFloat](def *treeDef) (*treeForest[T], error) {
 			info |= si << treeInfoSetShift
 		}
 		switch {
-		case nd.missingTrue || mode == treeMember:
-			f.mode = treeMixed
+		case mode == treeMember:
+			f.splitMode = treeMixed
 		case first:
-			f.mode = mode
-		case f.mode != mode:
-			f.mode = treeMixed
+			f.splitMode = mode
+		case f.splitMode != mode:
+			f.splitMode = treeMixed
+		}
+		if nd.missingTrue {
+			missing = true
 		}
 		first = false
 		if nd.feature > f.maxFeature {
@@ -216,7 +221,11 @@ func compileForest[T treeFloat](def *treeDef) (*treeForest[T], error) {
 	}
 	f.leafStart = append(f.leafStart, int32(len(f.leafWeight)))
 	if first {
-		f.mode = treeLEQ // no splits at all: any specialised loop will do
+		f.splitMode = treeLEQ // no splits at all: any specialised loop will do
+	}
+	f.mode = f.splitMode
+	if missing {
+		f.mode = treeMixed
 	}
 	if f32, ok := any(f).(*treeForest[float32]); ok {
 		if t := newTreeFast(f32); t != nil {
@@ -421,7 +430,7 @@ const treeRowBlock = 64
 // buffer (rows x trees) stays around 32 KiB.
 func (f *treeForest[T]) blockRows() int {
 	if f.fast != nil {
-		return treeFastLanes // the vector kernels' row block
+		return 32 // the vector kernels' row block
 	}
 	return max(4, min(treeRowBlock, 8192/max(1, len(f.roots))))
 }
@@ -489,6 +498,10 @@ func (f *treeForest[T]) accumulateN(leaves []int32, rows int, sc []T, has []bool
 		f.accumulateDense(leaves, rows, sc, has)
 		return
 	}
+	if fs := f.fast; fs != nil && fs.voteTarget >= 0 && ntrees > 0 {
+		f.accumulateOneTarget(leaves, rows, sc, has)
+		return
+	}
 	nodes := f.nodes
 	for k := 0; k < rows; k++ {
 		s, h := sc[k*nt:k*nt+nt], has[k*nt:k*nt+nt]
@@ -526,16 +539,43 @@ func (f *treeForest[T]) accumulateDense(leaves []int32, rows int, sc []T, has []
 	nt := f.nTargets
 	ntrees := len(f.roots)
 	nodes, dense := f.fast.nodes, f.fast.dense
+	if f.agg == treeAggSum || f.agg == treeAggAverage {
+		for j := range has[:rows*nt] {
+			has[j] = true
+		}
+		if nt == 3 { // three-class random forests: the sums stay in registers
+			for k := 0; k < rows; k++ {
+				var s0, s1, s2 T
+				for _, l := range leaves[k*ntrees : k*ntrees+ntrees] {
+					lf := int(nodes[l].thr) * 3
+					w := dense[lf : lf+3 : lf+3]
+					s0 += T(w[0])
+					s1 += T(w[1])
+					s2 += T(w[2])
+				}
+				s := sc[k*3 : k*3+3 : k*3+3]
+				s[0], s[1], s[2] = s0, s1, s2
+			}
+			return
+		}
+		for k := 0; k < rows; k++ {
+			s := sc[k*nt : k*nt+nt : k*nt+nt]
+			for _, l := range leaves[k*ntrees : k*ntrees+ntrees] {
+				lf := int(nodes[l].thr) * nt
+				w := dense[lf : lf+nt : lf+nt]
+				for j := range s {
+					s[j] += T(w[j])
+				}
+			}
+		}
+		return
+	}
 	for k := 0; k < rows; k++ {
 		s := sc[k*nt : k*nt+nt]
 		for _, l := range leaves[k*ntrees : k*ntrees+ntrees] {
 			lf := int(nodes[l].thr) * nt
 			w := dense[lf : lf+nt]
 			switch f.agg {
-			case treeAggSum, treeAggAverage:
-				for j, v := range w {
-					s[j] += T(v)
-				}
 			case treeAggMin:
 				for j, v := range w {
 					if T(v) < s[j] || !has[k*nt+j] {
@@ -552,11 +592,35 @@ func (f *treeForest[T]) accumulateDense(leaves []int32, rows int, sc []T, has []
 				}
 			}
 		}
-		if f.agg == treeAggSum || f.agg == treeAggAverage {
-			h := has[k*nt : k*nt+nt]
-			for j := range h {
-				h[j] = true
+	}
+}
+
+// accumulateOneTarget is accumulateN for a compact forest whose every leaf
+// votes once, for target fast.voteTarget, and holds that vote: the sum
+// runs over the same votes in the same tree order.
+func (f *treeForest[T]) accumulateOneTarget(leaves []int32, rows int, sc []T, has []bool) {
+	nt := f.nTargets
+	ntrees := len(f.roots)
+	nodes, tg := f.fast.nodes, f.fast.voteTarget
+	switch f.agg {
+	case treeAggSum, treeAggAverage:
+		for k := 0; k < rows; k++ {
+			var s T
+			for _, l := range leaves[k*ntrees : k*ntrees+ntrees] {
+				s += T(nodes[l].thr)
 			}
+			sc[k*nt+tg], has[k*nt+tg] = s, true
+		}
+	case treeAggMin, treeAggMax:
+		for k := 0; k < rows; k++ {
+			ls := leaves[k*ntrees : k*ntrees+ntrees]
+			s := T(nodes[ls[0]].thr)
+			for _, l := range ls[1:] {
+				if w := T(nodes[l].thr); (f.agg == treeAggMin && w < s) || (f.agg == treeAggMax && w > s) {
+					s = w
+				}
+			}
+			sc[k*nt+tg], has[k*nt+tg] = s, true
 		}
 	}
 }
