@@ -1,29 +1,46 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
-	flag "github.com/spf13/pflag"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
+	"text/tabwriter"
 
+	flag "github.com/spf13/pflag"
+
+	"github.com/agate-ml/agate/engine"
+	"github.com/agate-ml/agate/engine/conformance"
 	"github.com/agate-ml/agate/models/quantize"
 	"github.com/agate-ml/agate/ops"
 )
 
 // quantizeCommand defines the flags of 'agate quantize' on fs and returns what runs
 // the command on its positional arguments (cobra or runFlags parses).
-func quantizeCommand(fs *flag.FlagSet, stdout, stderr io.Writer) func(args []string) int {
+func quantizeCommand(ctx context.Context, fs *flag.FlagSet, stdout, stderr io.Writer) func(args []string) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, `Usage: agate quantize [flags] IN.onnx OUT.onnx
+		fmt.Fprintln(stderr, `Usage: agate quantize [flags] IN OUT
 
 Dynamically quantizes a float model, as onnxruntime's quantize_dynamic does:
 every MatMul with a constant float32 weight matrix gets 8-bit weights, and
 its input is quantized to uint8 at run time (DynamicQuantizeLinear,
 MatMulInteger, Cast, Mul; or com.microsoft DynamicQuantizeMatMul with
 --contrib).
+
+IN and OUT are .onnx files, or model folders: then OUT gets the quantized
+model.onnx and a copy of everything else in IN (tokenizer, config,
+texts.json, manifest, test data), so that 'agate check OUT' and 'agate serve
+--model-dir OUT' take it as is. With a folder, --report measures each
+quantized layer on IN's first test data set against the float model, and
+--target-error leaves in float, one at a time, the layers that add the most
+error until the outputs are within that absolute distance of the float
+model's.
 
 Flags:`)
 		fs.PrintDefaults()
@@ -32,6 +49,8 @@ Flags:`)
 	perChannel := fs.Bool("per-channel", false, "one scale per weight column instead of per tensor")
 	contrib := fs.Bool("contrib", false, "write com.microsoft DynamicQuantizeMatMul nodes (bias folded in)")
 	exclude := fs.String("exclude", "", "regular expression of MatMul node names to leave in float")
+	report := fs.Bool("report", false, "print each quantized layer's error against the float model (folder IN)")
+	target := fs.Float64("target-error", 0, "keep layers in float until the outputs are within this absolute error of the float model's (folder IN; 0: off)")
 	return func(args []string) int {
 		if len(args) != 2 {
 			fs.Usage()
@@ -50,23 +69,66 @@ Flags:`)
 		if *exclude != "" {
 			re, err := regexp.Compile(*exclude)
 			if err != nil {
-				fmt.Fprintf(stderr, "agate quantize: -exclude: %v\n", err)
+				fmt.Fprintf(stderr, "agate quantize: --exclude: %v\n", err)
 				return 2
 			}
 			opt.Exclude = re
 		}
 		in, out := args[0], args[1]
-		b, err := os.ReadFile(in)
+		inModel, outModel := in, out
+		folder := false
+		if st, err := os.Stat(in); err == nil && st.IsDir() {
+			folder = true
+			inModel, outModel = filepath.Join(in, "model.onnx"), filepath.Join(out, "model.onnx")
+		}
+		if !folder && (*report || *target > 0) {
+			fmt.Fprintln(stderr, "agate quantize: --report and --target-error need a model folder with test data as IN")
+			return 2
+		}
+		b, err := os.ReadFile(inModel)
 		if err != nil {
 			fmt.Fprintf(stderr, "agate quantize: %v\n", err)
 			return 1
 		}
-		q, rep, err := quantize.Model(b, opt)
-		if err != nil {
-			fmt.Fprintf(stderr, "agate quantize: %s: %v\n", in, err)
-			return 1
+		var inputs map[string]ops.Value
+		if *report || *target > 0 {
+			if inputs, err = sampleInputs(b, in); err != nil {
+				fmt.Fprintf(stderr, "agate quantize: %s: %v\n", in, err)
+				return 1
+			}
 		}
-		if err := os.WriteFile(out, q, 0o644); err != nil {
+		var q []byte
+		var rep *quantize.Report
+		var cmp *quantize.Comparison
+		if *target > 0 {
+			res, err := quantize.Tune(ctx, b, opt, inputs, *target)
+			if err != nil {
+				fmt.Fprintf(stderr, "agate quantize: %s: %v\n", inModel, err)
+				return 1
+			}
+			q, rep, cmp = res.Model, res.Report, res.Comparison
+			for _, k := range res.Kept {
+				fmt.Fprintf(stdout, "kept in float: %s\n", k)
+			}
+		} else {
+			if q, rep, err = quantize.Model(b, opt); err != nil {
+				fmt.Fprintf(stderr, "agate quantize: %s: %v\n", inModel, err)
+				return 1
+			}
+			if *report {
+				if cmp, err = quantize.Compare(ctx, b, q, rep, inputs); err != nil {
+					fmt.Fprintf(stderr, "agate quantize: %v\n", err)
+					return 1
+				}
+			}
+		}
+		if folder {
+			if err := copyModelFolder(in, out); err != nil {
+				fmt.Fprintf(stderr, "agate quantize: %v\n", err)
+				return 1
+			}
+		}
+		if err := os.WriteFile(outModel, q, 0o644); err != nil {
 			fmt.Fprintf(stderr, "agate quantize: %v\n", err)
 			return 1
 		}
@@ -80,7 +142,82 @@ Flags:`)
 		for _, r := range reasons {
 			fmt.Fprintf(stdout, "left %d MatMul nodes in float: %s\n", rep.Skipped[r], r)
 		}
-		fmt.Fprintf(stdout, "wrote %s (%.1f MB, was %.1f MB)\n", out, float64(len(q))/1e6, float64(len(b))/1e6)
+		if cmp != nil {
+			if *report {
+				fmt.Fprintln(stdout, "layer errors on test_data_set_0 (RMS relative to the float values; added = output - input):")
+				tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "  layer\tinput\toutput\tadded")
+				for _, l := range cmp.Layers {
+					fmt.Fprintf(tw, "  %s\t%.4f\t%.4f\t%.4f\n", l.Name, l.InputRel, l.OutputRel, l.Added)
+				}
+				tw.Flush()
+			}
+			fmt.Fprintf(stdout, "outputs differ from the float model's by at most %.4g\n", cmp.OutputMaxAbs)
+			if *target > 0 && cmp.OutputMaxAbs > *target {
+				fmt.Fprintf(stderr, "agate quantize: outputs still %.4g from the float model's with every layer kept: target %.4g not reached\n", cmp.OutputMaxAbs, *target)
+			}
+		}
+		fmt.Fprintf(stdout, "wrote %s (%.1f MB, was %.1f MB)\n", outModel, float64(len(q))/1e6, float64(len(b))/1e6)
 		return 0
 	}
+}
+
+// sampleInputs reads the first test data set of the model folder dir,
+// bound to the inputs of the model b.
+func sampleInputs(b []byte, dir string) (map[string]ops.Value, error) {
+	m, err := engine.LoadBytes(b)
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	vals, err := conformance.ReadInputs(m, filepath.Join(dir, "test_data_set_0"))
+	if err != nil {
+		return nil, fmt.Errorf("test_data_set_0: %w", err)
+	}
+	inputs := map[string]ops.Value{}
+	for i, in := range m.Inputs() {
+		if vals[i] != nil {
+			inputs[in.Name] = vals[i]
+		}
+	}
+	if len(inputs) == 0 {
+		return nil, errors.New("test_data_set_0 holds no input")
+	}
+	return inputs, nil
+}
+
+// copyModelFolder copies every regular file of the model folder in to out
+// (created), subfolders included, except model.onnx. Links are not
+// followed.
+func copyModelFolder(in, out string) error {
+	return filepath.WalkDir(in, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(in, path)
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(out, rel)
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(dst, 0o755)
+		case !d.Type().IsRegular() || rel == "model.onnx":
+			return nil
+		}
+		src, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer src.Close()
+		f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(f, src); err != nil {
+			f.Close()
+			return fmt.Errorf("copying %s: %w", rel, err)
+		}
+		return f.Close()
+	})
 }

@@ -283,7 +283,10 @@ func bindInputs(ins []engine.IOInfo, files [][]byte) ([]int, error) {
 	return slots, nil
 }
 
-func runSet(ctx context.Context, m *engine.Model, set string, opt Options, res *Result) ([]OutputError, error) {
+// ReadInputs reads the input_*.pb files of a test data set folder and
+// binds them to m's inputs as the test runners do (see bindInputs): the
+// result is indexed like m.Inputs(), nil for inputs without a file.
+func ReadInputs(m *engine.Model, set string) ([]ops.Value, error) {
 	ins := m.Inputs()
 	nIn := countFiles(set, "input")
 	inputs := make([]ops.Value, len(ins))
@@ -308,6 +311,14 @@ func runSet(ctx context.Context, m *engine.Model, set string, opt Options, res *
 			return nil, fmt.Errorf("input_%d.pb (bound to %q): %w", i, ins[slots[i]].Name, err)
 		}
 		inputs[slots[i]] = v
+	}
+	return inputs, nil
+}
+
+func runSet(ctx context.Context, m *engine.Model, set string, opt Options, res *Result) ([]OutputError, error) {
+	inputs, err := ReadInputs(m, set)
+	if err != nil {
+		return nil, err
 	}
 	outs := m.Outputs()
 	got := make([]ops.Value, len(outs))

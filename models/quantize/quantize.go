@@ -39,6 +39,9 @@ type Options struct {
 	Contrib bool
 	// Exclude skips MatMul nodes whose name matches (nil: none).
 	Exclude *regexp.Regexp
+	// Keep lists MatMul nodes (by name, or by output when unnamed) to
+	// leave in float, as Tune chooses them.
+	Keep map[string]bool
 }
 
 // Report summarizes a quantization.
@@ -50,6 +53,15 @@ type Report struct {
 	// WeightBytes is the size of the float weights replaced and
 	// QuantizedBytes that of their 8-bit replacements.
 	WeightBytes, QuantizedBytes int
+	// Layers lists the quantized MatMul nodes, in graph order.
+	Layers []Layer
+}
+
+// Layer is one quantized MatMul: its name (its output's when the node has
+// none), the activation it reads and the value it writes (which keeps its
+// name in the quantized graph).
+type Layer struct {
+	Name, Input, Output string
 }
 
 // Model quantizes a serialized ONNX model and returns the new model.
@@ -118,6 +130,9 @@ func rewrite(e *onnxbuild.Editor, opt Options) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
+		if reason == "" && opt.Keep[layerName(n)] {
+			reason = "kept in float"
+		}
 		if reason != "" {
 			rep.Skipped[reason]++
 			nodes = append(nodes, n)
@@ -130,6 +145,7 @@ func rewrite(e *onnxbuild.Editor, opt Options) (*Report, error) {
 			weights[n.Inputs[1]] = w
 		}
 		rep.Quantized++
+		rep.Layers = append(rep.Layers, Layer{Name: layerName(n), Input: n.Inputs[0], Output: n.Outputs[0]})
 		a, y := n.Inputs[0], n.Outputs[0]
 		base := n.Name
 		if base == "" {
@@ -169,6 +185,14 @@ func rewrite(e *onnxbuild.Editor, opt Options) (*Report, error) {
 	}
 	e.PruneInitializers()
 	return rep, nil
+}
+
+// layerName names a MatMul node in reports and in Options.Keep.
+func layerName(n *onnxbuild.Node) string {
+	if n.Name != "" {
+		return n.Name
+	}
+	return n.Outputs[0]
 }
 
 // quantizableWeight reports why the MatMul n cannot be quantized ("" when
