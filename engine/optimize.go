@@ -222,18 +222,27 @@ func (o *optimizer) constScalar(name string) (float64, bool) {
 	return v[0], true
 }
 
-// isConst1D reports a float32 constant vector (a bias or a LayerNorm weight).
+// isConst1D reports a float constant vector (a bias or a LayerNorm
+// weight): float32, or float16/bfloat16, which the fused kernels take
+// through their half-precision adapter.
 func (o *optimizer) isConst1D(name string) bool {
 	t := o.constTensor(name)
-	return t != nil && t.DType == ops.Float && len(t.Shape) == 1
+	return t != nil && fusableFloat(t.DType) && len(t.Shape) == 1
 }
 
 func (o *optimizer) isConstMatrix(name string) bool {
 	t := o.constTensor(name)
-	return t != nil && t.DType == ops.Float && len(t.Shape) == 2
+	return t != nil && fusableFloat(t.DType) && len(t.Shape) == 2
 }
 
-func near(v, want float64) bool { return math.Abs(v-want) <= 1e-4*math.Max(1, math.Abs(want)) }
+// fusableFloat reports the element types the fused kernels run.
+func fusableFloat(dt ops.DType) bool {
+	return dt == ops.Float || dt == ops.Float16 || dt == ops.BFloat16
+}
+
+// near matches a pattern's constant: within float16's rounding (about
+// 5e-4 relative), so that half-precision exports fuse like float32 ones.
+func near(v, want float64) bool { return math.Abs(v-want) <= 1e-3*math.Max(1, math.Abs(want)) }
 
 // otherInput returns the input of a binary node that is not name.
 func otherInput(n *gnode, name string) (string, bool) {

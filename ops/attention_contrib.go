@@ -11,12 +11,12 @@ import (
 
 // registerContrib registers the com.microsoft transformer operators.
 func registerContrib(r *Registry) {
-	r.AddKernel(DomainMicrosoft, "Gelu", 1, geluKernel{})
-	r.AddKernel(DomainMicrosoft, "BiasGelu", 1, geluKernel{bias: true})
-	r.AddKernel(DomainMicrosoft, "FastGelu", 1, geluKernel{fast: true, bias: true})
-	r.Add(DomainMicrosoft, "SkipLayerNormalization", 1, newSkipLayerNorm(false))
-	r.Add(DomainMicrosoft, "SkipSimplifiedLayerNormalization", 1, newSkipLayerNorm(true))
-	r.Add(DomainMicrosoft, "EmbedLayerNormalization", 1, newEmbedLayerNorm)
+	r.AddKernel(DomainMicrosoft, "Gelu", 1, halfKernel{geluKernel{}})
+	r.AddKernel(DomainMicrosoft, "BiasGelu", 1, halfKernel{geluKernel{bias: true}})
+	r.AddKernel(DomainMicrosoft, "FastGelu", 1, halfKernel{geluKernel{fast: true, bias: true}})
+	r.Add(DomainMicrosoft, "SkipLayerNormalization", 1, halfFactory(newSkipLayerNorm(false)))
+	r.Add(DomainMicrosoft, "SkipSimplifiedLayerNormalization", 1, halfFactory(newSkipLayerNorm(true)))
+	r.Add(DomainMicrosoft, "EmbedLayerNormalization", 1, halfFactory(newEmbedLayerNorm))
 	r.Add(DomainMicrosoft, "MatMulIntegerToFloat", 1, newMatMulIntegerToFloat(false))
 	r.Add(DomainMicrosoft, "DynamicQuantizeMatMul", 1, newMatMulIntegerToFloat(true))
 }

@@ -12,8 +12,8 @@ const DomainAgate = "ai.agate"
 
 // registerFused adds the fused transformer kernels.
 func registerFused(r *Registry) {
-	r.Add(DomainAgate, "FusedMatMul", 1, newFusedMatMul)
-	r.Add(DomainAgate, "SelfAttention", 1, newSelfAttention)
+	r.Add(DomainAgate, "FusedMatMul", 1, halfFactory(newFusedMatMul))
+	r.Add(DomainAgate, "SelfAttention", 1, halfFactory(newSelfAttention))
 }
 
 // Activations a FusedMatMul can apply after its bias.

@@ -11,8 +11,8 @@ import (
 // an activation.
 
 func registerMatMulContrib(r *Registry) {
-	r.Add(DomainMicrosoft, "FusedMatMul", 1, newMSFusedMatMul)
-	r.Add(DomainMicrosoft, "FusedGemm", 1, newFusedGemm)
+	r.Add(DomainMicrosoft, "FusedMatMul", 1, halfFactory(newMSFusedMatMul))
+	r.Add(DomainMicrosoft, "FusedGemm", 1, halfFactory(newFusedGemm))
 }
 
 // msFusedMatMul computes alpha · op(A) · op(B), where op transposes the
