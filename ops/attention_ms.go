@@ -15,7 +15,7 @@ import (
 
 // registerAttentionMS registers com.microsoft Attention and QAttention.
 func registerAttentionMS(r *Registry) {
-	r.Add(DomainMicrosoft, "Attention", 1, newMSAttention(false))
+	r.Add(DomainMicrosoft, "Attention", 1, halfFactory(newMSAttention(false)))
 	r.Add(DomainMicrosoft, "QAttention", 1, newMSAttention(true))
 }
 
@@ -158,9 +158,6 @@ func (k *msAttention) Run(ec *Context, in, out []*Tensor) error {
 	}
 	if len(w.Shape) != 2 || w.Shape[0] != x.Shape[2] {
 		return fmt.Errorf("weights of shape %s do not match input shape %s", ShapeString(w.Shape), ShapeString(x.Shape))
-	}
-	if !k.quant && (x.DType == Float16 || x.DType == BFloat16) {
-		return k.runHalf(ec, in, out)
 	}
 	if !k.quant && x.DType != Float {
 		return fmt.Errorf("Attention supports float32, float16 and bfloat16 input, got %s", x.DType)
@@ -362,48 +359,4 @@ func (k *msAttention) buildMask(ec *Context, mi, bias *Tensor, b, s, p, t int) (
 		}
 	}
 	return m, nil
-}
-
-// runHalf runs a float16 or bfloat16 Attention: its half-precision inputs
-// (input, weights, bias, past, attention bias) are widened for the run, the
-// products, softmax and sums computed in float32, and the outputs narrowed
-// back. Nothing is kept between runs: the model stays in half precision.
-func (k *msAttention) runHalf(ec *Context, in, out []*Tensor) error {
-	dt := in[0].DType
-	wide := make([]*Tensor, len(in))
-	var temps []*Tensor
-	defer func() {
-		for _, t := range temps {
-			ec.Release(t)
-		}
-	}()
-	for i, t := range in {
-		wide[i] = t
-		if t == nil || (t.DType != Float16 && t.DType != BFloat16) {
-			continue
-		}
-		if t.DType != dt {
-			return fmt.Errorf("input %d is %s but the input is %s", i, t.DType, dt)
-		}
-		_, tmp, err := float32Data(ec, t)
-		if err != nil {
-			return fmt.Errorf("input %d: %w", i, err)
-		}
-		temps = append(temps, tmp)
-		wide[i] = tmp
-	}
-	o32 := make([]*Tensor, len(out))
-	if err := k.Run(ec, wide, o32); err != nil {
-		return err
-	}
-	for i, t := range o32 {
-		if t == nil {
-			continue
-		}
-		y := ec.Empty(dt, t.Shape...)
-		narrowFloat32s(y.Data, t.Float32s())
-		ec.Release(t)
-		out[i] = y
-	}
-	return nil
 }
