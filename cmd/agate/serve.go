@@ -205,7 +205,7 @@ func serveCommand(ctx context.Context, fs *flag.FlagSet, stdout, stderr io.Write
 	shutdownDelay := f.Duration("shutdown-delay", 0, "keep serving, unready, this long after SIGTERM (set ~5s behind a load balancer)")
 	logLevel := f.String("log-level", "info", "debug, info, warn or error")
 	logHealth := f.Bool("log-health", false, "also log successful probe and /metrics requests")
-	arenaLimit := f.String("arena-limit", "64MiB", "buffer bytes each concurrent model run keeps for reuse between runs; past it, buffers of shapes no recent run used are given back")
+	arenaLimit := f.String("arena-limit", "16MiB", "buffer bytes each concurrent model run keeps for reuse between runs beyond its own working set; past it, buffers of shapes no recent run used are given back")
 	memLimit := f.String("memory-limit", "", "Go soft memory limit: a size (1GiB), a share of the container's limit (90%), or off (default: $GOMEMLIMIT, else 90% of the container's limit)")
 	healthcheck := fs.Bool("healthcheck", false, "do not serve: probe the server at --addr (GET /readyz) and exit 0 when ready (for container HEALTHCHECKs)")
 	return func(args []string) int {
