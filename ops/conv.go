@@ -274,18 +274,41 @@ func convApply[T convFloat](e *convEpilogue, y []T, r0, r1, ld, off, n int) {
 // convSplit divides a convolution into work items: tiles of tile output
 // positions per image and group, and, when there are fewer tiles than
 // workers can use, blocks of mBlock output channels (mb of them).
-func convSplit(ec *Context, p convParams, tile int) (tiles, mb, mBlock int) {
+type convSplit struct {
+	tile, tiles, positions int
+	mb, mBlock, groups     int
+	items                  int // the number of work items
+}
+
+func newConvSplit(ec *Context, p convParams, tile int) convSplit {
 	mg := p.m / p.group
-	tiles = (p.g.outSize() + tile - 1) / tile
-	items := p.n * p.group * tiles
-	mb = 1
-	if workers := ec.Workers.Workers(); items < 2*workers && mg >= 8 {
-		mb = min((2*workers+items-1)/items, mg/4)
+	s := convSplit{tile: tile, positions: p.g.outSize(), groups: p.group, mb: 1}
+	s.tiles = (s.positions + tile - 1) / tile
+	tileItems := p.n * p.group * s.tiles
+	if workers := ec.Workers.Workers(); tileItems < 2*workers && mg >= 8 {
+		s.mb = min((2*workers+tileItems-1)/tileItems, mg/4)
 	}
-	mBlock = (mg + mb - 1) / mb
-	mBlock = (mBlock + 3) &^ 3
-	mb = (mg + mBlock - 1) / mBlock
-	return tiles, mb, mBlock
+	s.mBlock = (mg + s.mb - 1) / s.mb
+	s.mBlock = (s.mBlock + 3) &^ 3
+	s.mb = (mg + s.mBlock - 1) / s.mBlock
+	s.items = tileItems * s.mb
+	return s
+}
+
+// at decodes work item it: the image b, the group gi, the output positions
+// [j0, j1), the channel block mi; tileID identifies the (b, gi, tile) whose
+// im2col the item reads.
+func (s *convSplit) at(it int) (b, gi, j0, j1, mi, tileID int) {
+	mi = it % s.mb
+	tileID = it / s.mb
+	r := tileID
+	t := r % s.tiles
+	r /= s.tiles
+	gi = r % s.groups
+	b = r / s.groups
+	j0 = t * s.tile
+	j1 = min(j0+s.tile, s.positions)
+	return b, gi, j0, j1, mi, tileID
 }
 
 // isPointwise reports a 1×1 convolution of stride 1 without padding: its
@@ -319,31 +342,24 @@ func convRun[T convFloat](ec *Context, p convParams, x, w, bias, y []T) {
 	P := g.outSize()
 	inP := g.inSize()
 	tile := convTile(K, P)
-	tiles, mb, mBlock := convSplit(ec, p, tile)
-	items := p.n * p.group * tiles
+	sp := newConvSplit(ec, p, tile)
+	mBlock := sp.mBlock
 	pointwise := g.isPointwise()
-	ec.Parallel(items*mb, 1, func(lo, hi int) {
+	ec.Parallel(sp.items, 1, func(lo, hi int) {
 		buf := convGetScratch[T](tile * K)
 		defer convPutScratch(buf)
 		col := *buf
 		last := -1
 		for it := lo; it < hi; it++ {
-			mi := it % mb
-			r := it / mb
-			t := r % tiles
-			r /= tiles
-			gi := r % p.group
-			b := r / p.group
-			j0 := t * tile
-			j1 := min(j0+tile, P)
-			if it/mb != last {
+			b, gi, j0, j1, mi, tileID := sp.at(it)
+			if tileID != last {
 				xs := x[(b*p.c+gi*cg)*inP : (b*p.c+(gi+1)*cg)*inP]
 				if pointwise {
 					convTransposeMat(col, K, xs[j0:], inP, cg, j1-j0)
 				} else {
 					im2colTile(col, K, xs, &g, cg, j0, j1)
 				}
-				last = it / mb
+				last = tileID
 			}
 			m0 := mi * mBlock
 			m1 := min(m0+mBlock, mg)

@@ -17,31 +17,24 @@ func convRunF32(ec *Context, p convParams, x, w, bias, y []float32) {
 	tile := convTile(K, P)
 	tile = max(ar.nr, tile/ar.nr*ar.nr) // whole strips
 	tile = min(tile, P)
-	tiles, mb, mBlock := convSplit(ec, p, tile)
-	items := p.n * p.group * tiles
+	sp := newConvSplit(ec, p, tile)
+	mBlock := sp.mBlock
 	pointwise := g.isPointwise()
-	ec.Parallel(items*mb, 1, func(lo, hi int) {
+	ec.Parallel(sp.items, 1, func(lo, hi int) {
 		buf := convGetScratch[float32](packedBLenFor(ar, K, tile))
 		defer convPutScratch(buf)
 		var pb packedB
 		last := -1
 		for it := lo; it < hi; it++ {
-			mi := it % mb
-			r := it / mb
-			t := r % tiles
-			r /= tiles
-			gi := r % p.group
-			b := r / p.group
-			j0 := t * tile
-			j1 := min(j0+tile, P)
+			b, gi, j0, j1, mi, tileID := sp.at(it)
 			xs := x[(b*p.c+gi*cg)*inP : (b*p.c+(gi+1)*cg)*inP]
-			if it/mb != last {
+			if tileID != last {
 				if pointwise {
 					pb = packBPar(ar, *buf, false, K, j1-j0, xs[j0:], inP, nil)
 				} else {
 					pb = im2colPacked(*buf, ar, K, xs, &g, cg, j0, j1)
 				}
-				last = it / mb
+				last = tileID
 			}
 			m0 := mi * mBlock
 			m1 := min(m0+mBlock, mg)
