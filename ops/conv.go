@@ -398,7 +398,7 @@ func convOutRange(off, s, in, out int) (int, int) {
 // kernel tap adds a scaled, shifted input row to the output row.
 func convDepthwise[T convFloat](ec *Context, p convParams, x, w, bias, y []T) {
 	g := p.g
-	if g.k == [3]int{1, 3, 3} && g.d == [3]int{1, 1, 1} && g.in[0] == 1 {
+	if g.k == [3]int{1, 3, 3} && g.d == [3]int{1, 1, 1} && g.in[0] == 1 && g.out[0] == 1 && g.pad[0] == 0 {
 		convDepthwise3x3(ec, p, x, w, bias, y)
 		return
 	}

@@ -349,3 +349,35 @@ func TestConvDepthwise(t *testing.T) {
 		cvtCheck(t, "depthwise", out[0], []int{2, M, OH, OW}, want, 1e-5)
 	}
 }
+
+// TestConvDepthwise3DPadding: a 3-D depthwise convolution whose depth is
+// padded (output depth 3 from input depth 1) must not take the 2-D 3×3
+// fast path.
+func TestConvDepthwise3DPadding(t *testing.T) {
+	r := rand.New(rand.NewSource(9))
+	x := cvtRand(r, 1, 2, 1, 4, 4)
+	w := cvtRand(r, 2, 1, 1, 3, 3)
+	out := cvtMust(t, "Conv", 11, []*Attr{cvtInt("group", 2), cvtInts("pads", 1, 1, 1, 1, 1, 1)}, 1, x, w)
+	xs, ws := x.Float32s(), w.Float32s()
+	var want []float64
+	for c := 0; c < 2; c++ {
+		for oz := 0; oz < 3; oz++ {
+			for oy := 0; oy < 4; oy++ {
+				for ox := 0; ox < 4; ox++ {
+					s := 0.0
+					iz := oz - 1 // kernel depth 1, pad 1
+					for ky := 0; ky < 3; ky++ {
+						for kx := 0; kx < 3; kx++ {
+							iy, ix := oy-1+ky, ox-1+kx
+							if iz == 0 && iy >= 0 && iy < 4 && ix >= 0 && ix < 4 {
+								s += float64(ws[c*9+ky*3+kx]) * float64(xs[c*16+iy*4+ix])
+							}
+						}
+					}
+					want = append(want, s)
+				}
+			}
+		}
+	}
+	cvtCheck(t, "3-D depthwise", out[0], []int{1, 2, 3, 4, 4}, want, 1e-5)
+}

@@ -357,6 +357,9 @@ func (k *recurrentKernel) Run(ec *Context, in, out []*Tensor) error {
 		}
 	}()
 	pack := func(b32 []float32, k, n int) {
+		if k == 0 || n == 0 {
+			return
+		}
 		buf := getGemmBuf(packedBLen(k, n))
 		packBufs = append(packBufs, buf)
 		pb := packB(*buf, true, k, n, b32, k)
@@ -366,6 +369,15 @@ func (k *recurrentKernel) Run(ec *Context, in, out []*Tensor) error {
 	// direction's W (bw) or R (br) and, in float32, a and c go through
 	// the float32 scratch a32 and c32.
 	gemm := func(m, n, kk int, a []float64, a32 []float32, lda int, b []float64, b32 []float32, ldb int, c []float64, c32 []float32, ldc int) {
+		if m == 0 || n == 0 {
+			return
+		}
+		if kk == 0 {
+			for i := 0; i < m; i++ {
+				clear(c[i*ldc : i*ldc+n])
+			}
+			return
+		}
 		if !single {
 			convGemmNT(m, n, kk, a, lda, b, ldb, c, ldc, nil, false)
 			return

@@ -94,6 +94,16 @@ func TestLSTM(t *testing.T) {
 	cvtCheck(t, "clip", out[1], []int{1, 1, 1}, []float64{co * math.Tanh(cl)}, 1e-6)
 	_, err := cvtRun(t, "LSTM", 14, nil, 3, x, w, r, nil, nil, h0, c0, cvtF32([]int{1, 2}, 1, 2))
 	cvtWantErr(t, "P shape", err, "P shape")
+	// No input features: the gates see only the recurrence.
+	x0 := cvtF32([]int{1, 1, 0})
+	w0 := cvtF32([]int{1, 4, 0})
+	out = cvtMust(t, "LSTM", 14, nil, 3, x0, w0, r, nil, nil, h0, c0)
+	i0, f0, o0 := cvtSigmoid(0.5*0.5), cvtSigmoid(0.7*0.5), cvtSigmoid(0.6*0.5)
+	c0v := f0*0.25 + i0*math.Tanh(0.8*0.5)
+	cvtCheck(t, "no features", out[1], []int{1, 1, 1}, []float64{o0 * math.Tanh(c0v)}, 1e-6)
+	// No hidden units: empty outputs, no panic.
+	out = cvtMust(t, "GRU", 14, nil, 2, x, cvtF32([]int{1, 0, 1}), cvtF32([]int{1, 0, 0}))
+	cvtCheck(t, "no hidden", out[0], []int{1, 1, 1, 0}, nil, 0)
 }
 
 func BenchmarkLSTM(b *testing.B) {
