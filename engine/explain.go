@@ -96,6 +96,9 @@ func (m *Model) TreeExplainer(ctx context.Context, opts ExplainOptions) (*TreeEx
 	}
 	tree := trees[0]
 	e := &TreeExplainer{m: m}
+	if err := checkTreeOutputs(p, tree); err != nil {
+		return nil, err
+	}
 
 	// Walk from the trees' input back to a graph input.
 	inputSlot := map[int]string{}
@@ -142,10 +145,7 @@ func (m *Model) TreeExplainer(ctx context.Context, opts ExplainOptions) (*TreeEx
 		case []float32:
 			eo.Background = d
 		case []float64:
-			eo.Background = make([]float32, len(d))
-			for i, v := range d {
-				eo.Background[i] = float32(v)
-			}
+			eo.Background64 = d
 		}
 	}
 	ens, err := ops.NewTreeExplainer(tree.node, eo)
@@ -160,6 +160,41 @@ func (m *Model) TreeExplainer(ctx context.Context, opts ExplainOptions) (*TreeEx
 		}
 	}
 	return e, nil
+}
+
+// explainPassThrough lists the operators that may sit between the trees
+// and the graph outputs without changing the explained values.
+var explainPassThrough = map[string]bool{"Identity": true, "Cast": true, "ZipMap": true}
+
+// checkTreeOutputs verifies that the trees' outputs reach the graph
+// outputs unchanged (through Identity, Cast or ZipMap only): operators
+// after the trees (a target transform, a second model) would make the
+// explained values differ from the predictions.
+func checkTreeOutputs(p *plan, tree *step) error {
+	consumers := map[int][]*step{}
+	for _, st := range p.steps {
+		for _, s := range st.in {
+			consumers[s] = append(consumers[s], st)
+		}
+	}
+	seen := map[*step]bool{}
+	queue := append([]int(nil), tree.out...)
+	for len(queue) > 0 {
+		slot := queue[0]
+		queue = queue[1:]
+		for _, st := range consumers[slot] {
+			if seen[st] {
+				continue
+			}
+			seen[st] = true
+			if !explainPassThrough[st.node.OpType] {
+				return fmt.Errorf("%w: %s computes on the trees' output, so explanations of the trees would not add up to the model's output",
+					ErrNotExplainable, st.node.Describe())
+			}
+			queue = append(queue, st.out...)
+		}
+	}
+	return nil
 }
 
 // Input returns the name of the graph input the explanations are about.
@@ -248,14 +283,16 @@ func (e *TreeExplainer) Explain(ctx context.Context, x *tensor.Dense) (*Explanat
 	targets := e.ens.Targets()
 	k, nf := len(targets), e.ens.Features()
 	out := e.features
+	if need := int64(rows) * int64(k) * int64(out) * 8; e.m.budget > 0 && need > e.m.budget {
+		return nil, fmt.Errorf("%w: explaining %d rows × %d targets × %d features needs %d bytes, past the model's tensor budget of %d",
+			ErrInput, rows, k, out, need, e.m.budget)
+	}
 	contrib := make([]float64, rows*k*out)
 	raw := make([]float64, rows*k)
 	phi := make([]float64, k*nf)
 	for r := 0; r < rows; r++ {
-		if r%64 == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
+		if err := ctx.Err(); err != nil { // a row of deep trees takes milliseconds
+			return nil, err
 		}
 		switch d := t.Data.(type) {
 		case []float32:

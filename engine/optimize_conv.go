@@ -87,7 +87,9 @@ func (o *optimizer) clipBounds(clip *gnode) (lo, hi float32, ok bool) {
 			continue
 		}
 		v, isConst := o.constScalar(clip.inputs[i+1])
-		if !isConst {
+		// The fused kernel holds float32 bounds: a double bound that
+		// float32 would round stays with its own Clip.
+		if !isConst || float64(float32(v)) != v {
 			return 0, 0, false
 		}
 		*dst = float32(v)

@@ -52,8 +52,8 @@ type Tabular struct {
 // ExplainBackgroundFile is the name, in a model folder, of the background
 // rows (an ONNX TensorProto [rows, features] in the model's input units)
 // that TreeSHAP explanations are measured against when the model stores no
-// node covers. Without it, the folder's first test data set
-// (test_data_set_0/input_0.pb) serves.
+// node covers (most converters write none). Without it, the folder's first
+// test data set (test_data_set_0/input_0.pb) serves.
 const ExplainBackgroundFile = "explain_background.pb"
 
 // ErrNotExplainable is wrapped by explanation errors that come from the
@@ -71,36 +71,41 @@ func findBackground(dir string) string {
 	return ""
 }
 
-// Explainer returns the model's TreeSHAP explainer, built on first use
-// with the folder's background rows when there are some, else with the
-// covers the model stores. Errors wrap ErrNotExplainable.
+// Explainer returns the model's TreeSHAP explainer, built on first use:
+// with the node covers the model stores, else with background rows from
+// the folder (ExplainBackgroundFile, else its first test data set). Errors
+// wrap ErrNotExplainable.
 func (t *Tabular) Explainer(ctx context.Context) (*engine.TreeExplainer, error) {
 	t.explainOnce.Do(func() {
-		var opts engine.ExplainOptions
-		if t.background != "" {
-			b, err := os.ReadFile(t.background)
-			if err == nil {
-				var bg *ops.Tensor
-				if bg, err = engine.DecodeTensor(b); err == nil {
-					opts.Background = engine.ToDense(bg)
-				}
+		defer func() {
+			if r := recover(); r != nil {
+				t.explainer, t.explainErr = nil, fmt.Errorf("%w: internal error while preparing the explainer: %v", ErrNotExplainable, r)
 			}
-			if err != nil {
-				t.explainErr = fmt.Errorf("%w: background rows %s: %v", ErrNotExplainable, filepath.Base(t.background), err)
+		}()
+		e, err := t.model.TreeExplainer(ctx, engine.ExplainOptions{})
+		if errors.Is(err, ops.ErrNoCovers) && t.background != "" {
+			var bg *ops.Tensor
+			b, rerr := os.ReadFile(t.background)
+			if rerr == nil {
+				bg, rerr = engine.DecodeTensor(b)
+			}
+			if rerr != nil {
+				t.explainErr = fmt.Errorf("%w: background rows %s: %v", ErrNotExplainable, filepath.Base(t.background), rerr)
 				return
 			}
+			e, err = t.model.TreeExplainer(ctx, engine.ExplainOptions{Background: engine.ToDense(bg)})
 		}
-		e, err := t.model.TreeExplainer(ctx, opts)
 		switch {
 		case errors.Is(err, ops.ErrNoCovers):
 			t.explainErr = fmt.Errorf("%w: %v; add background rows as %s in the model folder", ErrNotExplainable, err, ExplainBackgroundFile)
-		case errors.Is(err, engine.ErrNotExplainable):
-			t.explainErr = fmt.Errorf("%w: %v", ErrNotExplainable, err)
 		case err != nil:
 			t.explainErr = fmt.Errorf("%w: %v", ErrNotExplainable, err)
 		}
 		t.explainer = e
 	})
+	if t.explainer == nil && t.explainErr == nil {
+		return nil, fmt.Errorf("%w: no explainer", ErrNotExplainable)
+	}
 	return t.explainer, t.explainErr
 }
 

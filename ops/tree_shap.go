@@ -129,6 +129,9 @@ type TreeExplainerOptions struct {
 	// through the trees gives the node covers. Empty: the covers stored in
 	// the model are used, and a model without them is ErrNoCovers.
 	Background []float32
+	// Background64 is Background in float64, for trees comparing float64
+	// inputs (used instead of Background when set).
+	Background64 []float64
 	// Features is the row width of Background.
 	Features int
 
@@ -248,19 +251,28 @@ func NewTreeExplainer(n *Node, opts TreeExplainerOptions) (*TreeExplainer, error
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", n.Describe(), err)
 	}
-	switch {
-	case len(opts.Background) > 0:
-		if opts.Features < e.nFeatures || len(opts.Background)%opts.Features != 0 {
-			return nil, fmt.Errorf("%s: background rows of %d features (%d values) do not cover the %d features the trees read", n.Describe(), opts.Features, len(opts.Background), e.nFeatures)
+	switch nbg := max(len(opts.Background), len(opts.Background64)); {
+	case nbg > 0:
+		if opts.Features < e.nFeatures || nbg%opts.Features != 0 {
+			return nil, fmt.Errorf("%s: background rows of %d features (%d values) do not cover the %d features the trees read", n.Describe(), opts.Features, nbg, e.nFeatures)
+		}
+		bg32, bg64 := opts.Background, opts.Background64
+		if e.double && bg64 == nil {
+			bg64 = make([]float64, len(bg32))
+			for i, v := range bg32 {
+				bg64[i] = float64(v)
+			}
+		}
+		if !e.double && bg32 == nil {
+			bg32 = make([]float32, len(bg64))
+			for i, v := range bg64 {
+				bg32[i] = float32(v)
+			}
 		}
 		if e.double {
-			bg := make([]float64, len(opts.Background))
-			for i, v := range opts.Background {
-				bg[i] = float64(v)
-			}
-			coversFromRows(e.f64, bg, opts.Features)
+			coversFromRows(e.f64, bg64, opts.Features)
 		} else {
-			coversFromRows(e.f32, opts.Background, opts.Features)
+			coversFromRows(e.f32, bg32, opts.Features)
 		}
 		e.covers = "background"
 	case informativeCovers(hitrates):

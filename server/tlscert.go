@@ -93,7 +93,11 @@ func (r *certReloader) maybeReload(now time.Time) {
 		return
 	}
 	r.failing = false
-	r.log.Info("TLS certificate reloaded", slog.String("not_after", r.cert.Leaf.NotAfter.UTC().Format(time.RFC3339)))
+	if leaf := r.cert.Leaf; leaf != nil {
+		r.log.Info("TLS certificate reloaded", slog.String("not_after", leaf.NotAfter.UTC().Format(time.RFC3339)))
+	} else {
+		r.log.Info("TLS certificate reloaded")
+	}
 }
 
 // GetCertificate is the tls.Config hook: the current certificate.

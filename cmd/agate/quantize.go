@@ -128,7 +128,7 @@ Flags:`)
 				return 1
 			}
 		}
-		if err := os.WriteFile(outModel, q, 0o644); err != nil {
+		if err := writeFileAtomic(outModel, q); err != nil {
 			fmt.Fprintf(stderr, "agate quantize: %v\n", err)
 			return 1
 		}
@@ -186,38 +186,84 @@ func sampleInputs(b []byte, dir string) (map[string]ops.Value, error) {
 	return inputs, nil
 }
 
-// copyModelFolder copies every regular file of the model folder in to out
-// (created), subfolders included, except model.onnx. Links are not
-// followed.
+// copyModelFolder copies every file of the model folder in to out
+// (created), subfolders included, except model.onnx. Links to files are
+// followed (Hugging Face snapshots are made of them). out may be neither
+// in nor inside it.
 func copyModelFolder(in, out string) error {
-	return filepath.WalkDir(in, func(path string, d fs.DirEntry, err error) error {
+	src, err := filepath.EvalSymlinks(in)
+	if err != nil {
+		return err
+	}
+	if src, err = filepath.Abs(src); err != nil {
+		return err
+	}
+	dst, err := filepath.Abs(out)
+	if err != nil {
+		return err
+	}
+	// Resolve what of out exists already, so that a link cannot hide it.
+	for p := dst; ; p = filepath.Dir(p) {
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			rel, _ := filepath.Rel(p, dst)
+			dst = filepath.Join(r, rel)
+			break
+		}
+		if filepath.Dir(p) == p {
+			break
+		}
+	}
+	if rel, err := filepath.Rel(src, dst); err == nil && (rel == "." || filepath.IsLocal(rel)) {
+		return fmt.Errorf("the output folder %s is the input folder or inside it", out)
+	}
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		rel, err := filepath.Rel(in, path)
+		rel, err := filepath.Rel(src, path)
 		if err != nil {
 			return err
 		}
-		dst := filepath.Join(out, rel)
-		switch {
-		case d.IsDir():
-			return os.MkdirAll(dst, 0o755)
-		case !d.Type().IsRegular() || rel == "model.onnx":
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		if rel == "model.onnx" {
 			return nil
 		}
-		src, err := os.Open(path)
+		fi, err := os.Stat(path) // follows a link to a file
+		if err != nil || !fi.Mode().IsRegular() {
+			return nil // a dangling link, a device, a FIFO: not model data
+		}
+		b, err := os.ReadFile(path)
 		if err != nil {
 			return err
 		}
-		defer src.Close()
-		f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(f, src); err != nil {
-			f.Close()
+		if err := writeFileAtomic(target, b); err != nil {
 			return fmt.Errorf("copying %s: %w", rel, err)
 		}
-		return f.Close()
+		return nil
 	})
+}
+
+// writeFileAtomic writes b to a temporary file beside path and renames it
+// into place (replacing a link at path rather than writing through it).
+func writeFileAtomic(path string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".agate-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }

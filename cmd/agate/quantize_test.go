@@ -67,6 +67,45 @@ func TestQuantizeFolder(t *testing.T) {
 		t.Errorf("check did not read the quantized folder:\n%s%s", so.String(), se.String())
 	}
 
+	// The output may not be the input or inside it; the input is untouched.
+	link := filepath.Join(t.TempDir(), "linked")
+	if err := os.Symlink(out, link); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(filepath.Join(out, "config.json"))
+	for _, bad := range []string{out, filepath.Join(out, "sub"), link} {
+		so.Reset()
+		se.Reset()
+		if code := cmdQuantize(ctx, []string{out, bad}, &so, &se); code != 1 || !strings.Contains(se.String(), "inside it") {
+			t.Errorf("quantize %s into %s: exit %d, %s", out, bad, code, se.String())
+		}
+	}
+	if after, _ := os.ReadFile(filepath.Join(out, "config.json")); len(after) == 0 || string(after) != string(before) {
+		t.Error("a refused quantization changed the input folder")
+	}
+	if _, err := os.Stat(filepath.Join(out, "sub")); err == nil {
+		t.Error("a refused quantization created a folder inside the input")
+	}
+	// A folder reached through a link, made of links (a Hugging Face
+	// snapshot), is copied with the files the links point to.
+	snap := t.TempDir()
+	for _, e := range entries {
+		if !e.IsDir() {
+			if err := os.Symlink(filepath.Join(in, e.Name()), filepath.Join(snap, e.Name())); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	snapLink := filepath.Join(t.TempDir(), "snapshot")
+	os.Symlink(snap, snapLink)
+	out3 := filepath.Join(t.TempDir(), "q3")
+	if code := cmdQuantize(ctx, []string{snapLink, out3}, &so, &se); code != 0 {
+		t.Fatalf("linked snapshot: exit %d: %s", code, se.String())
+	}
+	if fi, err := os.Lstat(filepath.Join(out3, "tokenizer.json")); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("tokenizer.json from a linked snapshot: %v, %v", fi, err)
+	}
+
 	// Report and tuning need test data.
 	if code := cmdQuantize(ctx, []string{"--report", filepath.Join(in, "model.onnx"), filepath.Join(t.TempDir(), "m.onnx")}, &so, &se); code != 2 {
 		t.Errorf("--report on a file: exit %d, want 2", code)

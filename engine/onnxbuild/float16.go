@@ -47,6 +47,24 @@ func graphToFloat16(g *onnxpb.GraphProto) error {
 	}
 	for _, n := range g.Node {
 		for _, a := range n.Attribute {
+			if n.GetOpType() == "Constant" && (a.GetName() == "value_float" || a.GetName() == "value_floats") {
+				// a float32 constant written as floats: make it a float16
+				// tensor value
+				vals, shape := []float32{a.GetF()}, []int{}
+				if a.GetName() == "value_floats" {
+					vals, shape = a.Floats, []int{len(a.Floats)}
+				}
+				h := ops.NewTensor(ops.Float16, shape...)
+				for i, f := range vals {
+					h.Data.([]ops.F16)[i] = ops.F16From(min(max(f, -maxHalf), maxHalf))
+				}
+				tp, err := tensorProto("", h)
+				if err != nil {
+					return fmt.Errorf("node %q: %w", n.GetName(), err)
+				}
+				a.Name, a.Type, a.T, a.F, a.Floats = proto.String("value"), onnxpb.AttributeProto_TENSOR.Enum(), tp, nil, nil
+				continue
+			}
 			switch {
 			case a.T != nil:
 				c, err := tensorToFloat16(a.T)
@@ -72,6 +90,11 @@ func graphToFloat16(g *onnxpb.GraphProto) error {
 	return nil
 }
 
+// maxHalf is float16's largest finite value. Values past it are clipped,
+// as onnxconverter-common does: a float32 "lowest" mask constant would
+// otherwise become -Inf, and 0·-Inf NaN.
+const maxHalf = 65504
+
 // tensorToFloat16 returns t as float16 when it is float32, else t.
 func tensorToFloat16(t *onnxpb.TensorProto) (*onnxpb.TensorProto, error) {
 	if t.GetDataType() != int32(ops.Float) {
@@ -85,10 +108,6 @@ func tensorToFloat16(t *onnxpb.TensorProto) (*onnxpb.TensorProto, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Out-of-range values are clipped to float16's largest finite value,
-	// as onnxconverter-common does: a float32 "lowest" mask constant
-	// would otherwise become -Inf, and 0·-Inf NaN.
-	const maxHalf = 65504
 	h := ops.NewTensor(ops.Float16, v.Shape...)
 	for i, f := range v.Float32s() {
 		h.Data.([]ops.F16)[i] = ops.F16From(min(max(f, -maxHalf), maxHalf))

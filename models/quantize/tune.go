@@ -159,6 +159,9 @@ func Tune(ctx context.Context, float []byte, opt Options, inputs map[string]ops.
 			return nil, err
 		}
 		res.Model, res.Report, res.Comparison = q, rep, c
+		if math.IsNaN(c.OutputMaxAbs) {
+			return nil, fmt.Errorf("the outputs are NaN on the sample inputs: nothing to tune against")
+		}
 		if c.OutputMaxAbs <= target || len(c.Layers) == 0 {
 			return res, nil
 		}
