@@ -208,7 +208,7 @@ func (m *Model) ONNX() ([]byte, error) {
 	}
 	specs := make([]featureSpec, NumFeatures)
 	for j := range specs {
-		specs[j] = featureSpec{Name: "x" + strconv.Itoa(j), Min: float64(m.Min[j]), Max: float64(m.Max[j])}
+		specs[j] = featureSpec{Name: "x" + strconv.Itoa(j), Min: shortFloat(m.Min[j]), Max: shortFloat(m.Max[j])}
 	}
 	features, err := json.Marshal(specs)
 	if err != nil {
@@ -235,6 +235,13 @@ func (m *Model) ONNX() ([]byte, error) {
 		return nil, fmt.Errorf("demo: export: %w", err)
 	}
 	return b, nil
+}
+
+// shortFloat is f as the float64 of its shortest decimal form (-3.2242887,
+// not -3.2242887020111084), so that the ranges read as they were measured.
+func shortFloat(f float32) float64 {
+	v, _ := strconv.ParseFloat(strconv.FormatFloat(float64(f), 'g', -1, 32), 64)
+	return v
 }
 
 // Write trains the demo model with cfg and writes dir/model.onnx (creating
