@@ -44,8 +44,17 @@ func (k rnnKind) numActs() int {
 // rnnAct is one activation function of a recurrent cell.
 type rnnAct struct {
 	name        string
+	code        uint8 // name as one of the rnnAct* constants, for the per-element switch
 	alpha, beta float64
 }
+
+// Activation codes of rnnAct.
+const (
+	rnnActOther uint8 = iota
+	rnnActSigmoid
+	rnnActTanh
+	rnnActRelu
+)
 
 // rnnActDefaults gives, for each activation, whether it reads alpha and
 // beta and their default values.
@@ -67,17 +76,19 @@ var rnnActDefaults = map[string]struct {
 }
 
 func (a *rnnAct) apply(x float64) float64 {
-	switch a.name {
-	case "sigmoid":
+	switch a.code {
+	case rnnActSigmoid:
 		if x >= 0 {
 			return 1 / (1 + math.Exp(-x))
 		}
 		e := math.Exp(x)
 		return e / (1 + e)
-	case "tanh":
+	case rnnActTanh:
 		return math.Tanh(x)
-	case "relu":
+	case rnnActRelu:
 		return max(x, 0)
+	}
+	switch a.name {
 	case "affine":
 		return a.alpha*x + a.beta
 	case "leakyrelu":
@@ -178,6 +189,7 @@ func newRecurrent(kind rnnKind) Factory {
 				return nil, fmt.Errorf("unsupported activation %q", name)
 			}
 			a.alpha, a.beta = def.alpha, def.beta
+			a.code = map[string]uint8{"sigmoid": rnnActSigmoid, "tanh": rnnActTanh, "relu": rnnActRelu}[a.name]
 			if def.useAlpha && len(alphas) > 0 {
 				a.alpha, alphas = float64(alphas[0]), alphas[1:]
 			}
