@@ -243,10 +243,14 @@ func NewTreeExplainer(n *Node, opts TreeExplainerOptions) (*TreeExplainer, error
 			}
 		}
 	}
+	// A single-target regressor's kernel reads one value per leaf: its
+	// first vote, or nodes_values when it has none; the explainer reads
+	// the same.
+	single := n.OpType != "TreeEnsembleClassifier" && def.nTargets == 1
 	if e.double {
-		e.f64, err = buildShapTrees[float64](def, e.targets)
+		e.f64, err = buildShapTrees[float64](def, e.targets, single)
 	} else {
-		e.f32, err = buildShapTrees[float32](def, e.targets)
+		e.f32, err = buildShapTrees[float32](def, e.targets, single)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", n.Describe(), err)
@@ -328,7 +332,7 @@ func informativeCovers(h []float64) bool {
 
 // buildShapTrees copies each tree of def (trees may share nodes) into its
 // own node array, with leaf values per explained target.
-func buildShapTrees[T treeFloat](def *treeDef, targets []int) ([]shapTree[T], error) {
+func buildShapTrees[T treeFloat](def *treeDef, targets []int, single bool) ([]shapTree[T], error) {
 	col := make([]int, def.nTargets) // target -> column in values, -1 when not explained
 	for i := range col {
 		col[i] = -1
@@ -355,9 +359,16 @@ func buildShapTrees[T treeFloat](def *treeDef, targets []int) ([]shapTree[T], er
 			if nd.mode == treeLeaf {
 				leaf := int32(len(tr.values) / len(targets))
 				vals := make([]float64, len(targets))
-				for _, w := range nd.weights {
-					if c := col[w.target]; c >= 0 {
-						vals[c] += w.value
+				switch {
+				case single && len(nd.weights) > 0:
+					vals[0] = nd.weights[0].value
+				case single:
+					vals[0] = nd.value
+				default:
+					for _, w := range nd.weights {
+						if c := col[w.target]; c >= 0 {
+							vals[c] += w.value
+						}
 					}
 				}
 				tr.values = append(tr.values, vals...)

@@ -496,3 +496,34 @@ func BenchmarkTreeSHAP(b *testing.B) {
 		}
 	}
 }
+
+// TestTreeSHAPLeafValues: a single-target regressor's leaf is read as the
+// kernel reads it (its first vote; nodes_values without votes), so the
+// explained raw value is the prediction.
+func TestTreeSHAPLeafValues(t *testing.T) {
+	attrs := []*Attr{
+		mlInts("nodes_treeids", 0, 0, 0), mlInts("nodes_nodeids", 0, 1, 2), mlInts("nodes_featureids", 0, 0, 0),
+		mlStrs("nodes_modes", "BRANCH_LEQ", "LEAF", "LEAF"), mlFloats("nodes_values", 0.5, 0, 3),
+		mlInts("nodes_truenodeids", 1, 0, 0), mlInts("nodes_falsenodeids", 2, 0, 0), mlFloats("nodes_hitrates", 4, 1, 3),
+		mlInts("target_treeids", 0, 0), mlInts("target_nodeids", 1, 1), mlInts("target_ids", 0, 0),
+		mlFloats("target_weights", 1, 2), mlInt("n_targets", 1),
+	}
+	e, err := NewTreeExplainer(shapNodeOf(attrs, "TreeEnsembleRegressor"), TreeExplainerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := []float32{0, 1}
+	pred, err := runML(t, "TreeEnsembleRegressor", 3, attrs, 1, FromSlice(Float, rows, 2, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	phi, raw := make([]float64, 1), make([]float64, 1)
+	for r := range rows {
+		if err := e.Explain(rows[r:r+1], phi, raw); err != nil {
+			t.Fatal(err)
+		}
+		if want := float64(pred[0].Float32s()[r]); raw[0] != want || math.Abs(e.ExpectedValues()[0]+phi[0]-want) > 1e-12 {
+			t.Errorf("row %d: raw %v, expected+φ %v, kernel %v", r, raw[0], e.ExpectedValues()[0]+phi[0], want)
+		}
+	}
+}
