@@ -12,7 +12,8 @@ import (
 	"github.com/agate-ml/agate/ops"
 )
 
-func loadEncoder(t testing.TB, cfg onnxbuild.EncoderConfig, opts ...engine.Option) *engine.Model {
+// encoderBytes builds and serializes a generated encoder classifier.
+func encoderBytes(t testing.TB, cfg onnxbuild.EncoderConfig) []byte {
 	t.Helper()
 	m, err := onnxbuild.EncoderClassifier(cfg)
 	if err != nil {
@@ -22,7 +23,12 @@ func loadEncoder(t testing.TB, cfg onnxbuild.EncoderConfig, opts ...engine.Optio
 	if err != nil {
 		t.Fatal(err)
 	}
-	model, err := engine.LoadBytes(data, opts...)
+	return data
+}
+
+func loadEncoder(t testing.TB, cfg onnxbuild.EncoderConfig, opts ...engine.Option) *engine.Model {
+	t.Helper()
+	model, err := engine.LoadBytes(encoderBytes(t, cfg), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,14 +162,7 @@ func TestAttentionFusionGuards(t *testing.T) {
 		compare(t, fused, plain, cfg)
 	})
 	t.Run("unnamed-nodes", func(t *testing.T) {
-		m, err := onnxbuild.EncoderClassifier(base)
-		if err != nil {
-			t.Fatal(err)
-		}
-		data, err := m.Marshal()
-		if err != nil {
-			t.Fatal(err)
-		}
+		data := encoderBytes(t, base)
 		e, err := onnxbuild.LoadModel(data)
 		if err != nil {
 			t.Fatal(err)

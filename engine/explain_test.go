@@ -126,8 +126,8 @@ func TestTreeExplainerFixtures(t *testing.T) {
 	}
 }
 
-// TestTreeExplainerRefusesMixingPreprocessing: a Normalizer mixes the
-// features, so contributions could not be given per input feature.
+// TestTreeExplainerRefusesOtherModels: a model without trees cannot be
+// explained (explain_chain_test.go covers operators after the trees).
 func TestTreeExplainerRefusesOtherModels(t *testing.T) {
 	m, err := LoadBytes(marshal(t, model(addGraph())))
 	if err != nil {
