@@ -12,6 +12,7 @@ type cpuFeatures struct {
 	avx2FMA bool // AVX2 and FMA3
 	avx512  bool // AVX-512 F, with the OS saving the zmm and mask registers
 	vnni    bool // AVX-512 VNNI (VPDPBUSD)
+	bf16    bool // AVX-512 BF16 (VDPBF16PS)
 }
 
 // detectCPU reports the features of this machine; all are false when the
@@ -29,5 +30,6 @@ func hostCPU() cpuFeatures {
 	f := cpuFeatures{avx2FMA: cpu.X86.HasAVX2 && cpu.X86.HasFMA}
 	f.avx512 = f.avx2FMA && cpu.X86.HasAVX512F
 	f.vnni = f.avx512 && cpu.X86.HasAVX512VNNI
+	f.bf16 = f.avx512 && cpu.X86.HasAVX512BF16
 	return f
 }

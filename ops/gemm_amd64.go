@@ -12,6 +12,12 @@ import "unsafe"
 func sgemmAVX512(k int, a *float32, rsa, ksa int, b, c *float32, ldc, mr, nr int, alpha, beta float32, bias *float32, load int)
 
 //go:noescape
+func sbgemmAVX512(k int, a *uint32, rsa, ksa int, b *uint32, c *float32, ldc, mr, nr int, alpha, beta float32, bias *float32, load int)
+
+//go:noescape
+func bf16PairsAVX512(dst *uint32, src *float32, n int)
+
+//go:noescape
 func sgemmAVX2(k int, a *float32, rsa, ksa int, b, c *float32, ldc, mr, nr int, alpha, beta float32, bias *float32, load int)
 
 //go:noescape
@@ -27,6 +33,37 @@ var (
 	sgemmArchAVX512 = gemmArch{name: "avx512", mr: 12, nr: 32, kc: 256, ncStrips: 16, micro: sgemmMicroAVX512}
 	sgemmArchAVX2   = gemmArch{name: "avx2", mr: 6, nr: 16, kc: 256, ncStrips: 32, micro: sgemmMicroAVX2}
 )
+
+var sbgemmArchAVX512 = bf16Arch{name: "avx512bf16", mr: 12, nr: 32, kc: 256, ncStrips: 16, micro: sbgemmMicroAVX512, pairs: bf16PairsAVX512Row}
+
+// bf16PairsAVX512Row rounds src to len(src)/2 bfloat16 pairs in dst with
+// VCVTNE2PS2BF16, 32 floats at a time, the tail in Go.
+func bf16PairsAVX512Row(dst []uint32, src []float32) {
+	n := len(src) &^ 31
+	if len(dst) < n/2 {
+		panic("ops: bf16 pairs out of range")
+	}
+	if n > 0 {
+		bf16PairsAVX512(&dst[0], &src[0], n)
+	}
+	if n < len(src) {
+		bf16Pairs(dst[n/2:], src[n:], len(src)-n, 1)
+	}
+}
+
+func asmBF16Arch(f cpuFeatures) *bf16Arch {
+	if f.bf16 {
+		return &sbgemmArchAVX512
+	}
+	return nil
+}
+
+func sbgemmMicroAVX512(kp int, a []uint32, rsa int, b []uint32, c []float32, ldc, mr, nr int, alpha, beta float32, bias []float32, load bool) {
+	if kp <= 0 || mr <= 0 || nr <= 0 || len(a) <= (mr-1)*rsa+kp-1 || len(b) < kp*32 || len(c) < (mr-1)*ldc+nr {
+		panic("ops: sbgemm tile out of range")
+	}
+	sbgemmAVX512(kp, &a[0], rsa, 1, &b[0], &c[0], ldc, mr, nr, alpha, beta, biasPtr(bias, nr), boolInt(load))
+}
 
 func asmSgemmArchs(f cpuFeatures) []*gemmArch {
 	var archs []*gemmArch

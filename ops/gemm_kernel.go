@@ -35,8 +35,9 @@ var sgemmArchGo = gemmArch{name: "go", mr: 2, nr: 4, kc: 256, ncStrips: 128, pac
 
 // gemmKernels is the process-wide choice of matrix kernels.
 type gemmKernels struct {
-	f32 *gemmArch
-	q8  *qgemmArch
+	f32  *gemmArch
+	q8   *qgemmArch
+	bf16 *bf16Arch // nil without AVX512-BF16
 }
 
 // gemmImpl returns the kernel table, built on first use from the CPU's
@@ -52,6 +53,7 @@ func newGemmKernels() *gemmKernels {
 	if archs := asmQgemmArchs(f); len(archs) > 0 {
 		k.q8 = archs[0]
 	}
+	k.bf16 = asmBF16Arch(f)
 	return k
 }
 
@@ -98,6 +100,11 @@ type packedB struct {
 	k, n int
 	npad int // n rounded up to a multiple of arch.nr
 	data []float32
+
+	// bf16 and pairs replace arch and data for a matrix packed as
+	// bfloat16 pairs (gemm_bf16.go).
+	bf16  *bf16Arch
+	pairs []uint32
 }
 
 // packedBLen returns the number of floats a packed k×n matrix needs for the
@@ -305,6 +312,10 @@ func sgemmPackedBias(transA bool, m int, alpha float32, a []float32, lda int, pb
 				}
 			}
 		}
+		return
+	}
+	if pb.bf16 != nil {
+		sbgemmPacked(transA, m, alpha, a, lda, pb, bias, beta, c, ldc, par)
 		return
 	}
 	ar := pb.arch
