@@ -36,6 +36,7 @@ type options struct {
 	budget     int64 // bytes per tensor; 0: DefaultTensorBudget
 	arenaLimit int64 // bytes an arena keeps between runs
 	noFuse     bool
+	precision  ops.Precision
 	device     string
 	logf       func(format string, args ...any)
 }
@@ -78,6 +79,16 @@ func WithoutConstantFolding() Option { return func(o *options) { o.noFold = true
 // (LayerNorm, GELU, attention, MatMul+bias) into single kernels.
 func WithoutFusion() Option { return func(o *options) { o.noFuse = true } }
 
+// WithPrecision sets the arithmetic of the model's float32 matrix
+// products. ops.PrecisionBFloat16 stores the constant weights of MatMul,
+// Gemm and the fused projections as bfloat16 (half their memory) and
+// multiplies them with activations rounded to bfloat16, accumulating in
+// float32; normalisation, softmax, activations and everything else stay
+// float32. It needs the AVX512-BF16 instructions: on other CPUs, or with
+// AGATE_NOASM set, the model is planned in float32 as usual, and
+// Model.Precision says which one is in effect.
+func WithPrecision(p ops.Precision) Option { return func(o *options) { o.precision = p } }
+
 // WithDevice places the model on a device: "cpu" (the default) or "cuda:N"
 // in a binary built with the cuda tag. Operators the device lacks run on the
 // CPU, each logged through logf (nil: not logged). When the device cannot be
@@ -109,6 +120,7 @@ type Model struct {
 	pool       *ops.Pool
 	budget     int64 // bytes per tensor, 0: none
 	arenaLimit int64 // bytes a run state's arena keeps between runs
+	precision  ops.Precision
 	ownPool    bool
 	states     sync.Pool // *runState
 	inputs     []IOInfo
@@ -185,7 +197,10 @@ func build(mp *onnxpb.ModelProto, o options) (m *Model, err error) {
 	if o.arenaLimit == 0 {
 		o.arenaLimit = DefaultArenaLimit
 	}
-	c := &compiler{reg: reg, fold: !o.noFold, maxTensorBytes: o.budget}
+	if o.precision == ops.PrecisionBFloat16 && !ops.BFloat16Supported() {
+		o.precision = ops.PrecisionFloat32
+	}
+	c := &compiler{reg: reg, fold: !o.noFold, maxTensorBytes: o.budget, precision: o.precision}
 	p, err := c.compile(g, false)
 	if err != nil {
 		return nil, err
@@ -203,6 +218,7 @@ func build(mp *onnxpb.ModelProto, o options) (m *Model, err error) {
 		plan:            p,
 		placement:       placement,
 		budget:          max(o.budget, 0),
+		precision:       o.precision,
 		arenaLimit:      o.arenaLimit,
 	}
 	for _, kv := range mp.MetadataProps {
@@ -605,3 +621,8 @@ func Inspect(b []byte) (*ModelInfo, error) {
 	walk(mp.Graph)
 	return info, nil
 }
+
+// Precision returns the arithmetic of the model's float32 matrix products:
+// what WithPrecision asked for, or ops.PrecisionFloat32 where the CPU
+// cannot do it.
+func (m *Model) Precision() ops.Precision { return m.precision }

@@ -56,6 +56,8 @@ var nonDeterministic = map[string]bool{
 type compiler struct {
 	reg  *ops.Registry
 	fold bool
+	// precision is handed to every kernel factory (ops.Node.Precision).
+	precision ops.Precision
 	// maxTensorBytes caps each tensor constant folding computes.
 	maxTensorBytes int64
 }
@@ -299,6 +301,10 @@ func (c *compiler) compile(g *graph, sub bool) (*plan, error) {
 			} else {
 				st.out = append(st.out, slotOf[o])
 			}
+		}
+		if !(c.fold && allConst) {
+			// Constants are folded in float32 whatever the precision.
+			node.Precision = c.precision
 		}
 		k, err := c.reg.Build(node)
 		if err != nil {

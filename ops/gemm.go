@@ -27,8 +27,7 @@ func newGemm(n *Node) (any, error) {
 			if k.transB {
 				kk, nn = nn, kk
 			}
-			buf := make([]float32, packedBLen(kk, nn))
-			pb := packB(buf, k.transB, kk, nn, b.Float32s(), b.Shape[1])
+			pb := packConstB(n, k.transB, kk, nn, b.Float32s(), b.Shape[1])
 			k.constB, k.packedB = b, &pb
 		}
 	}

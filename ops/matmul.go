@@ -27,8 +27,7 @@ func newMatMul(n *Node) (any, error) {
 	if len(n.ConstInputs) > 1 {
 		if b := n.ConstInputs[1]; b != nil && b.DType == Float && len(b.Shape) == 2 {
 			kk, nn := b.Shape[0], b.Shape[1]
-			buf := make([]float32, packedBLen(kk, nn))
-			pb := packB(buf, false, kk, nn, b.Float32s(), nn)
+			pb := packConstB(n, false, kk, nn, b.Float32s(), nn)
 			k.constB, k.packedB = b, &pb
 		}
 	}

@@ -40,6 +40,10 @@ type Node struct {
 
 	// InputTypes[i] is the declared or inferred type of input i, or nil.
 	InputTypes []*Type
+
+	// Precision is the arithmetic asked for the model's float32 matrix
+	// products; kernels that pack constant weights pack them for it.
+	Precision Precision
 }
 
 // Describe formats the node for error messages: `Add node "add_1" (ai.onnx opset 17)`.
