@@ -94,9 +94,10 @@ func inspect(model string) (*engine.ModelInfo, error) {
 	return engine.Inspect(b)
 }
 
-// Agate loads the workload's model with the given intra-op threads.
-func (w *Workload) Agate(threads int) (*engine.Model, error) {
-	return engine.LoadFile(w.Model, engine.WithWorkers(threads))
+// Agate loads the workload's model with the given intra-op threads and
+// further options.
+func (w *Workload) Agate(threads int, opts ...engine.Option) (*engine.Model, error) {
+	return engine.LoadFile(w.Model, append([]engine.Option{engine.WithWorkers(threads)}, opts...)...)
 }
 
 // RunAgate runs m once on the workload's inputs into outs.
@@ -112,10 +113,11 @@ func (w *Workload) RunAgate(ctx context.Context, m *engine.Model, outs []ops.Val
 	return m.RunList(ctx, in, outs)
 }
 
-// BenchAgate is a benchmark body running the workload on agate.
-func (w *Workload) BenchAgate(threads int) func(b *testing.B) {
+// BenchAgate is a benchmark body running the workload on agate, loaded
+// with the given options.
+func (w *Workload) BenchAgate(threads int, opts ...engine.Option) func(b *testing.B) {
 	return func(b *testing.B) {
-		m, err := w.Agate(threads)
+		m, err := w.Agate(threads, opts...)
 		if err != nil {
 			b.Fatal(err)
 		}

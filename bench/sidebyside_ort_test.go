@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/agate-ml/agate/bench/ortrun"
+	"github.com/agate-ml/agate/engine"
 	"github.com/agate-ml/agate/internal/shared"
 	"github.com/agate-ml/agate/ops"
 )
@@ -145,6 +146,9 @@ func BenchmarkTransformersVsORT(b *testing.B) {
 			}
 			for _, th := range []int{1, 2} {
 				b.Run(fmt.Sprintf("%s/threads=%d/agate", w.Name, th), w.BenchAgate(th))
+				if ops.BFloat16Supported() {
+					b.Run(fmt.Sprintf("%s/threads=%d/agate-bf16", w.Name, th), w.BenchAgate(th, engine.WithPrecision(ops.PrecisionBFloat16)))
+				}
 				b.Run(fmt.Sprintf("%s/threads=%d/ort", w.Name, th), w.BenchORT(th))
 			}
 		}

@@ -88,6 +88,9 @@ type LoadOptions struct {
 	// ArenaLimit bounds the buffer bytes each concurrent run keeps between
 	// runs (0: engine.DefaultArenaLimit; see engine.WithArenaLimit).
 	ArenaLimit int64
+	// Precision is the arithmetic of the model's float32 matrix products
+	// (see engine.WithPrecision; the zero value is float32).
+	Precision ops.Precision
 	// Version overrides the model's version (default: the manifest's, else
 	// the model's agate.version metadata, else "1").
 	Version string
@@ -101,6 +104,9 @@ func (o LoadOptions) engineOptions() []engine.Option {
 	}
 	if o.ArenaLimit != 0 {
 		opts = append(opts, engine.WithArenaLimit(o.ArenaLimit))
+	}
+	if o.Precision != ops.PrecisionFloat32 {
+		opts = append(opts, engine.WithPrecision(o.Precision))
 	}
 	return opts
 }

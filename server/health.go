@@ -80,6 +80,9 @@ type ModelInfo struct {
 	Languages     []string          `json:"languages,omitempty"`
 	Inputs        []TensorInfo      `json:"inputs,omitempty"`
 	Outputs       []TensorInfo      `json:"outputs,omitempty"`
+	// Precision is the arithmetic of the model's matrix products: fp32,
+	// or bf16 when served with --precision bf16 on a CPU that has it.
+	Precision string `json:"precision,omitempty"`
 	// Features names a tabular model's features with the ranges it was
 	// trained on, when known; OutOfRange is its policy for values outside.
 	Features   []models.FeatureSpec `json:"features,omitempty"`
@@ -143,6 +146,7 @@ func (s *Server) modelInfo(m *models.Model) ModelInfo {
 		Description: m.Manifest.Description, Versions: modelVersions(s.reg.Versions(m.Name)), Traffic: s.reg.Traffic(m.Name), Source: m.Ref}
 	em := m.Engine()
 	info.Inputs, info.Outputs = tensorInfos(em.Inputs()), tensorInfos(em.Outputs())
+	info.Precision = em.Precision().String()
 	if m.Tabular != nil {
 		info.FeaturesCount = m.Tabular.Features()
 		info.Features = m.Tabular.FeatureSpecs()

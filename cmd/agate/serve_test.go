@@ -4,12 +4,14 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/agate-ml/agate/internal/shared"
 	"github.com/agate-ml/agate/models"
 	"github.com/agate-ml/agate/models/toxicity"
 	"github.com/agate-ml/agate/ops"
+	flag "github.com/spf13/pflag"
 )
 
 // TestLoadModelsPicksAnalyzeModel checks which text model goes behind
@@ -55,5 +57,41 @@ func TestLoadModelsPicksAnalyzeModel(t *testing.T) {
 	picked = loadModels(ctx, log, reg3, catalog, modelSources{cacheDir: t.TempDir(), dirs: []string{dir}, modelName: "my-isvc", pool: pool, device: "cpu"})
 	if _, ok := reg3.Get("my-isvc"); !ok || picked != "my-isvc" {
 		t.Errorf("--model-name: picked %q, models %v", picked, reg3.List())
+	}
+}
+
+// TestServePrecision checks --precision: bf16 reaches the engine (fp32
+// where the CPU lacks AVX512-BF16), an unknown name exits 2.
+func TestServePrecision(t *testing.T) {
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	pool := ops.NewPool(1)
+	defer pool.Close()
+	catalog, err := models.BuiltinCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := shared.Path(t, "models", "transformers", "bert-tiny-6label")
+	reg := models.NewRegistry()
+	defer reg.Close()
+	loadModels(context.Background(), log, reg, catalog, modelSources{cacheDir: t.TempDir(), dirs: []string{dir}, pool: pool, device: "cpu", precision: ops.PrecisionBFloat16})
+	m, ok := reg.Get("bert-tiny-6label")
+	if !ok {
+		t.Fatal("bert-tiny-6label not loaded")
+	}
+	want := ops.PrecisionFloat32
+	if ops.BFloat16Supported() {
+		want = ops.PrecisionBFloat16
+	}
+	if got := m.Engine().Precision(); got != want {
+		t.Errorf("precision %v, want %v", got, want)
+	}
+
+	var stderr strings.Builder
+	code := runFlags("serve", []string{"--precision", "fp16", "--addr", "127.0.0.1:0"},
+		func(fs *flag.FlagSet) func([]string) int {
+			return serveCommand(context.Background(), fs, io.Discard, &stderr)
+		})
+	if code != 2 || !strings.Contains(stderr.String(), `unknown precision "fp16"`) {
+		t.Errorf("--precision fp16: exit %d, %q", code, stderr.String())
 	}
 }
