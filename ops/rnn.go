@@ -131,6 +131,9 @@ type recurrentKernel struct {
 	layout            int
 	linearBeforeReset bool
 	inputForget       bool
+	// planned holds W, R and B packed for the float32 path when they are
+	// constants (nil otherwise).
+	planned *rnnPlanWeights
 }
 
 func newRecurrent(kind rnnKind) Factory {
@@ -198,6 +201,7 @@ func newRecurrent(kind rnnKind) Factory {
 			}
 			k.acts = append(k.acts, a)
 		}
+		k.planned = k.prepareFloat32(n)
 		return k, nil
 	}
 }
@@ -284,6 +288,9 @@ func (k *recurrentKernel) Run(ec *Context, in, out []*Tensor) error {
 		}
 	}
 
+	if x.DType == Float {
+		return k.runFloat32(ec, x, w, r, b, h0T, c0T, pT, lens, S, B, I, H, stateShape, out)
+	}
 	var tmps []*Tensor
 	defer func() {
 		for _, t := range tmps {

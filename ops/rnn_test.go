@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"context"
 	"math"
 	"math/rand"
 	"testing"
@@ -113,4 +114,130 @@ func BenchmarkLSTM(b *testing.B) {
 	w := cvtRand(r, 1, 4*H, I)
 	rr := cvtRand(r, 1, 4*H, H)
 	cvtBench(b, "LSTM", 14, []*Attr{cvtInt("hidden_size", int64(H))}, x, w, rr)
+}
+
+// TestLSTMCellKernel compares the vectorised LSTM cell with the Go one
+// for every hidden size around the 8-lane blocks, gates from -30 to 30.
+func TestLSTMCellKernel(t *testing.T) {
+	vm := vecmath()
+	r := rand.New(rand.NewSource(5))
+	for H := 1; H <= 41; H++ {
+		xg, hg := make([]float32, 4*H), make([]float32, 4*H)
+		for i := range xg {
+			xg[i], hg[i] = (r.Float32()*2-1)*15, (r.Float32()*2-1)*15
+		}
+		c0 := randSlice(r, H)
+		c, h := append([]float32(nil), c0...), make([]float32, H)
+		wc, wh := append([]float32(nil), c0...), make([]float32, H)
+		vm.lstmCell(xg, hg, c, h)
+		lstmCellTail(xg, hg, wc, wh, 0)
+		for j := 0; j < H; j++ {
+			if math.Abs(float64(c[j]-wc[j])) > 2e-6*(1+math.Abs(float64(wc[j]))) || math.Abs(float64(h[j]-wh[j])) > 2e-6 {
+				t.Fatalf("H=%d j=%d: c %v h %v, want c %v h %v", H, j, c[j], h[j], wc[j], wh[j])
+			}
+		}
+	}
+}
+
+// TestRecurrentFloat32Path runs RNN, GRU and LSTM on float32 inputs (the
+// SGEMM path, with weights packed at plan time and at run time) and on the
+// same values in float64 (the reference path), over directions, layouts,
+// sequence lengths, initial states, biases, peepholes and clipping.
+func TestRecurrentFloat32Path(t *testing.T) {
+	const S, B, I, H = 5, 3, 7, 12
+	type tc struct {
+		op    string
+		attrs []*Attr
+		peep  bool
+	}
+	var cases []tc
+	for _, dir := range []string{"forward", "reverse", "bidirectional"} {
+		for _, layout := range []int64{0, 1} {
+			base := []*Attr{cvtStr("direction", dir), cvtInt("layout", layout), cvtInt("hidden_size", H)}
+			cases = append(cases,
+				tc{op: "RNN", attrs: base},
+				tc{op: "GRU", attrs: base},
+				tc{op: "GRU", attrs: append([]*Attr{cvtInt("linear_before_reset", 1)}, base...)},
+				tc{op: "LSTM", attrs: base},
+				tc{op: "LSTM", attrs: base, peep: true},
+				tc{op: "LSTM", attrs: append([]*Attr{cvtFloat("clip", 0.7), cvtInt("input_forget", 1)}, base...)},
+			)
+		}
+	}
+	r := rand.New(rand.NewSource(7))
+	for _, c := range cases {
+		attr := map[string]*Attr{}
+		for _, a := range c.attrs {
+			attr[a.Name] = a
+		}
+		D := 1
+		if attr["direction"].S == "bidirectional" {
+			D = 2
+		}
+		layout := attr["layout"].I
+		G := map[string]int{"RNN": 1, "GRU": 3, "LSTM": 4}[c.op]
+		xShape, stShape := []int{S, B, I}, []int{D, B, H}
+		if layout == 1 {
+			xShape, stShape = []int{B, S, I}, []int{B, D, H}
+		}
+		in := []*Tensor{cvtRand(r, xShape...), cvtRand(r, D, G*H, I), cvtRand(r, D, G*H, H), cvtRand(r, D, 2*G*H),
+			cvtI64([]int{B}, S, 2, 4), cvtRand(r, stShape...)}
+		nout := 2
+		if c.op == "LSTM" {
+			nout = 3
+			in = append(in, cvtRand(r, stShape...))
+			if c.peep {
+				in = append(in, cvtRand(r, D, 3*H))
+			}
+		}
+		want := func() []*Tensor {
+			in64 := make([]*Tensor, len(in))
+			for i, x := range in {
+				if x.DType != Float {
+					in64[i] = x
+					continue
+				}
+				d := make([]float64, x.Len())
+				for j, v := range x.Float32s() {
+					d[j] = float64(v)
+				}
+				in64[i] = FromSlice(Double, d, x.Shape...)
+			}
+			return cvtMust(t, c.op, 14, c.attrs, nout, in64...)
+		}()
+		for _, planned := range []bool{false, true} {
+			n := &Node{OpType: c.op, Domain: DomainONNX, Version: 14, Attrs: NewAttrs(c.attrs...)}
+			for range in {
+				n.Inputs = append(n.Inputs, "in")
+			}
+			for range nout {
+				n.Outputs = append(n.Outputs, "out")
+			}
+			if planned {
+				n.ConstInputs = []*Tensor{nil, in[1], in[2], in[3]}
+			}
+			k, err := DefaultRegistry().Build(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := k.(*recurrentKernel).planned != nil; got != planned {
+				t.Fatalf("%s: packed at plan time %v, want %v", c.op, got, planned)
+			}
+			got := make([]*Tensor, nout)
+			if err := k.(Kernel).Run(NewContext(context.Background(), nil, nil), in, got); err != nil {
+				t.Fatalf("%s %v: %v", c.op, c.attrs, err)
+			}
+			for o := range got {
+				if !EqualShapes(got[o].Shape, want[o].Shape) {
+					t.Fatalf("%s output %d: shape %v, want %v", c.op, o, got[o].Shape, want[o].Shape)
+				}
+				for i, v := range want[o].Float64s() {
+					if g := float64(got[o].Float32s()[i]); math.Abs(g-v) > 1e-5 {
+						t.Fatalf("%s dir=%s layout=%d peep=%v planned=%v output %d [%d]: %v, want %v",
+							c.op, attr["direction"].S, layout, c.peep, planned, o, i, g, v)
+					}
+				}
+			}
+		}
+	}
 }

@@ -35,6 +35,11 @@ type vecMath struct {
 	// clamp sets xs[i] = min(max(xs[i], lo), hi), keeping NaN (Relu with
 	// lo 0 and hi +Inf, ReLU6 with 0 and 6).
 	clamp func(xs []float32, lo, hi float32)
+	// lstmCell runs one LSTM step with the default activations for the
+	// len(h) hidden units of a batch entry: gates i, o, f, g are
+	// xg[k·H+j] + hg[k·H+j] (H = len(h)), c[j] = σ(f)·c[j] + σ(i)·tanh(g)
+	// and h[j] = σ(o)·tanh(c[j]).
+	lstmCell func(xg, hg, c, h []float32)
 }
 
 var vecMathOnce = sync.OnceValue(func() vecMath {
@@ -69,8 +74,26 @@ var vecMathOnce = sync.OnceValue(func() vecMath {
 	if v.clamp == nil {
 		v.clamp = clampGo
 	}
+	if v.lstmCell == nil {
+		v.lstmCell = func(xg, hg, c, h []float32) { lstmCellTail(xg, hg, c, h, 0) }
+	}
 	return v
 })
+
+// lstmCellTail is vecMath.lstmCell in Go for the hidden units from j0 on.
+func lstmCellTail(xg, hg, c, h []float32, j0 int) {
+	H := len(h)
+	xg, hg, c = xg[:4*H], hg[:4*H], c[:H]
+	for j := j0; j < H; j++ {
+		ig := ewSigmoidF(xg[j] + hg[j])
+		og := ewSigmoidF(xg[H+j] + hg[H+j])
+		fg := ewSigmoidF(xg[2*H+j] + hg[2*H+j])
+		cg := ewTanhF(xg[3*H+j] + hg[3*H+j])
+		cj := fg*c[j] + ig*cg
+		c[j] = cj
+		h[j] = og * ewTanhF(cj)
+	}
+}
 
 // clampGo is vecMath.clamp in Go.
 func clampGo(xs []float32, lo, hi float32) {

@@ -37,11 +37,26 @@ func normAffineAVX2(y, x, gamma, beta *float32, n int, mean, inv float64)
 // xs[i] = min(max(xs[i], lo), hi), NaN kept; n is a multiple of 8.
 func clampAVX2(xs *float32, n int, lo, hi float32)
 
+//go:noescape
+func lstmCellAVX2(xg, hg, c, h *float32, stride, n int)
+
 func asmVecMath(f cpuFeatures) vecMath {
 	if !f.avx2FMA {
 		return vecMath{}
 	}
 	return vecMath{
+		lstmCell: func(xg, hg, c, h []float32) {
+			hidden := len(h)
+			n := hidden &^ 7
+			if n > 0 {
+				_, _ = xg[3*hidden+n-1], hg[3*hidden+n-1]
+				_ = c[n-1]
+				lstmCellAVX2(&xg[0], &hg[0], &c[0], &h[0], hidden, n)
+			}
+			if n < hidden {
+				lstmCellTail(xg, hg, c, h, n)
+			}
+		},
 		clamp: func(xs []float32, lo, hi float32) {
 			n := len(xs) &^ 7
 			if n > 0 {

@@ -449,3 +449,87 @@ cl_loop:
 cl_done:
 	VZEROUPPER
 	RET
+
+CONST8(vmSignMask, 0x80000000)
+
+// SIGMOID sets out = 1/(1+exp(-x)) from exp(-|x|), keeping x; t1 and t2
+// are scratch, and EXP clobbers Y12-Y14.
+#define SIGMOID(x, out, t1, t2) \
+	VANDPS vmAbsMask<>(SB), x, t1; \
+	VXORPS t2, t2, t2; \
+	VSUBPS t1, t2, t1; \
+	EXP(t1, out); \
+	VADDPS vmOne<>(SB), out, t1; \
+	VMOVAPS vmOne<>(SB), t2; \
+	VDIVPS t1, t2, t2; \
+	VMULPS t2, out, t1; \
+	VBLENDVPS x, t1, t2, out
+
+// TANH sets out = tanh(x) = sign(x)·(1-e)/(1+e) with e = exp(-2|x|),
+// keeping x; t1 and t2 are scratch, and EXP clobbers Y12-Y14.
+#define TANH(x, out, t1, t2) \
+	VANDPS vmAbsMask<>(SB), x, t1; \
+	VADDPS t1, t1, t1; \
+	VXORPS t2, t2, t2; \
+	VSUBPS t1, t2, t1; \
+	EXP(t1, out); \
+	VMOVAPS vmOne<>(SB), t1; \
+	VSUBPS out, t1, t2; \
+	VADDPS t1, out, t1; \
+	VDIVPS t1, t2, t2; \
+	VANDPS vmSignMask<>(SB), x, t1; \
+	VORPS t1, t2, out
+
+// func lstmCellAVX2(xg, hg, c, h *float32, stride, n int)
+// One LSTM step for n hidden units (a multiple of 8) with the default
+// activations: the gates i, o, f, g are xg[k·stride+j] + hg[k·stride+j]
+// for k = 0..3; c[j] = σ(f)·c[j] + σ(i)·tanh(g), h[j] = σ(o)·tanh(c[j]).
+TEXT ·lstmCellAVX2(SB), NOSPLIT, $0-48
+	MOVQ xg+0(FP), SI
+	MOVQ hg+8(FP), DI
+	MOVQ c+16(FP), R8
+	MOVQ h+24(FP), R9
+	MOVQ stride+32(FP), DX
+	SHLQ $2, DX
+	MOVQ n+40(FP), CX
+	SHRQ $3, CX
+	JZ   lc_done
+
+lc_loop:
+	MOVQ    SI, R10
+	MOVQ    DI, R11
+	VMOVUPS (R10), Y0
+	VADDPS  (R11), Y0, Y0             // i
+	ADDQ    DX, R10
+	ADDQ    DX, R11
+	VMOVUPS (R10), Y1
+	VADDPS  (R11), Y1, Y1             // o
+	ADDQ    DX, R10
+	ADDQ    DX, R11
+	VMOVUPS (R10), Y2
+	VADDPS  (R11), Y2, Y2             // f
+	ADDQ    DX, R10
+	ADDQ    DX, R11
+	VMOVUPS (R10), Y3
+	VADDPS  (R11), Y3, Y3             // g
+	SIGMOID(Y0, Y4, Y8, Y9)           // σ(i)
+	SIGMOID(Y2, Y5, Y8, Y9)           // σ(f)
+	TANH(Y3, Y6, Y8, Y9)              // tanh(g)
+	VMULPS  Y6, Y4, Y4                // σ(i)·tanh(g)
+	VMOVUPS (R8), Y7
+	VFMADD231PS Y7, Y5, Y4            // c = σ(f)·c + σ(i)·tanh(g)
+	VMOVUPS Y4, (R8)
+	SIGMOID(Y1, Y5, Y8, Y9)           // σ(o)
+	TANH(Y4, Y6, Y8, Y9)              // tanh(c)
+	VMULPS  Y6, Y5, Y5
+	VMOVUPS Y5, (R9)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	ADDQ    $32, R8
+	ADDQ    $32, R9
+	DECQ    CX
+	JNZ     lc_loop
+
+lc_done:
+	VZEROUPPER
+	RET
