@@ -18,7 +18,6 @@ var families = []func(*Registry){
 	registerResize,
 	registerImage,
 	registerRNN,
-	registerSignal,
 	registerSequence,
 	registerMatMul,
 	registerMatMulContrib,
