@@ -36,7 +36,6 @@ var families = []func(*Registry){
 	registerIndexing,
 	registerConstruct,
 	registerStrings,
-	registerTraining,
 	registerRandom,
 	registerNewOps,
 	registerImageDecode,
