@@ -38,7 +38,6 @@ var families = []func(*Registry){
 	registerStrings,
 	registerRandom,
 	registerNewOps,
-	registerImageDecode,
 	registerFlexAttention,
 	registerAttentionMS,
 }
