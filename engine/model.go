@@ -67,8 +67,9 @@ func WithPool(p *ops.Pool) Option { return func(o *options) { o.pool = p } }
 // uses the model file's directory).
 func WithBaseDir(dir string) Option { return func(o *options) { o.baseDir = dir } }
 
-// WithRegistry replaces the kernel registry (the default is DefaultRegistry).
-// Control-flow operators are always added.
+// WithRegistry replaces the kernel registry (the default, DefaultRegistry,
+// holds every kernel of package ops and of the families in its
+// subpackages). Control-flow operators are always added.
 func WithRegistry(r *ops.Registry) Option { return func(o *options) { o.registry = r } }
 
 // WithoutConstantFolding keeps constant subgraphs as run-time steps.

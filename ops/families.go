@@ -2,7 +2,8 @@ package ops
 
 // families lists the registration function of every kernel family in this
 // package; DefaultRegistry calls each in turn. Each family file defines one
-// register function and adds it here (one line per family).
+// register function and adds it here (one line per family). A family in a
+// subpackage exports Register instead and is added by engine.DefaultRegistry.
 var families = []func(*Registry){
 	registerFused,
 	registerTreeEnsemble,
