@@ -68,8 +68,9 @@ func WithPool(p *ops.Pool) Option { return func(o *options) { o.pool = p } }
 // uses the model file's directory).
 func WithBaseDir(dir string) Option { return func(o *options) { o.baseDir = dir } }
 
-// WithRegistry replaces the kernel registry (the default holds every kernel
-// of package ops). Control-flow operators are always added.
+// WithRegistry replaces the kernel registry (the default, DefaultRegistry,
+// holds every kernel of package ops and of the families in its
+// subpackages). Control-flow operators are always added.
 func WithRegistry(r *ops.Registry) Option { return func(o *options) { o.registry = r } }
 
 // WithoutConstantFolding keeps constant subgraphs as run-time steps.
@@ -181,7 +182,7 @@ func build(mp *onnxpb.ModelProto, o options) (m *Model, err error) {
 	}
 	reg := o.registry
 	if reg == nil {
-		reg = ops.DefaultRegistry()
+		reg = DefaultRegistry()
 	}
 	registerControlFlow(reg)
 	if missing := unsupportedOps(g, reg); len(missing) > 0 {
@@ -595,7 +596,7 @@ func Inspect(b []byte) (*ModelInfo, error) {
 		return nil, err
 	}
 	info := &ModelInfo{IRVersion: mp.GetIrVersion(), Producer: strings.TrimSpace(mp.GetProducerName() + " " + mp.GetProducerVersion()),
-		Opsets: dec.opsets, OpTypes: map[string]int{}, Warnings: opsetWarnings(dec.opsets, ops.DefaultRegistry())}
+		Opsets: dec.opsets, OpTypes: map[string]int{}, Warnings: opsetWarnings(dec.opsets, DefaultRegistry())}
 	for _, vi := range mp.Graph.Input {
 		t, _ := decodeType(vi.Type)
 		info.Inputs = append(info.Inputs, IOInfo{Name: vi.GetName(), Type: t})

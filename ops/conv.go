@@ -990,7 +990,7 @@ func (k *convIntKernel) Run(ec *Context, in, out []*Tensor) error {
 	}
 	defer ec.Release(acc)
 	y := ec.Empty(Int32, shape...)
-	convStore64(y, acc.Float64s())
+	StoreFloat64s(y, acc.Float64s())
 	out[0] = y
 	return nil
 }
@@ -1135,7 +1135,7 @@ func (k *qlinearConvKernel) Run(ec *Context, in, out []*Tensor) error {
 		a[i] = math.RoundToEven(v*xScale[0]*ws/yScale[0]) + yz[0]
 	}
 	y := ec.Empty(outType, shape...)
-	convStore64(y, a)
+	StoreFloat64s(y, a)
 	out[0] = y
 	return nil
 }
@@ -1199,7 +1199,7 @@ func (k *causalConvKernel) Run(ec *Context, in, out []*Tensor) error {
 		if t == nil {
 			return nil, nil
 		}
-		d, tmp, err := convWork64(ec, t)
+		d, tmp, err := WorkFloat64s(ec, t)
 		if tmp != nil {
 			tmps = append(tmps, tmp)
 		}
@@ -1256,11 +1256,11 @@ func (k *causalConvKernel) Run(ec *Context, in, out []*Tensor) error {
 		}
 	})
 	y := ec.Empty(x.DType, B, C, L)
-	convStore64(y, ys)
+	StoreFloat64s(y, ys)
 	out[0] = y
 	if len(out) > 1 {
 		ps := ec.Empty(x.DType, B, C, K-1)
-		convStore64(ps, ss)
+		StoreFloat64s(ps, ss)
 		out[1] = ps
 	}
 	return nil

@@ -8,8 +8,8 @@ import (
 	"testing"
 )
 
-// Helpers shared by the convolution, pooling, resize, image, recurrent and
-// signal kernel tests.
+// Helpers shared by the convolution, pooling, resize, image and recurrent
+// kernel tests.
 
 func cvtInts(name string, v ...int64) *Attr { return &Attr{Name: name, Type: AttrInts, Ints: v} }
 func cvtInt(name string, v int64) *Attr     { return &Attr{Name: name, Type: AttrInt, I: v} }

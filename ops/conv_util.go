@@ -6,19 +6,22 @@ import (
 	"sync"
 )
 
-// This file holds helpers shared by the convolution, pooling, resize, image,
-// recurrent and signal kernels: float working buffers, attribute parsing of
-// the window geometry and a small blocked matrix product.
+// This file holds helpers shared by the convolution, pooling, resize, image
+// and recurrent kernels: float working buffers, attribute parsing of the
+// window geometry and a small blocked matrix product. WorkFloat64s and
+// StoreFloat64s are exported for the kernel families in packages of their
+// own (ops/signal).
 
 // convFloat is the set of element types the spatial kernels compute in.
 type convFloat interface {
 	float32 | float64
 }
 
-// convWork64 returns t's elements as float64, converting any numeric type
-// into a temporary (returned in tmp, for the caller to release) unless t is
-// already float64.
-func convWork64(ec *Context, t *Tensor) (data []float64, tmp *Tensor, err error) {
+// WorkFloat64s returns t's elements as float64 for a kernel that computes in
+// double precision: t's own slice when t is float64, else a conversion of any
+// numeric type into a temporary from ec, returned in tmp for the caller to
+// release (ec.Release(tmp); tmp is nil when nothing was taken).
+func WorkFloat64s(ec *Context, t *Tensor) (data []float64, tmp *Tensor, err error) {
 	if d, ok := t.Data.([]float64); ok {
 		return d, nil, nil
 	}
@@ -57,9 +60,9 @@ func convCopyNum[S Number](dst []float64, src []S) {
 	}
 }
 
-// convStore64 writes src into dst, a numeric tensor of the same element
+// StoreFloat64s writes src into dst, a numeric tensor of the same element
 // count. Integer destinations are rounded half to even and saturated.
-func convStore64(dst *Tensor, src []float64) {
+func StoreFloat64s(dst *Tensor, src []float64) {
 	if narrowFloat64s(dst.Data, src) {
 		return
 	}

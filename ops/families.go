@@ -2,7 +2,8 @@ package ops
 
 // families lists the registration function of every kernel family in this
 // package; DefaultRegistry calls each in turn. Each family file defines one
-// register function and adds it here (one line per family).
+// register function and adds it here (one line per family). A family in a
+// subpackage exports Register instead and is added by engine.DefaultRegistry.
 var families = []func(*Registry){
 	registerFused,
 	registerTreeEnsemble,
@@ -18,7 +19,6 @@ var families = []func(*Registry){
 	registerResize,
 	registerImage,
 	registerRNN,
-	registerSignal,
 	registerSequence,
 	registerMatMul,
 	registerMatMulContrib,
@@ -37,10 +37,8 @@ var families = []func(*Registry){
 	registerIndexing,
 	registerConstruct,
 	registerStrings,
-	registerTraining,
 	registerRandom,
 	registerNewOps,
-	registerImageDecode,
 	registerFlexAttention,
 	registerAttentionMS,
 }

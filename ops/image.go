@@ -88,12 +88,12 @@ func (k *gridSampleKernel) Run(ec *Context, in, out []*Tensor) error {
 			return fmt.Errorf("cannot sample from X of shape %v", x.Shape)
 		}
 	}
-	xs, xt, err := convWork64(ec, x)
+	xs, xt, err := WorkFloat64s(ec, x)
 	if err != nil {
 		return err
 	}
 	defer ec.Release(xt)
-	gs, gt, err := convWork64(ec, grid)
+	gs, gt, err := WorkFloat64s(ec, grid)
 	if err != nil {
 		return err
 	}
@@ -148,7 +148,7 @@ func (k *gridSampleKernel) Run(ec *Context, in, out []*Tensor) error {
 			}
 		}
 	})
-	convStore64(y, ys)
+	StoreFloat64s(y, ys)
 	return nil
 }
 
@@ -280,7 +280,7 @@ func (k *affineGridKernel) Run(ec *Context, in, out []*Tensor) error {
 		}
 		spatial[i] = int(size[2+i])
 	}
-	ts, tt, err := convWork64(ec, theta)
+	ts, tt, err := WorkFloat64s(ec, theta)
 	if err != nil {
 		return err
 	}
@@ -335,6 +335,6 @@ func (k *affineGridKernel) Run(ec *Context, in, out []*Tensor) error {
 			}
 		}
 	}
-	convStore64(y, ys)
+	StoreFloat64s(y, ys)
 	return nil
 }

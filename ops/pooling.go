@@ -702,12 +702,12 @@ func (k *roiAlignKernel) Run(ec *Context, in, out []*Tensor) error {
 			return fmt.Errorf("batch index %d out of range [0, %d)", b, N)
 		}
 	}
-	xd, xt, err := convWork64(ec, x)
+	xd, xt, err := WorkFloat64s(ec, x)
 	if err != nil {
 		return err
 	}
 	defer ec.Release(xt)
-	rd, rt, err := convWork64(ec, rois)
+	rd, rt, err := WorkFloat64s(ec, rois)
 	if err != nil {
 		return err
 	}
@@ -776,7 +776,7 @@ func (k *roiAlignKernel) Run(ec *Context, in, out []*Tensor) error {
 			}
 		}
 	})
-	convStore64(y, ys)
+	StoreFloat64s(y, ys)
 	return nil
 }
 
@@ -858,12 +858,12 @@ func (k *nmsKernel) Run(ec *Context, in, out []*Tensor) error {
 		}
 		scoreThr = v[0]
 	}
-	bd, bt, err := convWork64(ec, boxes)
+	bd, bt, err := WorkFloat64s(ec, boxes)
 	if err != nil {
 		return err
 	}
 	defer ec.Release(bt)
-	sd, st, err := convWork64(ec, scores)
+	sd, st, err := WorkFloat64s(ec, scores)
 	if err != nil {
 		return err
 	}

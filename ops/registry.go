@@ -1,3 +1,14 @@
+// Package ops holds the engine's kernels, the ai.onnx, ai.onnx.ml,
+// com.microsoft and ai.onnx.preview operators models are run with (one file
+// per operator family), and the Registry that maps a node to its kernel.
+// DefaultRegistry holds them all.
+//
+// Families that are here for the completeness of the ONNX operator set
+// rather than for the models agate is tuned for live in subpackages, each
+// with a Register function: imagedecode (ImageDecoder), signal (DFT, STFT,
+// window functions, MelWeightMatrix) and training (the
+// ai.onnx.preview.training optimizers). engine.DefaultRegistry adds them to
+// DefaultRegistry's kernels.
 package ops
 
 import (
@@ -100,7 +111,8 @@ type Registry struct {
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry { return &Registry{ops: map[string][]entry{}} }
 
-// DefaultRegistry returns a new registry holding every kernel in this package.
+// DefaultRegistry returns a new registry holding every kernel in this
+// package (not those of its subpackages; see the package comment).
 func DefaultRegistry() *Registry {
 	r := NewRegistry()
 	for _, reg := range families {

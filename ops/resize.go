@@ -588,13 +588,13 @@ func resizeSeparable(ec *Context, x, y *Tensor, axes []resizeAxis, extrap float6
 			ec.Release(rt)
 		}
 	default:
-		xs, tmp, err := convWork64(ec, x)
+		xs, tmp, err := WorkFloat64s(ec, x)
 		if err != nil {
 			return err
 		}
 		defer ec.Release(tmp)
 		res, rt := resizePasses(ec, xs, x.Shape, axes, extrap, Double, nil)
-		convStore64(y, res)
+		StoreFloat64s(y, res)
 		if rt != nil {
 			ec.Release(rt)
 		}

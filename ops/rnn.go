@@ -301,7 +301,7 @@ func (k *recurrentKernel) Run(ec *Context, in, out []*Tensor) error {
 		if t == nil {
 			return nil, nil
 		}
-		d, tmp, err := convWork64(ec, t)
+		d, tmp, err := WorkFloat64s(ec, t)
 		if tmp != nil {
 			tmps = append(tmps, tmp)
 		}
@@ -596,9 +596,9 @@ func (k *recurrentKernel) Run(ec *Context, in, out []*Tensor) error {
 					}
 				}
 			}
-			convStore64(y, t)
+			StoreFloat64s(y, t)
 		} else {
-			convStore64(y, ys)
+			StoreFloat64s(y, ys)
 		}
 		out[0] = y
 	}
@@ -614,9 +614,9 @@ func (k *recurrentKernel) Run(ec *Context, in, out []*Tensor) error {
 					copy(tt[(bb*D+d)*H:(bb*D+d+1)*H], st[(d*B+bb)*H:(d*B+bb+1)*H])
 				}
 			}
-			convStore64(t, tt)
+			StoreFloat64s(t, tt)
 		} else {
-			convStore64(t, st)
+			StoreFloat64s(t, st)
 		}
 		out[i+1] = t
 	}

@@ -3,6 +3,7 @@ package ops
 import (
 	"context"
 	"fmt"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -78,6 +79,30 @@ func miscCheck(t *testing.T, got *Tensor, dt DType, shape []int, data any) {
 	if !reflect.DeepEqual(got.Data, data) {
 		t.Fatalf("got %v, want %v", got.Data, data)
 	}
+}
+
+// miscNear fails t unless got and want agree within tol relative to
+// 1+|want| element by element.
+func miscNear(t *testing.T, what string, got, want []float64, tol float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
+	}
+	for i := range got {
+		if math.Abs(got[i]-want[i]) > tol*(1+math.Abs(want[i])) {
+			t.Fatalf("%s[%d] = %v, want %v (all: %v)", what, i, got[i], want[i], got)
+		}
+	}
+}
+
+// miscF64 returns x's elements as float64.
+func miscF64(t *testing.T, x *Tensor) []float64 {
+	t.Helper()
+	v, err := x.AsFloat64s()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 func TestStringNormalizer(t *testing.T) {

@@ -258,7 +258,7 @@ type registry struct {
 }
 
 func newRegistry() *registry {
-	return &registry{reg: ops.DefaultRegistry(), newest: map[string]int{}, first: map[string]int{}}
+	return &registry{reg: engine.DefaultRegistry(), newest: map[string]int{}, first: map[string]int{}}
 }
 
 // newestOpset is the newest opset of domain agate has operators from.

@@ -1,4 +1,4 @@
-package ops
+package imagedecode
 
 import (
 	"encoding/binary"

@@ -1,10 +1,12 @@
-package ops
+package signal
 
 import (
 	"math"
 	"math/cmplx"
 	"math/rand"
 	"testing"
+
+	"github.com/agate-ml/agate/ops"
 )
 
 func TestSignalFFTPlan(t *testing.T) {
@@ -40,12 +42,12 @@ func TestDFT(t *testing.T) {
 	out := cvtMust(t, "DFT", 17, nil, 1, x)
 	spectrum := []float64{10, 0, -2, 2, -2, 0, -2, -2}
 	cvtCheck(t, "forward", out[0], []int{1, 4, 2}, spectrum, 1e-6)
-	out = cvtMust(t, "DFT", 17, []*Attr{cvtInt("onesided", 1)}, 1, x)
+	out = cvtMust(t, "DFT", 17, []*ops.Attr{cvtInt("onesided", 1)}, 1, x)
 	cvtCheck(t, "onesided", out[0], []int{1, 3, 2}, spectrum[:6], 1e-6)
-	out = cvtMust(t, "DFT", 17, []*Attr{cvtInt("inverse", 1)}, 1, cvtF32([]int{1, 4, 2}, 10, 0, -2, 2, -2, 0, -2, -2))
+	out = cvtMust(t, "DFT", 17, []*ops.Attr{cvtInt("inverse", 1)}, 1, cvtF32([]int{1, 4, 2}, 10, 0, -2, 2, -2, 0, -2, -2))
 	cvtCheck(t, "inverse", out[0], []int{1, 4, 2}, []float64{1, 0, 2, 0, 3, 0, 4, 0}, 1e-6)
 	// Opset 20: the axis is an input; inverse+onesided is an inverse real FFT.
-	out = cvtMust(t, "DFT", 20, []*Attr{cvtInt("inverse", 1), cvtInt("onesided", 1)}, 1,
+	out = cvtMust(t, "DFT", 20, []*ops.Attr{cvtInt("inverse", 1), cvtInt("onesided", 1)}, 1,
 		cvtF32([]int{1, 3, 2}, 10, 0, -2, 2, -2, 0), nil, cvtI64(nil, 1))
 	cvtCheck(t, "irfft", out[0], []int{1, 4, 1}, []float64{1, 2, 3, 4}, 1e-6)
 	out = cvtMust(t, "DFT", 20, nil, 1, cvtF32([]int{1, 2, 1}, 1, 2), cvtI64(nil, 4))
@@ -74,15 +76,15 @@ func TestSTFT(t *testing.T) {
 }
 
 func TestWindows(t *testing.T) {
-	size := func(n int64) *Tensor { return cvtI64(nil, n) }
+	size := func(n int64) *ops.Tensor { return cvtI64(nil, n) }
 	tests := []struct {
 		op    string
-		attrs []*Attr
+		attrs []*ops.Attr
 		n     int64
 		want  []float64
 	}{
 		{"HannWindow", nil, 4, []float64{0, 0.5, 1, 0.5}},
-		{"HannWindow", []*Attr{cvtInt("periodic", 0)}, 3, []float64{0, 1, 0}},
+		{"HannWindow", []*ops.Attr{cvtInt("periodic", 0)}, 3, []float64{0, 1, 0}},
 		{"HammingWindow", nil, 2, []float64{4.0 / 46, 1}},
 		{"BlackmanWindow", nil, 4, []float64{0, 0.34, 1, 0.34}},
 	}
@@ -90,11 +92,11 @@ func TestWindows(t *testing.T) {
 		out := cvtMust(t, tc.op, 17, tc.attrs, 1, size(tc.n))
 		cvtCheck(t, tc.op, out[0], []int{int(tc.n)}, tc.want, 1e-6)
 	}
-	out := cvtMust(t, "HannWindow", 17, []*Attr{cvtInt("output_datatype", int64(Double))}, 1, size(2))
-	if out[0].DType != Double {
+	out := cvtMust(t, "HannWindow", 17, []*ops.Attr{cvtInt("output_datatype", int64(ops.Double))}, 1, size(2))
+	if out[0].DType != ops.Double {
 		t.Fatalf("output_datatype: got %s", out[0].DType)
 	}
-	_, err := cvtRun(t, "HannWindow", 17, []*Attr{cvtInt("output_datatype", int64(String))}, 1, size(2))
+	_, err := cvtRun(t, "HannWindow", 17, []*ops.Attr{cvtInt("output_datatype", int64(ops.String))}, 1, size(2))
 	cvtWantErr(t, "output_datatype", err, "output_datatype")
 	_, err = cvtRun(t, "HannWindow", 17, nil, 1, size(-1))
 	cvtWantErr(t, "size", err, "size")

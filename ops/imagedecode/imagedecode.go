@@ -1,4 +1,15 @@
-package ops
+// Package imagedecode implements the ONNX ImageDecoder operator: JPEG
+// (sequential JPEG decoded the way libjpeg decodes it, so pixels match
+// libjpeg-based decoders), PNG, GIF, BMP, the portable any-maps and baseline
+// TIFF into height x width x channels uint8 tensors.
+//
+// Image decoding runs once per input ahead of a network and is here for the
+// completeness of the ONNX operator set (its conformance tests), so it lives
+// outside package ops, which holds the engine's kernels. Its cost to a binary
+// is this package and the standard library's image codecs. engine's default
+// registry includes it; a registry built from ops.DefaultRegistry does not
+// until Register adds it.
+package imagedecode
 
 import (
 	"bytes"
@@ -9,10 +20,12 @@ import (
 	"image/gif"
 	"image/jpeg"
 	"image/png"
+
+	"github.com/agate-ml/agate/ops"
 )
 
-// registerImageDecode registers ImageDecoder.
-func registerImageDecode(r *Registry) {
+// Register adds ImageDecoder (ai.onnx, from opset 20) to r.
+func Register(r *ops.Registry) {
 	r.Add("", "ImageDecoder", 20, newImageDecoder)
 }
 
@@ -36,7 +49,7 @@ const (
 // error.
 type imageDecoder struct{ format imgFormat }
 
-func newImageDecoder(n *Node) (any, error) {
+func newImageDecoder(n *ops.Node) (any, error) {
 	switch f := n.Attrs.String("pixel_format", "RGB"); f {
 	case "RGB":
 		return &imageDecoder{format: imgRGB}, nil
@@ -49,12 +62,12 @@ func newImageDecoder(n *Node) (any, error) {
 	}
 }
 
-func (k *imageDecoder) Run(ec *Context, in, out []*Tensor) error {
+func (k *imageDecoder) Run(ec *ops.Context, in, out []*ops.Tensor) error {
 	if len(in) == 0 || in[0] == nil {
 		return fmt.Errorf("input encoded_stream is required")
 	}
 	data, ok := in[0].Data.([]uint8)
-	if !ok || in[0].DType != Uint8 {
+	if !ok || in[0].DType != ops.Uint8 {
 		return fmt.Errorf("encoded_stream must be a uint8 tensor, got %s", in[0].DType)
 	}
 	channels := 3
@@ -63,10 +76,10 @@ func (k *imageDecoder) Run(ec *Context, in, out []*Tensor) error {
 	}
 	pix, w, h, gray, err := imgDecode(data)
 	if err != nil {
-		out[0] = ec.Empty(Uint8, 0, 0, channels)
+		out[0] = ec.Empty(ops.Uint8, 0, 0, channels)
 		return nil
 	}
-	y := ec.Empty(Uint8, h, w, channels)
+	y := ec.Empty(ops.Uint8, h, w, channels)
 	dst := y.Data.([]uint8)
 	switch {
 	case k.format == imgGray && gray:

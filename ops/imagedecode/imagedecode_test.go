@@ -1,4 +1,4 @@
-package ops
+package imagedecode
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 	"image/jpeg"
 	"image/png"
 	"testing"
+
+	"github.com/agate-ml/agate/ops"
 )
 
 // miscImage is a 3x2 RGB test picture, row-major.
@@ -112,9 +114,9 @@ func miscEncoded(t *testing.T) map[string][]byte {
 	return res
 }
 
-func miscDecode(t *testing.T, data []byte, format string) *Tensor {
+func miscDecode(t *testing.T, data []byte, format string) *ops.Tensor {
 	t.Helper()
-	out, err := miscRun(t, "", "ImageDecoder", 20, []*Tensor{FromSlice(Uint8, data, len(data))}, 1, "pixel_format", format)
+	out, err := miscRun(t, "", "ImageDecoder", 20, []*ops.Tensor{ops.FromSlice(ops.Uint8, data, len(data))}, 1, "pixel_format", format)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,17 +148,17 @@ func TestImageDecoder(t *testing.T) {
 		{"tiff", miscTIFF()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			miscCheck(t, miscDecode(t, tc.data, "RGB"), Uint8, []int{2, 3, 3}, miscImage)
-			miscCheck(t, miscDecode(t, tc.data, "BGR"), Uint8, []int{2, 3, 3}, bgr)
-			miscCheck(t, miscDecode(t, tc.data, "Grayscale"), Uint8, []int{2, 3, 1}, gray)
+			miscCheck(t, miscDecode(t, tc.data, "RGB"), ops.Uint8, []int{2, 3, 3}, miscImage)
+			miscCheck(t, miscDecode(t, tc.data, "BGR"), ops.Uint8, []int{2, 3, 3}, bgr)
+			miscCheck(t, miscDecode(t, tc.data, "Grayscale"), ops.Uint8, []int{2, 3, 1}, gray)
 		})
 	}
 	// A gray image keeps its values and is replicated for RGB.
 	pgm := []byte("P5 2 1 255\n\x07\xfe")
-	miscCheck(t, miscDecode(t, pgm, "Grayscale"), Uint8, []int{1, 2, 1}, []uint8{7, 254})
-	miscCheck(t, miscDecode(t, pgm, "RGB"), Uint8, []int{1, 2, 3}, []uint8{7, 7, 7, 254, 254, 254})
+	miscCheck(t, miscDecode(t, pgm, "Grayscale"), ops.Uint8, []int{1, 2, 1}, []uint8{7, 254})
+	miscCheck(t, miscDecode(t, pgm, "RGB"), ops.Uint8, []int{1, 2, 3}, []uint8{7, 7, 7, 254, 254, 254})
 	pgm15 := []byte("P2 2 1 15\n0 15")
-	miscCheck(t, miscDecode(t, pgm15, "Grayscale"), Uint8, []int{1, 2, 1}, []uint8{0, 255})
+	miscCheck(t, miscDecode(t, pgm15, "Grayscale"), ops.Uint8, []int{1, 2, 1}, []uint8{0, 255})
 
 	// JPEG is lossy: a flat color survives to within a unit or two.
 	m := image.NewRGBA(image.Rect(0, 0, 17, 9))
@@ -168,7 +170,7 @@ func TestImageDecoder(t *testing.T) {
 		t.Fatal(err)
 	}
 	y := miscDecode(t, jb.Bytes(), "RGB")
-	if !EqualShapes(y.Shape, []int{9, 17, 3}) {
+	if !ops.EqualShapes(y.Shape, []int{9, 17, 3}) {
 		t.Fatalf("jpeg shape %v", y.Shape)
 	}
 	for i, v := range y.Data.([]uint8) {
@@ -180,13 +182,13 @@ func TestImageDecoder(t *testing.T) {
 
 	// Undecodable streams give an empty image.
 	for _, data := range [][]byte{{1, 2, 3}, []byte("BM"), []byte("P6 3 2 255\n\x01"), {0xff, 0xd8, 0}, []byte("RIFF....WEBPVP8 ")} {
-		miscCheck(t, miscDecode(t, data, "RGB"), Uint8, []int{0, 0, 3}, []uint8{})
-		miscCheck(t, miscDecode(t, data, "Grayscale"), Uint8, []int{0, 0, 1}, []uint8{})
+		miscCheck(t, miscDecode(t, data, "RGB"), ops.Uint8, []int{0, 0, 3}, []uint8{})
+		miscCheck(t, miscDecode(t, data, "Grayscale"), ops.Uint8, []int{0, 0, 1}, []uint8{})
 	}
 	if _, err := miscBuild("", "ImageDecoder", 20, []string{"x"}, 1, "pixel_format", "RGBA"); err == nil {
 		t.Errorf("RGBA pixel format accepted")
 	}
-	if _, err := miscRun(t, "", "ImageDecoder", 20, []*Tensor{FromSlice(Int8, []int8{1}, 1)}, 1); err == nil {
+	if _, err := miscRun(t, "", "ImageDecoder", 20, []*ops.Tensor{ops.FromSlice(ops.Int8, []int8{1}, 1)}, 1); err == nil {
 		t.Errorf("int8 stream accepted")
 	}
 }
@@ -236,11 +238,11 @@ func BenchmarkImageDecoderPNG(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	in := []*Tensor{FromSlice(Uint8, buf.Bytes(), buf.Len())}
-	ec := NewContext(context.Background(), nil, NewArena())
-	out := make([]*Tensor, 1)
+	in := []*ops.Tensor{ops.FromSlice(ops.Uint8, buf.Bytes(), buf.Len())}
+	ec := ops.NewContext(context.Background(), nil, ops.NewArena())
+	out := make([]*ops.Tensor, 1)
 	for i := 0; i < b.N; i++ {
-		if err := k.(Kernel).Run(ec, in, out); err != nil {
+		if err := k.(ops.Kernel).Run(ec, in, out); err != nil {
 			b.Fatal(err)
 		}
 		ec.Release(out[0])

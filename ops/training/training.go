@@ -1,26 +1,38 @@
-package ops
+// Package training implements the optimizer operators of the ONNX
+// training-preview domain (ai.onnx.preview.training): Adagrad, Adam and
+// Momentum, one update step of float or double tensors per node.
+//
+// agate runs inference; these operators are here for the completeness of the
+// ONNX operator set (its conformance tests), so they live outside package
+// ops, which holds the engine's kernels. engine's default registry includes
+// them; a registry built from ops.DefaultRegistry does not until Register
+// adds them.
+package training
 
 import (
 	"fmt"
 	"math"
+
+	"github.com/agate-ml/agate/ops"
 )
 
-// DomainTraining is the domain of the ONNX training-preview operators.
-const DomainTraining = "ai.onnx.preview.training"
+// Domain is the domain of the ONNX training-preview operators this package
+// implements.
+const Domain = "ai.onnx.preview.training"
 
-// registerTraining registers the optimizer operators of the
-// ai.onnx.preview.training domain: Adagrad, Adam and Momentum.
-func registerTraining(r *Registry) {
-	r.Add(DomainTraining, "Adagrad", 1, newAdagrad)
-	r.Add(DomainTraining, "Adam", 1, newAdam)
-	r.Add(DomainTraining, "Momentum", 1, newMomentum)
+// Register adds the optimizer operators of the ai.onnx.preview.training
+// domain to r: Adagrad, Adam and Momentum (from opset 1).
+func Register(r *ops.Registry) {
+	r.Add(Domain, "Adagrad", 1, newAdagrad)
+	r.Add(Domain, "Adam", 1, newAdam)
+	r.Add(Domain, "Momentum", 1, newMomentum)
 }
 
 // trainFloat is the element type of optimized tensors.
 type trainFloat interface{ ~float32 | ~float64 }
 
 // trainScalars reads the learning rate R and the update count T.
-func trainScalars(in []*Tensor) (r float64, t int64, err error) {
+func trainScalars(in []*ops.Tensor) (r float64, t int64, err error) {
 	if len(in) < 2 || in[0] == nil || in[1] == nil {
 		return 0, 0, fmt.Errorf("inputs R and T are required")
 	}
@@ -48,7 +60,7 @@ func trainScalars(in []*Tensor) (r float64, t int64, err error) {
 // trainGroups checks that the variadic inputs after R and T split into
 // groups of n same-shaped, same-typed tensors per optimized variable and
 // returns the number of variables.
-func trainGroups(in, out []*Tensor, groups, outGroups int) (int, error) {
+func trainGroups(in, out []*ops.Tensor, groups, outGroups int) (int, error) {
 	rest := len(in) - 2
 	if rest <= 0 || rest%groups != 0 {
 		return 0, fmt.Errorf("expected R, T and a multiple of %d tensors, got %d inputs", groups, len(in))
@@ -62,7 +74,7 @@ func trainGroups(in, out []*Tensor, groups, outGroups int) (int, error) {
 		if x == nil {
 			return 0, fmt.Errorf("input %d (optimized tensor %d) is missing", 2+v, v)
 		}
-		if x.DType != Float && x.DType != Double {
+		if x.DType != ops.Float && x.DType != ops.Double {
 			return 0, fmt.Errorf("optimized tensor %d must be float or double, got %s", v, x.DType)
 		}
 		for g := 1; g < groups; g++ {
@@ -70,7 +82,7 @@ func trainGroups(in, out []*Tensor, groups, outGroups int) (int, error) {
 			if t == nil {
 				return 0, fmt.Errorf("input %d is missing", 2+g*nv+v)
 			}
-			if t.DType != x.DType || !EqualShapes(t.Shape, x.Shape) {
+			if t.DType != x.DType || !ops.EqualShapes(t.Shape, x.Shape) {
 				return 0, fmt.Errorf("input %d is %v, optimized tensor %d is %v", 2+g*nv+v, t, v, x)
 			}
 		}
@@ -82,13 +94,13 @@ func trainGroups(in, out []*Tensor, groups, outGroups int) (int, error) {
 // tensors each, shaped like the variable) and calls step with the inputs
 // and outputs of one variable at a time. Outputs beyond len(out) are
 // computed into temporaries and released.
-func trainRun(ec *Context, in, out []*Tensor, groups, outGroups int, step func(ins, outs []*Tensor)) error {
+func trainRun(ec *ops.Context, in, out []*ops.Tensor, groups, outGroups int, step func(ins, outs []*ops.Tensor)) error {
 	nv, err := trainGroups(in, out, groups, outGroups)
 	if err != nil {
 		return err
 	}
-	ins := make([]*Tensor, groups)
-	outs := make([]*Tensor, outGroups)
+	ins := make([]*ops.Tensor, groups)
+	outs := make([]*ops.Tensor, outGroups)
 	for v := 0; v < nv; v++ {
 		x := in[2+v]
 		for g := range ins {
@@ -112,7 +124,7 @@ func trainRun(ec *Context, in, out []*Tensor, groups, outGroups int, step func(i
 // trainAdagrad holds Adagrad's attributes.
 type trainAdagrad struct{ decay, eps, norm float64 }
 
-func newAdagrad(n *Node) (any, error) {
+func newAdagrad(n *ops.Node) (any, error) {
 	return &trainAdagrad{
 		decay: float64(n.Attrs.Float("decay_factor", 0)),
 		eps:   float64(n.Attrs.Float("epsilon", 0)),
@@ -120,15 +132,15 @@ func newAdagrad(n *Node) (any, error) {
 	}, nil
 }
 
-func (k *trainAdagrad) Run(ec *Context, in, out []*Tensor) error {
+func (k *trainAdagrad) Run(ec *ops.Context, in, out []*ops.Tensor) error {
 	rate, t, err := trainScalars(in)
 	if err != nil {
 		return err
 	}
 	r := rate / (1 + float64(t)*k.decay)
-	return trainRun(ec, in, out, 3, 2, func(ins, outs []*Tensor) {
+	return trainRun(ec, in, out, 3, 2, func(ins, outs []*ops.Tensor) {
 		switch ins[0].DType {
-		case Float:
+		case ops.Float:
 			adagradStep(trainF32(ins[0]), trainF32(ins[1]), trainF32(ins[2]), trainF32(outs[0]), trainF32(outs[1]), r, k.norm, k.eps)
 		default:
 			adagradStep(trainF64(ins[0]), trainF64(ins[1]), trainF64(ins[2]), trainF64(outs[0]), trainF64(outs[1]), r, k.norm, k.eps)
@@ -149,7 +161,7 @@ func adagradStep[T trainFloat](x, g, h, xNew, hNew []T, r, norm, eps float64) {
 // trainAdam holds Adam's attributes.
 type trainAdam struct{ alpha, beta, eps, norm, normPost float64 }
 
-func newAdam(n *Node) (any, error) {
+func newAdam(n *ops.Node) (any, error) {
 	return &trainAdam{
 		alpha:    float64(n.Attrs.Float("alpha", 0.9)),
 		beta:     float64(n.Attrs.Float("beta", 0.999)),
@@ -159,7 +171,7 @@ func newAdam(n *Node) (any, error) {
 	}, nil
 }
 
-func (k *trainAdam) Run(ec *Context, in, out []*Tensor) error {
+func (k *trainAdam) Run(ec *ops.Context, in, out []*ops.Tensor) error {
 	rate, t, err := trainScalars(in)
 	if err != nil {
 		return err
@@ -168,9 +180,9 @@ func (k *trainAdam) Run(ec *Context, in, out []*Tensor) error {
 	if t > 0 {
 		r = rate * math.Sqrt(1-math.Pow(k.beta, float64(t))) / (1 - math.Pow(k.alpha, float64(t)))
 	}
-	return trainRun(ec, in, out, 4, 3, func(ins, outs []*Tensor) {
+	return trainRun(ec, in, out, 4, 3, func(ins, outs []*ops.Tensor) {
 		switch ins[0].DType {
-		case Float:
+		case ops.Float:
 			adamStep(k, r, trainF32(ins[0]), trainF32(ins[1]), trainF32(ins[2]), trainF32(ins[3]), trainF32(outs[0]), trainF32(outs[1]), trainF32(outs[2]))
 		default:
 			adamStep(k, r, trainF64(ins[0]), trainF64(ins[1]), trainF64(ins[2]), trainF64(ins[3]), trainF64(outs[0]), trainF64(outs[1]), trainF64(outs[2]))
@@ -197,7 +209,7 @@ type trainMomentum struct {
 	nesterov          bool
 }
 
-func newMomentum(n *Node) (any, error) {
+func newMomentum(n *ops.Node) (any, error) {
 	for _, name := range []string{"alpha", "beta", "mode", "norm_coefficient"} {
 		if !n.Attrs.Has(name) {
 			return nil, fmt.Errorf("attribute %q is required", name)
@@ -218,7 +230,7 @@ func newMomentum(n *Node) (any, error) {
 	return k, nil
 }
 
-func (k *trainMomentum) Run(ec *Context, in, out []*Tensor) error {
+func (k *trainMomentum) Run(ec *ops.Context, in, out []*ops.Tensor) error {
 	rate, t, err := trainScalars(in)
 	if err != nil {
 		return err
@@ -227,9 +239,9 @@ func (k *trainMomentum) Run(ec *Context, in, out []*Tensor) error {
 	if t <= 0 {
 		beta = 1
 	}
-	return trainRun(ec, in, out, 3, 2, func(ins, outs []*Tensor) {
+	return trainRun(ec, in, out, 3, 2, func(ins, outs []*ops.Tensor) {
 		switch ins[0].DType {
-		case Float:
+		case ops.Float:
 			momentumStep(k, rate, beta, trainF32(ins[0]), trainF32(ins[1]), trainF32(ins[2]), trainF32(outs[0]), trainF32(outs[1]))
 		default:
 			momentumStep(k, rate, beta, trainF64(ins[0]), trainF64(ins[1]), trainF64(ins[2]), trainF64(outs[0]), trainF64(outs[1]))
@@ -251,5 +263,5 @@ func momentumStep[T trainFloat](k *trainMomentum, r, beta float64, x, g, v, xNew
 	}
 }
 
-func trainF32(t *Tensor) []float32 { return t.Data.([]float32) }
-func trainF64(t *Tensor) []float64 { return t.Data.([]float64) }
+func trainF32(t *ops.Tensor) []float32 { return t.Data.([]float32) }
+func trainF64(t *ops.Tensor) []float64 { return t.Data.([]float64) }

@@ -1,15 +1,27 @@
-package ops
+// Package signal implements the ONNX signal processing operators: DFT,
+// STFT, the Hann, Hamming and Blackman window generators and
+// MelWeightMatrix, on a radix-2 and Bluestein FFT in float64.
+//
+// They are here for the completeness of the ONNX operator set (its
+// conformance tests) rather than for the models agate is tuned for, so they
+// live outside package ops, which holds the engine's kernels. engine's
+// default registry includes them; a registry built from ops.DefaultRegistry
+// does not until Register adds them.
+package signal
 
 import (
 	"fmt"
 	"math"
 	"math/bits"
 	"math/cmplx"
+
+	"github.com/agate-ml/agate/ops"
 )
 
-// registerSignal registers the signal processing operators: DFT, STFT, the
-// window generators and MelWeightMatrix.
-func registerSignal(r *Registry) {
+// Register adds the signal processing operators to r: DFT, STFT,
+// HannWindow, HammingWindow, BlackmanWindow and MelWeightMatrix (ai.onnx,
+// from opset 17).
+func Register(r *ops.Registry) {
 	r.Add("", "DFT", 17, newDFT)
 	r.Add("", "STFT", 17, newSTFT)
 	r.Add("", "HannWindow", 17, newSignalWindow(signalHann))
@@ -151,7 +163,7 @@ type dftKernel struct {
 	onesided bool
 }
 
-func newDFT(n *Node) (any, error) {
+func newDFT(n *ops.Node) (any, error) {
 	k := &dftKernel{
 		version:  n.Version,
 		inverse:  n.Attrs.Int("inverse", 0) != 0,
@@ -164,7 +176,7 @@ func newDFT(n *Node) (any, error) {
 }
 
 // signalScalarInt reads a scalar (or one-element) integer input.
-func signalScalarInt(t *Tensor, what string) (int64, error) {
+func signalScalarInt(t *ops.Tensor, what string) (int64, error) {
 	v, err := t.AsInt64s()
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", what, err)
@@ -175,7 +187,7 @@ func signalScalarInt(t *Tensor, what string) (int64, error) {
 	return v[0], nil
 }
 
-func (k *dftKernel) Run(ec *Context, in, out []*Tensor) error {
+func (k *dftKernel) Run(ec *ops.Context, in, out []*ops.Tensor) error {
 	x := in[0]
 	r := len(x.Shape)
 	if r < 2 || (x.Shape[r-1] != 1 && x.Shape[r-1] != 2) {
@@ -235,16 +247,16 @@ func (k *dftKernel) Run(ec *Context, in, out []*Tensor) error {
 	outShape[axis] = outLen
 	y := ec.Empty(x.DType, outShape...)
 	out[0] = y
-	xs, xt, err := convWork64(ec, x)
+	xs, xt, err := ops.WorkFloat64s(ec, x)
 	if err != nil {
 		return err
 	}
 	defer ec.Release(xt)
-	yt := ec.Empty(Double, outShape...)
+	yt := ec.Empty(ops.Double, outShape...)
 	defer ec.Release(yt)
 	ys := yt.Float64s()
-	outer := NumElements(x.Shape[:axis])
-	inner := NumElements(x.Shape[axis+1 : r-1])
+	outer := ops.NumElements(x.Shape[:axis])
+	inner := ops.NumElements(x.Shape[axis+1 : r-1])
 	ci := x.Shape[r-1]
 	co := outShape[r-1]
 	plan := newSignalFFTPlan(N)
@@ -299,7 +311,7 @@ func (k *dftKernel) Run(ec *Context, in, out []*Tensor) error {
 			}
 		}
 	})
-	convStore64(y, ys)
+	ops.StoreFloat64s(y, ys)
 	return nil
 }
 
@@ -307,11 +319,11 @@ type stftKernel struct {
 	onesided bool
 }
 
-func newSTFT(n *Node) (any, error) {
+func newSTFT(n *ops.Node) (any, error) {
 	return &stftKernel{onesided: n.Attrs.Int("onesided", 1) != 0}, nil
 }
 
-func (k *stftKernel) Run(ec *Context, in, out []*Tensor) error {
+func (k *stftKernel) Run(ec *ops.Context, in, out []*ops.Tensor) error {
 	if len(in) < 2 || in[1] == nil {
 		return fmt.Errorf("inputs signal and frame_step are required")
 	}
@@ -334,7 +346,7 @@ func (k *stftKernel) Run(ec *Context, in, out []*Tensor) error {
 		if len(in[2].Shape) != 1 {
 			return fmt.Errorf("window must be 1-D, got shape %v", in[2].Shape)
 		}
-		w, wt, err := convWork64(ec, in[2])
+		w, wt, err := ops.WorkFloat64s(ec, in[2])
 		if err != nil {
 			return fmt.Errorf("window: %w", err)
 		}
@@ -367,12 +379,12 @@ func (k *stftKernel) Run(ec *Context, in, out []*Tensor) error {
 	}
 	y := ec.Empty(sig.DType, B, frames, bins, 2)
 	out[0] = y
-	xs, xt, err := convWork64(ec, sig)
+	xs, xt, err := ops.WorkFloat64s(ec, sig)
 	if err != nil {
 		return err
 	}
 	defer ec.Release(xt)
-	yt := ec.Empty(Double, y.Shape...)
+	yt := ec.Empty(ops.Double, y.Shape...)
 	defer ec.Release(yt)
 	ys := yt.Float64s()
 	plan := newSignalFFTPlan(frameLen)
@@ -400,7 +412,7 @@ func (k *stftKernel) Run(ec *Context, in, out []*Tensor) error {
 			}
 		}
 	})
-	convStore64(y, ys)
+	ops.StoreFloat64s(y, ys)
 	return nil
 }
 
@@ -414,22 +426,22 @@ const (
 
 type signalWindowKernel struct {
 	kind     signalWindowKind
-	dtype    DType
+	dtype    ops.DType
 	periodic bool
 }
 
 // signalOutputType validates an output_datatype attribute.
-func signalOutputType(n *Node) (DType, error) {
-	dt := DType(n.Attrs.Int("output_datatype", int64(Float)))
+func signalOutputType(n *ops.Node) (ops.DType, error) {
+	dt := ops.DType(n.Attrs.Int("output_datatype", int64(ops.Float)))
 	switch dt {
-	case Float, Double, Float16, BFloat16, Int8, Int16, Int32, Int64, Uint8, Uint16, Uint32, Uint64:
+	case ops.Float, ops.Double, ops.Float16, ops.BFloat16, ops.Int8, ops.Int16, ops.Int32, ops.Int64, ops.Uint8, ops.Uint16, ops.Uint32, ops.Uint64:
 		return dt, nil
 	}
 	return 0, fmt.Errorf("unsupported output_datatype %s", dt)
 }
 
-func newSignalWindow(kind signalWindowKind) Factory {
-	return func(n *Node) (any, error) {
+func newSignalWindow(kind signalWindowKind) ops.Factory {
+	return func(n *ops.Node) (any, error) {
 		dt, err := signalOutputType(n)
 		if err != nil {
 			return nil, err
@@ -438,7 +450,7 @@ func newSignalWindow(kind signalWindowKind) Factory {
 	}
 }
 
-func (k *signalWindowKernel) Run(ec *Context, in, out []*Tensor) error {
+func (k *signalWindowKernel) Run(ec *ops.Context, in, out []*ops.Tensor) error {
 	size, err := signalScalarInt(in[0], "size")
 	if err != nil {
 		return err
@@ -468,15 +480,15 @@ func (k *signalWindowKernel) Run(ec *Context, in, out []*Tensor) error {
 	if n == 1 && !k.periodic {
 		vals[0] = 1
 	}
-	convStore64(y, vals)
+	ops.StoreFloat64s(y, vals)
 	return nil
 }
 
 type melKernel struct {
-	dtype DType
+	dtype ops.DType
 }
 
-func newMelWeightMatrix(n *Node) (any, error) {
+func newMelWeightMatrix(n *ops.Node) (any, error) {
 	dt, err := signalOutputType(n)
 	if err != nil {
 		return nil, err
@@ -484,7 +496,7 @@ func newMelWeightMatrix(n *Node) (any, error) {
 	return &melKernel{dtype: dt}, nil
 }
 
-func (k *melKernel) Run(ec *Context, in, out []*Tensor) error {
+func (k *melKernel) Run(ec *ops.Context, in, out []*ops.Tensor) error {
 	if len(in) < 5 {
 		return fmt.Errorf("5 inputs are required, got %d", len(in))
 	}
@@ -556,6 +568,6 @@ func (k *melKernel) Run(ec *Context, in, out []*Tensor) error {
 	}
 	y := ec.Empty(k.dtype, bins, M)
 	out[0] = y
-	convStore64(y, w)
+	ops.StoreFloat64s(y, w)
 	return nil
 }
