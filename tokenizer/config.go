@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 
 	"golang.org/x/text/unicode/norm"
@@ -54,14 +53,14 @@ type pattern struct {
 	Regex  *string `json:"Regex"`
 }
 
-func (p pattern) compile() (string, *regexp.Regexp, error) {
+func (p pattern) compile() (string, matcher, error) {
 	switch {
 	case p.String != nil:
 		return *p.String, nil, nil
 	case p.Regex != nil:
-		re, err := regexp.Compile(*p.Regex)
+		re, err := compileRegex(*p.Regex)
 		if err != nil {
-			return "", nil, fmt.Errorf("regex %q is not supported by Go's regexp: %w", *p.Regex, err)
+			return "", nil, fmt.Errorf("regex %q is not supported: %w", *p.Regex, err)
 		}
 		return "", re, nil
 	}

@@ -2,7 +2,6 @@ package tokenizer
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -391,7 +390,7 @@ func (p prependNormalizer) normalize(in []nchar) []nchar {
 // characters are aligned with the span of the match.
 type replaceNormalizer struct {
 	literal string
-	re      *regexp.Regexp
+	re      matcher
 	content string
 }
 
