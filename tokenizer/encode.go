@@ -227,6 +227,12 @@ func (t *Tokenizer) encode(text string, pair *string, opts Options) (enc Encodin
 		limit = max(limit, 0)
 		truncated = t.truncate(&a, b, limit)
 	}
+	if t.post.trimOffsets {
+		t.post.trimSequence(&a)
+		if b != nil {
+			t.post.trimSequence(b)
+		}
+	}
 	enc = t.postProcess(&a, b, !opts.NoSpecialTokens)
 	enc.Truncated = truncated
 	enc.RuneOffsets = make([]Offset, len(enc.Offsets))
@@ -388,12 +394,8 @@ func (t *Tokenizer) encodeSequence(text string) (sequence, error) {
 					if tk.start < 0 || tk.end > len(w) || tk.start >= tk.end {
 						return sequence{}, fmt.Errorf("model returned token %q with range [%d,%d) in a %d-character word", tk.value, tk.start, tk.end, len(w))
 					}
-					s32, e32 := spanOf(w[tk.start:tk.end])
-					start, end := int(s32), int(e32)
-					if t.post.trimOffsets {
-						start, end = trimSpaces(text, start, end)
-					}
-					s.add(tk.id, tk.value, start, end, word, false)
+					start, end := spanOf(w[tk.start:tk.end])
+					s.add(tk.id, tk.value, int(start), int(end), word, false)
 				}
 				word++
 			}
@@ -402,23 +404,51 @@ func (t *Tokenizer) encodeSequence(text string) (sequence, error) {
 	return s, nil
 }
 
-// trimSpaces narrows [start, end) of text to exclude surrounding whitespace.
-func trimSpaces(text string, start, end int) (int, int) {
-	for start < end {
-		r, size := utf8.DecodeRuneInString(text[start:end])
-		if !unicode.IsSpace(r) {
+// trimOffsets narrows the offsets of byte-level tokens to leave out the
+// spaces they start or end with, as Hugging Face's ByteLevel and
+// RobertaProcessing post-processors (trim_offsets) do: the spaces are
+// counted in the token string (Ġ, the byte-level space, or whitespace), one
+// byte each. The space of the sequence's first token is kept when the
+// processor adds a prefix space.
+func (p *postProcessor) trimSequence(s *sequence) {
+	for i, tok := range s.tokens {
+		lead, trail := countSpaces(tok, false), countSpaces(tok, true)
+		if lead == 0 && trail == 0 {
+			continue
+		}
+		o := &s.offsets[i]
+		if lead > 0 {
+			if (i == 0 || o.Start == 0) && p.prefixSpace && lead == 1 {
+				lead = 0
+			}
+			o.Start = min(o.Start+lead, o.End)
+		}
+		if trail > 0 && o.End >= trail {
+			o.End = max(o.End-trail, o.Start)
+		}
+	}
+}
+
+// countSpaces counts the spaces at the start (or, with fromEnd, the end) of
+// a byte-level token.
+func countSpaces(tok string, fromEnd bool) int {
+	n := 0
+	for len(tok) > 0 {
+		var r rune
+		var size int
+		if fromEnd {
+			r, size = utf8.DecodeLastRuneInString(tok)
+			tok = tok[:len(tok)-size]
+		} else {
+			r, size = utf8.DecodeRuneInString(tok)
+			tok = tok[size:]
+		}
+		if r != 'Ġ' && !unicode.IsSpace(r) {
 			break
 		}
-		start += size
+		n++
 	}
-	for end > start {
-		r, size := utf8.DecodeLastRuneInString(text[start:end])
-		if !unicode.IsSpace(r) {
-			break
-		}
-		end -= size
-	}
-	return start, end
+	return n
 }
 
 // normPart is a piece of normalized text, or an added token found in it.

@@ -70,6 +70,19 @@ func TestByteLevelBPE(t *testing.T) {
 	if want := []Offset{{}, {0, 3}, {4, 7}, {8, 8}, {9, 9}, {9, 11}, {}}; !slices.Equal(e.Offsets, want) {
 		t.Errorf("offsets = %v, want %v", e.Offsets, want) // trimmed like Hugging Face's trim_offsets
 	}
+	// trim_offsets counts the spaces in the token string (Ġ), as Hugging
+	// Face does: a newline token keeps its offsets, and so does the space
+	// of the first token when the processor adds a prefix space.
+	e, err = tok.Encode(" the\nthe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"<s>", "Ġthe", "Ċ", "t", "he", "</s>"}; !slices.Equal(e.Tokens, want) {
+		t.Errorf("tokens = %q, want %q", e.Tokens, want)
+	}
+	if want := []Offset{{}, {0, 4}, {4, 5}, {5, 6}, {6, 8}, {}}; !slices.Equal(e.Offsets, want) {
+		t.Errorf("offsets = %v, want %v", e.Offsets, want)
+	}
 	p, err := tok.EncodePair("the", "cat")
 	if err != nil {
 		t.Fatal(err)
@@ -145,6 +158,19 @@ func TestUnigram(t *testing.T) {
 	}
 	if want := []Offset{{}, {0, 5}, {5, 13}, {13, 14}, {14, 16}, {}}; !slices.Equal(e.RuneOffsets, want) {
 		t.Errorf("rune offsets = %v, want %v", e.RuneOffsets, want)
+	}
+	// The ▁ that Metaspace puts before a word takes the span of the
+	// word's first character (Hugging Face's prepend), also when it stands
+	// alone as a token.
+	e, err = tok.Encode("xx hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"<s>", "▁", "<unk>", "▁hello", "</s>"}; !slices.Equal(e.Tokens, want) {
+		t.Fatalf("tokens = %q, want %q", e.Tokens, want)
+	}
+	if want := []Offset{{}, {0, 1}, {0, 2}, {2, 8}, {}}; !slices.Equal(e.Offsets, want) {
+		t.Errorf("offsets = %v, want %v", e.Offsets, want)
 	}
 	e, err = tok.Encode("helo")
 	if err != nil {

@@ -329,7 +329,9 @@ func (m metaspacePreTokenizer) split(piece []nchar, dst [][]nchar) [][]nchar {
 	out := make([]nchar, 0, len(piece)+1)
 	first := piece[0].start == 0
 	if (m.prepend == "always" || (m.prepend == "first" && first)) && piece[0].r != ' ' && piece[0].r != m.replacement {
-		out = append(out, nchar{m.replacement, piece[0].start, piece[0].start})
+		// Prepended text takes the span of the first character, as Hugging
+		// Face's NormalizedString::prepend aligns it.
+		out = append(out, nchar{m.replacement, piece[0].start, piece[0].end})
 	}
 	for _, c := range piece {
 		if c.r == ' ' {
@@ -381,7 +383,7 @@ func (b *byteLevelPreTokenizer) split(piece []nchar, dst [][]nchar) [][]nchar {
 	}
 	if b.addPrefixSpace && piece[0].r != ' ' {
 		p := make([]nchar, 0, len(piece)+1)
-		p = append(p, nchar{' ', piece[0].start, piece[0].start})
+		p = append(p, nchar{' ', piece[0].start, piece[0].end})
 		piece = append(p, piece...)
 	}
 	var words [][]nchar
