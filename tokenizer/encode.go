@@ -25,7 +25,9 @@ type Encoding struct {
 	// TypeIDs are the segment ids (token_type_ids): 0 for the first text,
 	// 1 for the second of a pair (per the post-processor template).
 	TypeIDs []int
-	// Tokens are the vocabulary strings of the ids.
+	// Tokens are the token strings, as Hugging Face gives them: the
+	// vocabulary string of each id, except that an unknown piece of a
+	// Unigram model keeps its text ("Ç" where the id is <unk>'s).
 	Tokens []string
 	// Offsets are byte ranges in the text the token came from (the pair text
 	// for tokens of the second sequence); {0, 0} for added special tokens.

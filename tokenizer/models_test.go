@@ -148,7 +148,7 @@ func TestUnigram(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"<s>", "▁hello", "▁world", "▁", "<unk>", "</s>"}; !slices.Equal(e.Tokens, want) {
+	if want := []string{"<s>", "▁hello", "▁world", "▁", "xx", "</s>"}; !slices.Equal(e.Tokens, want) {
 		t.Fatalf("tokens = %q, want %q", e.Tokens, want)
 	}
 	// "ＨＥＬＬＯ" is 15 bytes, 5 runes; "▁world" includes its (collapsed)
@@ -166,7 +166,7 @@ func TestUnigram(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"<s>", "▁", "<unk>", "▁hello", "</s>"}; !slices.Equal(e.Tokens, want) {
+	if want := []string{"<s>", "▁", "xx", "▁hello", "</s>"}; !slices.Equal(e.Tokens, want) {
 		t.Fatalf("tokens = %q, want %q", e.Tokens, want)
 	}
 	if want := []Offset{{}, {0, 1}, {0, 2}, {2, 8}, {}}; !slices.Equal(e.Offsets, want) {
