@@ -229,12 +229,6 @@ func (t *Tokenizer) encode(text string, pair *string, opts Options) (enc Encodin
 		limit = max(limit, 0)
 		truncated = t.truncate(&a, b, limit)
 	}
-	if t.post.trimOffsets {
-		t.post.trimSequence(&a)
-		if b != nil {
-			t.post.trimSequence(b)
-		}
-	}
 	enc = t.postProcess(&a, b, !opts.NoSpecialTokens)
 	enc.Truncated = truncated
 	enc.RuneOffsets = make([]Offset, len(enc.Offsets))
@@ -249,6 +243,9 @@ func (t *Tokenizer) encode(text string, pair *string, opts Options) (enc Encodin
 			ri = rb
 		}
 		enc.RuneOffsets[i] = Offset{ri.at(o.Start), ri.at(o.End)}
+	}
+	if t.post.trimOffsets {
+		t.post.trim(&enc)
 	}
 	return enc, nil
 }
@@ -406,27 +403,39 @@ func (t *Tokenizer) encodeSequence(text string) (sequence, error) {
 	return s, nil
 }
 
-// trimOffsets narrows the offsets of byte-level tokens to leave out the
+// trim narrows the offsets of byte-level tokens to leave out the
 // spaces they start or end with, as Hugging Face's ByteLevel and
 // RobertaProcessing post-processors (trim_offsets) do: the spaces are
-// counted in the token string (Ġ, the byte-level space, or whitespace), one
-// byte each. The space of the sequence's first token is kept when the
-// processor adds a prefix space.
-func (p *postProcessor) trimSequence(s *sequence) {
-	for i, tok := range s.tokens {
+// counted in the token string (Ġ, the byte-level space, or whitespace) and
+// taken off the offsets one unit each, in bytes for Offsets (as its Rust
+// encode does) and in characters for RuneOffsets (as its Python and Node
+// bindings do, which convert to characters before post-processing). The
+// space of a sequence's first token is kept when the processor adds a
+// prefix space.
+func (p *postProcessor) trim(e *Encoding) {
+	var seen [2]int // tokens of each sequence so far
+	for k, tok := range e.Tokens {
+		seq := e.SequenceIDs[k]
+		if seq < 0 {
+			continue // added by the template, after trimming
+		}
+		i := seen[seq]
+		seen[seq]++
 		lead, trail := countSpaces(tok, false), countSpaces(tok, true)
 		if lead == 0 && trail == 0 {
 			continue
 		}
-		o := &s.offsets[i]
-		if lead > 0 {
-			if (i == 0 || o.Start == 0) && p.prefixSpace && lead == 1 {
-				lead = 0
+		for _, o := range []*Offset{&e.Offsets[k], &e.RuneOffsets[k]} {
+			l := lead
+			if l > 0 {
+				if (i == 0 || o.Start == 0) && p.prefixSpace && l == 1 {
+					l = 0
+				}
+				o.Start = min(o.Start+l, o.End)
 			}
-			o.Start = min(o.Start+lead, o.End)
-		}
-		if trail > 0 && o.End >= trail {
-			o.End = max(o.End-trail, o.Start)
+			if trail > 0 && o.End >= trail {
+				o.End = max(o.End-trail, o.Start)
+			}
 		}
 	}
 }

@@ -83,6 +83,23 @@ func TestByteLevelBPE(t *testing.T) {
 	if want := []Offset{{}, {0, 4}, {4, 5}, {5, 6}, {6, 8}, {}}; !slices.Equal(e.Offsets, want) {
 		t.Errorf("offsets = %v, want %v", e.Offsets, want)
 	}
+	// Trimming takes one unit per space: a byte in Offsets (Hugging
+	// Face's Rust encode), a character in RuneOffsets (its Python and Node
+	// bindings), so the lone prefix space before "é" ends inside "é" in
+	// bytes and is empty in characters.
+	e, err = tok.Encode("é the")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"<s>", "Ġ", "Ã©", "Ġthe", "</s>"}; !slices.Equal(e.Tokens, want) {
+		t.Errorf("tokens = %q, want %q", e.Tokens, want)
+	}
+	if want := []Offset{{}, {0, 1}, {0, 2}, {3, 6}, {}}; !slices.Equal(e.Offsets, want) {
+		t.Errorf("offsets = %v, want %v", e.Offsets, want)
+	}
+	if want := []Offset{{}, {0, 0}, {0, 1}, {2, 5}, {}}; !slices.Equal(e.RuneOffsets, want) {
+		t.Errorf("rune offsets = %v, want %v", e.RuneOffsets, want)
+	}
 	p, err := tok.EncodePair("the", "cat")
 	if err != nil {
 		t.Fatal(err)
