@@ -328,6 +328,9 @@ func applyForm(in []nchar, f norm.Form) []nchar {
 // shorter, the characters of src left over are dropped: after the first
 // (firstAbsorbs, Hugging Face's NFC and NFKC: "e\u0301\u0323" gives "ẹ" on
 // the e and U+0301 on U+0323) or at the end (the Precompiled normalizer).
+// Hugging Face can differ where a segment both decomposes and composes
+// with several marks: NFC of "İ\u0323\u0323" spans 0, 2, 2 there and 0, 1,
+// 2 here, NFKC of "½\u0323" puts 1⁄2 on ½ there; the ids are the same.
 func alignComposed(out []nchar, rep string, src []nchar, firstAbsorbs bool) []nchar {
 	n, m := utf8.RuneCountInString(rep), len(src)
 	k := 0
