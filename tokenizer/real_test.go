@@ -147,39 +147,43 @@ func TestRealTokenizers(t *testing.T) {
 	var texts realTexts
 	readRealJSON(t, "golden.json", &golden)
 	readRealJSON(t, "texts.json", &texts)
-	want := []string{"gpt2", "gpt2-roberta", "mistral-7b", "qwen2.5"}
+	want := []string{"gpt2", "gpt2-roberta", "mistral-7b", "qwen2.5", "t5-small"}
 	if got := sortedKeys(golden.Tokenizers); !slices.Equal(got, want) {
 		t.Fatalf("golden.json holds %q, want %q", got, want)
 	}
 	for _, name := range want {
 		t.Run(name, func(t *testing.T) {
 			g := golden.Tokenizers[name]
-			if len(g.Single) != len(texts.Texts) || len(g.Pair) != len(texts.Pairs) {
-				t.Fatalf("golden.json: %d/%d encodings for %d texts and %d pairs: run golden.cjs again",
-					len(g.Single), len(g.Pair), len(texts.Texts), len(texts.Pairs))
-			}
-			tok := loadReal(t, name)
-			for i, text := range texts.Texts {
-				e, err := tok.Encode(text)
-				if err != nil {
-					t.Errorf("Encode(%+q): %v", text, err)
-					continue
-				}
-				checkGolden(t, "Encode("+quote(text)+")", e, g.Single[i])
-			}
-			for i, p := range texts.Pairs {
-				e, err := tok.EncodePair(p[0], p[1])
-				if err != nil {
-					t.Errorf("EncodePair(%+q, %+q): %v", p[0], p[1], err)
-					continue
-				}
-				checkGolden(t, "EncodePair("+quote(p[0])+", "+quote(p[1])+")", e, g.Pair[i])
-			}
+			checkRealSet(t, loadReal(t, name), texts, g.Single, g.Pair)
 		})
 	}
 }
 
-// quote quotes a text for a message, cut after 60 characters.
+// checkRealSet encodes texts.json with tok and compares with golden values.
+func checkRealSet(t *testing.T, tok *Tokenizer, texts realTexts, single, pair []goldenEncoding) {
+	t.Helper()
+	if len(single) != len(texts.Texts) || len(pair) != len(texts.Pairs) {
+		t.Fatalf("%d/%d golden encodings for %d texts and %d pairs: run golden.cjs again",
+			len(single), len(pair), len(texts.Texts), len(texts.Pairs))
+	}
+	for i, text := range texts.Texts {
+		e, err := tok.Encode(text)
+		if err != nil {
+			t.Errorf("Encode(%+q): %v", text, err)
+			continue
+		}
+		checkGolden(t, "Encode("+quote(text)+")", e, single[i])
+	}
+	for i, p := range texts.Pairs {
+		e, err := tok.EncodePair(p[0], p[1])
+		if err != nil {
+			t.Errorf("EncodePair(%+q, %+q): %v", p[0], p[1], err)
+			continue
+		}
+		checkGolden(t, "EncodePair("+quote(p[0])+", "+quote(p[1])+")", e, pair[i])
+	}
+}
+
 func quote(s string) string {
 	if r := []rune(s); len(r) > 60 {
 		return strconv.QuoteToGraphic(string(r[:60])) + "..."
@@ -211,6 +215,47 @@ func TestRealPublishedIDs(t *testing.T) {
 		{"you\u2026\u00a0\u00a0you\u2026\u00a0\u00a0", []int{5832, 1399, 1849, 1849, 5832, 1399, 4603}},
 		{"weird \uFF5E edge \uFF5E case", []int{732, 1447, 27332, 121, 252, 5743, 27332, 121, 252, 1339}},
 		{" </s> test </s> ", []int{7359, 82, 29, 1332, 7359, 82, 29, 220}},
+	} {
+		e, err := tok.Encode(c.text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(e.IDs, c.ids) {
+			t.Errorf("Encode(%+q)\n got  %v %q\n want %v", c.text, e.IDs, e.Tokens, c.ids)
+		}
+	}
+}
+
+// TestRealT5PublishedIDs checks t5-small's SentencePiece Unigram
+// tokenizer (Precompiled charsmap, Metaspace, unknown pieces, no "type" in
+// its model; TestRealTokenizers compares it with Hugging Face) against the
+// ids transformers.js publishes for it in
+// packages/transformers/tests/models/t5/test_tokenization_t5.js
+// (huggingface/transformers.js, commit 5ed4c5c0d3c5, "Xenova/t5-small",
+// also run there on google-t5/t5-small).
+func TestRealT5PublishedIDs(t *testing.T) {
+	tok := loadReal(t, "t5-small")
+	if tok.ModelType() != "Unigram" {
+		t.Errorf("model type %q, want Unigram", tok.ModelType())
+	}
+	for _, c := range []struct {
+		text string
+		ids  []int
+	}{
+		{"How are you doing?", []int{571, 33, 25, 692, 58, 1}},
+		{"You should've done this", []int{148, 225, 31, 162, 612, 48, 1}},
+		{"0123456789 0 1 2 3 4 5 6 7 8 9 10 100 1000", []int{7088, 2773, 2128, 3708, 3914, 3, 632, 209, 204, 220, 314, 305, 431, 489, 505, 668, 335, 910, 5580, 1}},
+		{"A\n'll !!to?'d''d of, can't.", []int{71, 3, 31, 195, 3, 1603, 235, 58, 31, 26, 31, 31, 26, 13, 6, 54, 31, 17, 5, 1}},
+		{"UNwant\u00e9d,running", []int{4417, 3877, 2229, 26, 6, 24549, 1}},
+		{"1\u00002\uFFFD3", []int{209, 2, 357, 220, 1}},
+		{"生活的真谛是", []int{3, 2, 1}},
+		{"test $1 R2 #3 €4 £5 ¥6 ₣7 ₹8 ₱9 test", []int{794, 1970, 391, 357, 20206, 3416, 591, 23978, 3, 2, 948, 3, 2, 940, 3, 2, 927, 3, 2, 1298, 794, 1}},
+		{"you\u2026\u00a0\u00a0", []int{25, 233, 1}},
+		{"weird \uFF5E edge \uFF5E case", []int{10088, 3, 2, 3023, 3, 2, 495, 1}},
+		{"\u2581This \u2581is \u2581a \u2581test \u2581.", []int{100, 19, 3, 9, 794, 3, 5, 1}},
+		{"<s>\n", []int{3, 2, 7, 3155, 1}},
+		{" </s> test </s> ", []int{1, 794, 1, 1}},
+		{"Hey </s>. how are you", []int{9459, 1, 3, 5, 149, 33, 25, 1}},
 	} {
 		e, err := tok.Encode(c.text)
 		if err != nil {

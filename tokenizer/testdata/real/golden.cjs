@@ -21,6 +21,7 @@ const configs = {
   gpt2: read("gpt2"),
   "mistral-7b": read("mistral-7b"),
   "qwen2.5": read("qwen2.5"),
+  "t5-small": read("t5-small"),
 };
 const roberta = read("gpt2");
 roberta.pre_tokenizer = { type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true };
@@ -53,4 +54,5 @@ const pkg = require("tokenizers/package.json");
     out.tokenizers[name] = { single, pair };
   }
   fs.writeFileSync(path.join(dir, "golden.json"), JSON.stringify(out) + "\n");
+
 })();
