@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 
 	"golang.org/x/text/unicode/norm"
@@ -54,14 +53,14 @@ type pattern struct {
 	Regex  *string `json:"Regex"`
 }
 
-func (p pattern) compile() (string, *regexp.Regexp, error) {
+func (p pattern) compile() (string, matcher, error) {
 	switch {
 	case p.String != nil:
 		return *p.String, nil, nil
 	case p.Regex != nil:
-		re, err := regexp.Compile(*p.Regex)
+		re, err := compileRegex(*p.Regex)
 		if err != nil {
-			return "", nil, fmt.Errorf("regex %q is not supported by Go's regexp: %w", *p.Regex, err)
+			return "", nil, fmt.Errorf("regex %q is not supported: %w", *p.Regex, err)
 		}
 		return "", re, nil
 	}
@@ -265,6 +264,7 @@ type templatePiece struct {
 type postProcessor struct {
 	single, pair []templatePiece
 	trimOffsets  bool // byte-level: drop leading/trailing spaces from offsets
+	prefixSpace  bool // byte-level add_prefix_space: keep the first token's space
 }
 
 // specials returns how many special tokens the template for n sequences adds.
@@ -301,6 +301,7 @@ func parsePostProcessor(raw json.RawMessage, v interface{ TokenToID(string) (int
 		Sep         []json.RawMessage `json:"sep"`
 		Cls         []json.RawMessage `json:"cls"`
 		TrimOffsets *bool             `json:"trim_offsets"`
+		PrefixSpace *bool             `json:"add_prefix_space"`
 		Processors  []json.RawMessage `json:"processors"`
 	}
 	if err := json.Unmarshal(raw, &p); err != nil {
@@ -390,27 +391,31 @@ func parsePostProcessor(raw json.RawMessage, v interface{ TokenToID(string) (int
 		} else {
 			pp.pair = []templatePiece{cls, {seq: 0}, sep, sep, {seq: 1}, sep}
 			pp.trimOffsets = p.TrimOffsets == nil || *p.TrimOffsets
+			pp.prefixSpace = p.PrefixSpace == nil || *p.PrefixSpace
 		}
 		return pp, nil
 	case "ByteLevel":
 		pp, _ := parsePostProcessor(nil, v)
 		pp.trimOffsets = p.TrimOffsets == nil || *p.TrimOffsets
+		pp.prefixSpace = p.PrefixSpace == nil || *p.PrefixSpace
 		return pp, nil
 	case "Sequence":
 		// Combine: byte-level offset trimming plus the last template found.
 		out, _ := parsePostProcessor(nil, v)
-		trim := false
+		trim, prefixSpace := false, false
 		for i, sub := range p.Processors {
 			s, err := parsePostProcessor(sub, v)
 			if err != nil {
 				return nil, fmt.Errorf("post_processor sequence item %d: %w", i, err)
 			}
-			trim = trim || s.trimOffsets
+			if s.trimOffsets {
+				trim, prefixSpace = true, s.prefixSpace
+			}
 			if s.specials(false) > 0 || s.specials(true) > 0 {
 				out = s
 			}
 		}
-		out.trimOffsets = trim
+		out.trimOffsets, out.prefixSpace = trim, prefixSpace
 		return out, nil
 	}
 	return nil, fmt.Errorf("post_processor type %q is not supported", p.Type)

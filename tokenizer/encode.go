@@ -25,7 +25,9 @@ type Encoding struct {
 	// TypeIDs are the segment ids (token_type_ids): 0 for the first text,
 	// 1 for the second of a pair (per the post-processor template).
 	TypeIDs []int
-	// Tokens are the vocabulary strings of the ids.
+	// Tokens are the token strings, as Hugging Face gives them: the
+	// vocabulary string of each id, except that an unknown piece of a
+	// Unigram model keeps its text ("Ç" where the id is <unk>'s).
 	Tokens []string
 	// Offsets are byte ranges in the text the token came from (the pair text
 	// for tokens of the second sequence); {0, 0} for added special tokens.
@@ -242,6 +244,9 @@ func (t *Tokenizer) encode(text string, pair *string, opts Options) (enc Encodin
 		}
 		enc.RuneOffsets[i] = Offset{ri.at(o.Start), ri.at(o.End)}
 	}
+	if t.post.trimOffsets {
+		t.post.trim(&enc)
+	}
 	return enc, nil
 }
 
@@ -388,12 +393,8 @@ func (t *Tokenizer) encodeSequence(text string) (sequence, error) {
 					if tk.start < 0 || tk.end > len(w) || tk.start >= tk.end {
 						return sequence{}, fmt.Errorf("model returned token %q with range [%d,%d) in a %d-character word", tk.value, tk.start, tk.end, len(w))
 					}
-					s32, e32 := spanOf(w[tk.start:tk.end])
-					start, end := int(s32), int(e32)
-					if t.post.trimOffsets {
-						start, end = trimSpaces(text, start, end)
-					}
-					s.add(tk.id, tk.value, start, end, word, false)
+					start, end := spanOf(w[tk.start:tk.end])
+					s.add(tk.id, tk.value, int(start), int(end), word, false)
 				}
 				word++
 			}
@@ -402,23 +403,63 @@ func (t *Tokenizer) encodeSequence(text string) (sequence, error) {
 	return s, nil
 }
 
-// trimSpaces narrows [start, end) of text to exclude surrounding whitespace.
-func trimSpaces(text string, start, end int) (int, int) {
-	for start < end {
-		r, size := utf8.DecodeRuneInString(text[start:end])
-		if !unicode.IsSpace(r) {
+// trim narrows the offsets of byte-level tokens to leave out the
+// spaces they start or end with, as Hugging Face's ByteLevel and
+// RobertaProcessing post-processors (trim_offsets) do: the spaces are
+// counted in the token string (Ġ, the byte-level space, or whitespace) and
+// taken off the offsets one unit each, in bytes for Offsets (as its Rust
+// encode does) and in characters for RuneOffsets (as its Python and Node
+// bindings do, which convert to characters before post-processing). The
+// space of a sequence's first token is kept when the processor adds a
+// prefix space.
+func (p *postProcessor) trim(e *Encoding) {
+	var seen [2]int // tokens of each sequence so far
+	for k, tok := range e.Tokens {
+		seq := e.SequenceIDs[k]
+		if seq < 0 {
+			continue // added by the template, after trimming
+		}
+		i := seen[seq]
+		seen[seq]++
+		lead, trail := countSpaces(tok, false), countSpaces(tok, true)
+		if lead == 0 && trail == 0 {
+			continue
+		}
+		for _, o := range []*Offset{&e.Offsets[k], &e.RuneOffsets[k]} {
+			l := lead
+			if l > 0 {
+				if (i == 0 || o.Start == 0) && p.prefixSpace && l == 1 {
+					l = 0
+				}
+				o.Start = min(o.Start+l, o.End)
+			}
+			if trail > 0 && o.End >= trail {
+				o.End = max(o.End-trail, o.Start)
+			}
+		}
+	}
+}
+
+// countSpaces counts the spaces at the start (or, with fromEnd, the end) of
+// a byte-level token.
+func countSpaces(tok string, fromEnd bool) int {
+	n := 0
+	for len(tok) > 0 {
+		var r rune
+		var size int
+		if fromEnd {
+			r, size = utf8.DecodeLastRuneInString(tok)
+			tok = tok[:len(tok)-size]
+		} else {
+			r, size = utf8.DecodeRuneInString(tok)
+			tok = tok[size:]
+		}
+		if r != 'Ġ' && !unicode.IsSpace(r) {
 			break
 		}
-		start += size
+		n++
 	}
-	for end > start {
-		r, size := utf8.DecodeLastRuneInString(text[start:end])
-		if !unicode.IsSpace(r) {
-			break
-		}
-		end -= size
-	}
-	return start, end
+	return n
 }
 
 // normPart is a piece of normalized text, or an added token found in it.

@@ -344,7 +344,9 @@ func (u *unigram) tokenize(word []nchar, dst []token) ([]token, error) {
 		if !u.hasUnk {
 			return dst[:mark], fmt.Errorf("unigram: %q cannot be represented and there is no unknown token", piece)
 		}
-		t.id, t.value = u.unkID, u.tokens[u.unkID]
+		// Hugging Face's Unigram keeps the text of an unknown piece as the
+		// token string (the id is the unknown token's).
+		t.id, t.value = u.unkID, piece
 		out = append(out, t)
 	}
 	return out, nil

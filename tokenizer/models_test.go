@@ -70,6 +70,36 @@ func TestByteLevelBPE(t *testing.T) {
 	if want := []Offset{{}, {0, 3}, {4, 7}, {8, 8}, {9, 9}, {9, 11}, {}}; !slices.Equal(e.Offsets, want) {
 		t.Errorf("offsets = %v, want %v", e.Offsets, want) // trimmed like Hugging Face's trim_offsets
 	}
+	// trim_offsets counts the spaces in the token string (Ġ), as Hugging
+	// Face does: a newline token keeps its offsets, and so does the space
+	// of the first token when the processor adds a prefix space.
+	e, err = tok.Encode(" the\nthe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"<s>", "Ġthe", "Ċ", "t", "he", "</s>"}; !slices.Equal(e.Tokens, want) {
+		t.Errorf("tokens = %q, want %q", e.Tokens, want)
+	}
+	if want := []Offset{{}, {0, 4}, {4, 5}, {5, 6}, {6, 8}, {}}; !slices.Equal(e.Offsets, want) {
+		t.Errorf("offsets = %v, want %v", e.Offsets, want)
+	}
+	// Trimming takes one unit per space: a byte in Offsets (Hugging
+	// Face's Rust encode), a character in RuneOffsets (its Python and Node
+	// bindings), so the lone prefix space before "é" ends inside "é" in
+	// bytes and is empty in characters.
+	e, err = tok.Encode("é the")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"<s>", "Ġ", "Ã©", "Ġthe", "</s>"}; !slices.Equal(e.Tokens, want) {
+		t.Errorf("tokens = %q, want %q", e.Tokens, want)
+	}
+	if want := []Offset{{}, {0, 1}, {0, 2}, {3, 6}, {}}; !slices.Equal(e.Offsets, want) {
+		t.Errorf("offsets = %v, want %v", e.Offsets, want)
+	}
+	if want := []Offset{{}, {0, 0}, {0, 1}, {2, 5}, {}}; !slices.Equal(e.RuneOffsets, want) {
+		t.Errorf("rune offsets = %v, want %v", e.RuneOffsets, want)
+	}
 	p, err := tok.EncodePair("the", "cat")
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +165,7 @@ func TestUnigram(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"<s>", "▁hello", "▁world", "▁", "<unk>", "</s>"}; !slices.Equal(e.Tokens, want) {
+	if want := []string{"<s>", "▁hello", "▁world", "▁", "xx", "</s>"}; !slices.Equal(e.Tokens, want) {
 		t.Fatalf("tokens = %q, want %q", e.Tokens, want)
 	}
 	// "ＨＥＬＬＯ" is 15 bytes, 5 runes; "▁world" includes its (collapsed)
@@ -145,6 +175,19 @@ func TestUnigram(t *testing.T) {
 	}
 	if want := []Offset{{}, {0, 5}, {5, 13}, {13, 14}, {14, 16}, {}}; !slices.Equal(e.RuneOffsets, want) {
 		t.Errorf("rune offsets = %v, want %v", e.RuneOffsets, want)
+	}
+	// The ▁ that Metaspace puts before a word takes the span of the
+	// word's first character (Hugging Face's prepend), also when it stands
+	// alone as a token.
+	e, err = tok.Encode("xx hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"<s>", "▁", "xx", "▁hello", "</s>"}; !slices.Equal(e.Tokens, want) {
+		t.Fatalf("tokens = %q, want %q", e.Tokens, want)
+	}
+	if want := []Offset{{}, {0, 1}, {0, 2}, {2, 8}, {}}; !slices.Equal(e.Offsets, want) {
+		t.Errorf("offsets = %v, want %v", e.Offsets, want)
 	}
 	e, err = tok.Encode("helo")
 	if err != nil {

@@ -2,7 +2,6 @@ package tokenizer
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -249,6 +248,8 @@ func appendHangul(out []nchar, c nchar) []nchar {
 }
 
 // canonicalOrder stably sorts each run of non-starters by combining class.
+// Only the characters move: the spans stay in place, as Hugging Face aligns
+// the decomposed text position by position.
 func canonicalOrder(cs []nchar, f norm.Form) {
 	var buf [4]byte
 	ccc := func(r rune) uint8 {
@@ -259,8 +260,8 @@ func canonicalOrder(cs []nchar, f norm.Form) {
 		return f.Properties(buf[:n]).CCC()
 	}
 	for i := 1; i < len(cs); i++ {
-		c := cs[i]
-		cc := ccc(c.r)
+		r := cs[i].r
+		cc := ccc(r)
 		if cc == 0 {
 			continue
 		}
@@ -270,17 +271,16 @@ func canonicalOrder(cs []nchar, f norm.Form) {
 			if prev == 0 || prev <= cc {
 				break
 			}
-			cs[j] = cs[j-1]
+			cs[j].r = cs[j-1].r
 			j--
 		}
-		cs[j] = c
+		cs[j].r = r
 	}
 }
 
 // composeForm applies a composing form (NFC or NFKC). Text is cut into
-// normalization segments; a segment whose character count is unchanged keeps
-// its alignments one to one, otherwise each produced character spans the
-// whole segment.
+// normalization segments, each aligned as Hugging Face aligns it (see
+// alignComposed).
 type composeForm struct{ form norm.Form }
 
 func (c composeForm) normalize(in []nchar) []nchar {
@@ -314,20 +314,33 @@ func applyForm(in []nchar, f norm.Form) []nchar {
 			last = len(in) - 1
 		}
 		seg = f.AppendString(seg[:0], part)
-		if utf8.RuneCount(seg) == count {
-			k := first
-			for _, r := range string(seg) {
-				out = append(out, nchar{r, in[k].start, in[k].end})
-				k++
-			}
-		} else {
-			start, end := spanOf(in[first : last+1])
-			for _, r := range string(seg) {
-				out = append(out, nchar{r, start, end})
-			}
-		}
+		out = alignComposed(out, string(seg), in[first:last+1], true)
 		ci += count
 		pos += n
+	}
+	return out
+}
+
+// alignComposed appends the characters of rep, which replaces the characters
+// src, giving each the span of one of src, position by position. When rep is
+// longer, its extra characters take the span of the last of src (Hugging
+// Face aligns an inserted character with the one before). When it is
+// shorter, the characters of src left over are dropped: after the first
+// (firstAbsorbs, Hugging Face's NFC and NFKC: "e\u0301\u0323" gives "ẹ" on
+// the e and U+0301 on U+0323) or at the end (the Precompiled normalizer).
+// Hugging Face can differ where a segment both decomposes and composes
+// with several marks: NFC of "İ\u0323\u0323" spans 0, 2, 2 there and 0, 1,
+// 2 here, NFKC of "½\u0323" puts 1⁄2 on ½ there; the ids are the same.
+func alignComposed(out []nchar, rep string, src []nchar, firstAbsorbs bool) []nchar {
+	n, m := utf8.RuneCountInString(rep), len(src)
+	k := 0
+	for _, r := range rep {
+		j := min(k, m-1)
+		if n < m && firstAbsorbs && k > 0 {
+			j = k + m - n
+		}
+		out = append(out, nchar{r, src[j].start, src[j].end})
+		k++
 	}
 	return out
 }
@@ -391,7 +404,7 @@ func (p prependNormalizer) normalize(in []nchar) []nchar {
 // characters are aligned with the span of the match.
 type replaceNormalizer struct {
 	literal string
-	re      *regexp.Regexp
+	re      matcher
 	content string
 }
 
@@ -548,9 +561,8 @@ func (p *precompiledNormalizer) normalize(in []nchar) []nchar {
 		ci += count
 		if len(g) < 6 {
 			if rep, ok := p.lookup(g); ok {
-				start, end := spanOf(chars)
-				for _, r := range rep {
-					out = append(out, nchar{r, start, end})
+				if rep != "" {
+					out = alignComposed(out, rep, chars, false)
 				}
 				continue
 			}

@@ -1,7 +1,7 @@
 package tokenizer
 
 import (
-	"regexp"
+	"slices"
 	"unicode"
 	"unicode/utf8"
 )
@@ -202,7 +202,7 @@ func (d digitsPreTokenizer) split(piece []nchar, dst [][]nchar) [][]nchar {
 // splitPreTokenizer splits on a literal string or a regular expression.
 type splitPreTokenizer struct {
 	literal  string
-	re       *regexp.Regexp
+	re       matcher
 	behavior behavior
 	invert   bool
 }
@@ -237,21 +237,81 @@ func (s splitPreTokenizer) split(piece []nchar, dst [][]nchar) [][]nchar {
 			i += size
 		}
 	}
-	if s.invert {
-		var inv [][2]int
-		prev := 0
-		for _, r := range ranges {
-			if prev < r[0] {
-				inv = append(inv, [2]int{prev, r[0]})
-			}
-			prev = r[1]
-		}
-		if prev < len(piece) {
-			inv = append(inv, [2]int{prev, len(piece)})
-		}
-		ranges = inv
+	if !s.invert {
+		return splitRanges(piece, ranges, s.behavior, dst)
 	}
-	return splitRanges(piece, ranges, s.behavior, dst)
+	// Inverted, the matches are the pieces and the text between them the
+	// delimiters. Adjacent matches stay apart.
+	var segs []segmentFlag
+	prev := 0
+	for _, r := range ranges {
+		if prev < r[0] {
+			segs = append(segs, segmentFlag{prev, r[0], true})
+		}
+		segs = append(segs, segmentFlag{r[0], r[1], false})
+		prev = r[1]
+	}
+	if prev < len(piece) {
+		segs = append(segs, segmentFlag{prev, len(piece), true})
+	}
+	return splitSegments(piece, segs, s.behavior, dst)
+}
+
+// segmentFlag is a character range [start, end) of a piece, a delimiter or not.
+type segmentFlag struct {
+	start, end int
+	delim      bool
+}
+
+// splitSegments applies b to segments that cover piece in order. Unlike
+// splitRanges, which cuts the text between delimiters as one piece, every
+// non-delimiter segment stays a piece of its own, as in Hugging Face's
+// NormalizedString::split (Contiguous aside, which joins equal neighbours).
+func splitSegments(piece []nchar, segs []segmentFlag, b behavior, dst [][]nchar) [][]nchar {
+	out := make([][2]int, 0, len(segs))
+	prevDelim := false
+	switch b {
+	case behaviorRemoved:
+		for _, g := range segs {
+			if !g.delim {
+				out = append(out, [2]int{g.start, g.end})
+			}
+		}
+	case behaviorIsolated:
+		for _, g := range segs {
+			out = append(out, [2]int{g.start, g.end})
+		}
+	case behaviorMergedWithPrevious, behaviorContiguous:
+		for _, g := range segs {
+			join := g.delim && !prevDelim
+			if b == behaviorContiguous {
+				join = g.delim == prevDelim
+			}
+			if n := len(out); join && n > 0 {
+				out[n-1][1] = g.end
+			} else {
+				out = append(out, [2]int{g.start, g.end})
+			}
+			prevDelim = g.delim
+		}
+	case behaviorMergedWithNext:
+		for i := len(segs) - 1; i >= 0; i-- {
+			g := segs[i]
+			if n := len(out); g.delim && !prevDelim && n > 0 {
+				out[n-1][0] = g.start
+			} else {
+				out = append(out, [2]int{g.start, g.end})
+			}
+			prevDelim = g.delim
+		}
+		slices.Reverse(out)
+	}
+	for _, r := range out {
+		if r[0] < r[1] {
+			dst = append(dst, piece[r[0]:r[1]])
+		}
+	}
+	return dst
 }
 
 // metaspacePreTokenizer replaces spaces with a marker (▁ by default),
@@ -269,7 +329,9 @@ func (m metaspacePreTokenizer) split(piece []nchar, dst [][]nchar) [][]nchar {
 	out := make([]nchar, 0, len(piece)+1)
 	first := piece[0].start == 0
 	if (m.prepend == "always" || (m.prepend == "first" && first)) && piece[0].r != ' ' && piece[0].r != m.replacement {
-		out = append(out, nchar{m.replacement, piece[0].start, piece[0].start})
+		// Prepended text takes the span of the first character, as Hugging
+		// Face's NormalizedString::prepend aligns it.
+		out = append(out, nchar{m.replacement, piece[0].start, piece[0].end})
 	}
 	for _, c := range piece {
 		if c.r == ' ' {
@@ -321,7 +383,7 @@ func (b *byteLevelPreTokenizer) split(piece []nchar, dst [][]nchar) [][]nchar {
 	}
 	if b.addPrefixSpace && piece[0].r != ' ' {
 		p := make([]nchar, 0, len(piece)+1)
-		p = append(p, nchar{' ', piece[0].start, piece[0].start})
+		p = append(p, nchar{' ', piece[0].start, piece[0].end})
 		piece = append(p, piece...)
 	}
 	var words [][]nchar
