@@ -3,6 +3,7 @@ package ops
 import (
 	"fmt"
 	"math"
+	"unsafe"
 )
 
 // registerResize registers Resize and the deprecated Upsample.
@@ -468,6 +469,9 @@ func (k *resizeKernel) Run(ec *Context, in, out []*Tensor) error {
 		return nil
 	}
 	if k.mode == resizeNearest {
+		if xs, ok := x.Data.([]float32); ok && resizeNearest32(ec, y.Float32s(), xs, x.Shape, y.Shape, axes) {
+			return nil
+		}
 		return resizeGather(x, y, axes, k.extrapolation)
 	}
 	return resizeSeparable(ec, x, y, axes, k.extrapolation)
@@ -563,6 +567,106 @@ func resizeGatherNearest[T any](dst, src []T, inShape, outShape []int, idx [][]i
 		if d < 0 {
 			return
 		}
+	}
+}
+
+// resizeNearest32 is resizeGatherNearest for float32 when every index is
+// in range (no extrapolation), spread over the workers by output rows
+// (all axes but the last): a row that repeats the previous row's source
+// is copied, and an integer upsampling of the last axis (index j/f)
+// writes each source value f times instead of gathering. It reports false,
+// writing nothing, when some index is out of range.
+func resizeNearest32(ec *Context, dst, src []float32, inShape, outShape []int, axes []resizeAxis) bool {
+	r := len(outShape)
+	for a := range axes {
+		for _, i := range axes[a].idx {
+			if i < 0 {
+				return false
+			}
+		}
+	}
+	inner := outShape[r-1]
+	last := axes[r-1].idx
+	rep := 0 // f when last[j] == j/f for every j
+	if n := inShape[r-1]; n > 0 && inner%n == 0 {
+		rep = inner / n
+		for j, i := range last {
+			if i != j/rep {
+				rep = 0
+				break
+			}
+		}
+	}
+	strides := Strides(inShape)
+	rows := len(dst) / inner
+	vm := vecmath()
+	fill := func(lo, hi int) {
+		var pos [maxRank]int
+		for d, rem := r-2, lo; d >= 0; d-- {
+			pos[d] = rem % outShape[d]
+			rem /= outShape[d]
+		}
+		prevBase := -1
+		for o := lo; o < hi; o++ {
+			base := 0
+			for d := 0; d < r-1; d++ {
+				base += axes[d].idx[pos[d]] * strides[d]
+			}
+			row := dst[o*inner : (o+1)*inner]
+			switch {
+			case base == prevBase:
+				copy(row, dst[(o-1)*inner:o*inner])
+			case rep == 1:
+				copy(row, src[base:base+inner])
+			case rep == 2:
+				vm.dup2(row, src[base:base+inner/2])
+			case rep > 2:
+				s := src[base : base+inner/rep]
+				for i, v := range s {
+					seg := row[i*rep : (i+1)*rep]
+					for j := range seg {
+						seg[j] = v
+					}
+				}
+			default:
+				s := src[base:]
+				for j, i := range last {
+					row[j] = s[i]
+				}
+			}
+			prevBase = base
+			for d := r - 2; d >= 0; d-- {
+				pos[d]++
+				if pos[d] < outShape[d] {
+					break
+				}
+				pos[d] = 0
+			}
+		}
+	}
+	if len(dst) < 1<<16 {
+		fill(0, rows)
+	} else {
+		ec.Parallel(rows, max(1, (1<<14)/inner), fill)
+	}
+	return true
+}
+
+// dup2Go is vecMath.dup2 in Go: one 64-bit store per pair when d is
+// 8-byte aligned.
+func dup2Go(d, s []float32) {
+	d = d[:2*len(s)]
+	if len(s) > 0 && uintptr(unsafe.Pointer(&d[0]))%8 == 0 {
+		d64 := unsafe.Slice((*uint64)(unsafe.Pointer(&d[0])), len(s))
+		for i, v := range s {
+			b := uint64(math.Float32bits(v))
+			d64[i] = b | b<<32
+		}
+		return
+	}
+	for i, v := range s {
+		d[2*i] = v
+		d[2*i+1] = v
 	}
 }
 

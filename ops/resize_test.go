@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"context"
 	"math/rand"
 	"testing"
 )
@@ -66,4 +67,74 @@ func BenchmarkResizeLinear(b *testing.B) {
 	x := cvtRand(rand.New(rand.NewSource(1)), 1, 3, 224, 224)
 	scales := cvtF32([]int{4}, 1, 1, 2, 2)
 	cvtBench(b, "Resize", 13, []*Attr{cvtStr("mode", "linear")}, x, nil, scales)
+}
+
+// TestResizeNearest32 compares the float32 nearest path with the generic
+// gather over index patterns: identity, integer upsampling by 2 and 3,
+// downsampling and arbitrary indices, small and large (parallel) outputs.
+func TestResizeNearest32(t *testing.T) {
+	pool := NewPool(3)
+	defer pool.Close()
+	ec := NewContext(context.Background(), pool, nil)
+	r := rand.New(rand.NewSource(9))
+	for _, tc := range []struct {
+		in, out []int
+		kind    string
+	}{
+		{[]int{1, 3, 4, 5}, []int{1, 3, 8, 10}, "up"},
+		{[]int{2, 64, 40, 56}, []int{2, 64, 80, 112}, "up"},
+		{[]int{1, 2, 5, 7}, []int{1, 2, 15, 21}, "up"},
+		{[]int{1, 2, 9, 9}, []int{1, 2, 9, 9}, "up"},
+		{[]int{3, 10, 12}, []int{3, 5, 6}, "random"},
+		{[]int{4, 300, 70}, []int{4, 200, 93}, "random"},
+		{[]int{7}, []int{20}, "random"},
+	} {
+		x := cvtRand(r, tc.in...)
+		axes := make([]resizeAxis, len(tc.in))
+		idx := make([][]int, len(tc.in))
+		for a := range axes {
+			ix := make([]int, tc.out[a])
+			for j := range ix {
+				if tc.kind == "up" {
+					ix[j] = j * tc.in[a] / tc.out[a]
+				} else {
+					ix[j] = r.Intn(tc.in[a])
+				}
+			}
+			axes[a], idx[a] = resizeAxis{in: tc.in[a], out: tc.out[a], idx: ix}, ix
+		}
+		n := NumElements(tc.out)
+		want, got := make([]float32, n), make([]float32, n)
+		resizeGatherNearest(want, x.Float32s(), tc.in, tc.out, idx, 0)
+		if !resizeNearest32(ec, got, x.Float32s(), tc.in, tc.out, axes) {
+			t.Fatalf("%v -> %v: refused", tc.in, tc.out)
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("%v -> %v (%s): element %d = %v, want %v", tc.in, tc.out, tc.kind, i, got[i], want[i])
+			}
+		}
+	}
+	// An out-of-range index leaves the case to the generic gather.
+	axes := []resizeAxis{{in: 3, out: 2, idx: []int{0, -1}}}
+	if resizeNearest32(ec, make([]float32, 2), []float32{1, 2, 3}, []int{3}, []int{2}, axes) {
+		t.Fatal("an extrapolated index was accepted")
+	}
+}
+
+// TestDup2 checks the vectorised row duplication against dup2Go.
+func TestDup2(t *testing.T) {
+	vm := vecmath()
+	r := rand.New(rand.NewSource(2))
+	for n := 0; n <= 40; n++ {
+		src := randSlice(r, n)
+		want, got := make([]float32, 2*n+1), make([]float32, 2*n+1)
+		dup2Go(want[1:], src)
+		vm.dup2(got[1:], src) // unaligned destination
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("n=%d: element %d = %v, want %v", n, i, got[i], want[i])
+			}
+		}
+	}
 }

@@ -40,6 +40,9 @@ type vecMath struct {
 	// xg[k·H+j] + hg[k·H+j] (H = len(h)), c[j] = σ(f)·c[j] + σ(i)·tanh(g)
 	// and h[j] = σ(o)·tanh(c[j]).
 	lstmCell func(xg, hg, c, h []float32)
+	// dup2 writes each value of src twice in a row into dst
+	// (len(dst) ≥ 2·len(src)): nearest 2× upsampling of a row.
+	dup2 func(dst, src []float32)
 }
 
 var vecMathOnce = sync.OnceValue(func() vecMath {
@@ -73,6 +76,9 @@ var vecMathOnce = sync.OnceValue(func() vecMath {
 	}
 	if v.clamp == nil {
 		v.clamp = clampGo
+	}
+	if v.dup2 == nil {
+		v.dup2 = dup2Go
 	}
 	if v.lstmCell == nil {
 		v.lstmCell = func(xg, hg, c, h []float32) { lstmCellTail(xg, hg, c, h, 0) }

@@ -38,6 +38,9 @@ func normAffineAVX2(y, x, gamma, beta *float32, n int, mean, inv float64)
 func clampAVX2(xs *float32, n int, lo, hi float32)
 
 //go:noescape
+func dup2AVX2(dst, src *float32, n int)
+
+//go:noescape
 func lstmCellAVX2(xg, hg, c, h *float32, stride, n int)
 
 func asmVecMath(f cpuFeatures) vecMath {
@@ -45,6 +48,14 @@ func asmVecMath(f cpuFeatures) vecMath {
 		return vecMath{}
 	}
 	return vecMath{
+		dup2: func(dst, src []float32) {
+			n := len(src) &^ 7
+			if n > 0 {
+				_ = dst[2*n-1]
+				dup2AVX2(&dst[0], &src[0], n)
+			}
+			dup2Go(dst[2*n:], src[n:])
+		},
 		lstmCell: func(xg, hg, c, h []float32) {
 			hidden := len(h)
 			n := hidden &^ 7

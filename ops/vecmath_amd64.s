@@ -533,3 +533,29 @@ lc_loop:
 lc_done:
 	VZEROUPPER
 	RET
+
+// func dup2AVX2(dst, src *float32, n int)
+// dst[2i] = dst[2i+1] = src[i] for i < n, n a multiple of 8.
+TEXT ·dup2AVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $3, CX
+	JZ   dup_done
+
+dup_loop:
+	VMOVUPS    (SI), Y0
+	VUNPCKLPS  Y0, Y0, Y1             // a0 a0 a1 a1 | a4 a4 a5 a5
+	VUNPCKHPS  Y0, Y0, Y2             // a2 a2 a3 a3 | a6 a6 a7 a7
+	VPERM2F128 $0x20, Y2, Y1, Y3      // a0 a0 a1 a1 a2 a2 a3 a3
+	VPERM2F128 $0x31, Y2, Y1, Y4      // a4 a4 a5 a5 a6 a6 a7 a7
+	VMOVUPS    Y3, (DI)
+	VMOVUPS    Y4, 32(DI)
+	ADDQ       $32, SI
+	ADDQ       $64, DI
+	DECQ       CX
+	JNZ        dup_loop
+
+dup_done:
+	VZEROUPPER
+	RET
