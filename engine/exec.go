@@ -56,6 +56,14 @@ func releaseValue(ec *ops.Context, v ops.Value) {
 // initializer default); captures follow p.captures. The returned values are
 // owned by the caller (distinct from any input, capture or constant).
 func (p *plan) run(ec *ops.Context, inputs, captures []ops.Value, outs []ops.Value) error {
+	return p.runBound(ec, inputs, captures, outs, nil)
+}
+
+// runBound is run with, in bind (nil, or one entry per graph output), the
+// caller's tensors to compute outputs into: each is offered to the arena
+// (ops.Arena.Bind) around the step that produces its output, so a kernel
+// allocating that output writes it in place.
+func (p *plan) runBound(ec *ops.Context, inputs, captures []ops.Value, outs []ops.Value, bind []*ops.Tensor) error {
 	f := p.frames.get()
 	defer p.frames.put(f)
 	vals := f.vals
@@ -79,7 +87,12 @@ func (p *plan) run(ec *ops.Context, inputs, captures []ops.Value, outs []ops.Val
 			p.releaseAll(ec, f)
 			return err
 		}
-		if err := p.runStep(ec, f, st); err != nil {
+		bound := bind != nil && p.bindStep(ec.Arena(), st, bind)
+		err := p.runStep(ec, f, st)
+		if bound {
+			ec.Arena().Unbind()
+		}
+		if err != nil {
 			p.releaseAll(ec, f)
 			return err
 		}
@@ -107,6 +120,24 @@ func (p *plan) run(ec *ops.Context, inputs, captures []ops.Value, outs []ops.Val
 		}
 	}
 	return nil
+}
+
+// bindStep offers arena a the caller's tensors of the graph outputs st
+// produces, reporting whether it offered any.
+func (p *plan) bindStep(a *ops.Arena, st *step, bind []*ops.Tensor) bool {
+	if a == nil {
+		return false
+	}
+	offered := false
+	for _, s := range st.out {
+		for i, o := range p.outputs {
+			if o == s && s >= 0 && bind[i] != nil {
+				a.Bind(bind[i])
+				offered = true
+			}
+		}
+	}
+	return offered
 }
 
 func (p *plan) isProduced(slot int) bool {

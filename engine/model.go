@@ -298,9 +298,12 @@ func (m *Model) RunList(ctx context.Context, inputs []ops.Value, outs []ops.Valu
 
 // RunInto is RunList for callers that reuse their output tensors: where
 // outs[i] already holds a tensor with output i's element type and shape
-// (and is not one of the inputs), the result is copied into it and outs[i]
-// is left pointing at it; other entries are replaced as RunList does. A run
-// whose outputs are all bound this way allocates nothing.
+// (and is not one of the inputs, nor shares their storage), the result is
+// written into it, by the kernel computing it where it can, else by a
+// copy, and outs[i] is left pointing at it; other entries are replaced as
+// RunList does. outs[i]'s contents are undefined while the run is in
+// progress, and after a failed run. A run whose outputs are all bound this
+// way allocates nothing.
 func (m *Model) RunInto(ctx context.Context, inputs []ops.Value, outs []ops.Value) error {
 	return m.runChecked(ctx, inputs, outs, true)
 }
@@ -331,7 +334,7 @@ func (m *Model) runChecked(ctx context.Context, inputs []ops.Value, outs []ops.V
 	for _, v := range outs[:len(m.outputs)] {
 		t, _ := v.(*ops.Tensor)
 		for _, in := range inputs {
-			if in == v {
+			if it, ok := in.(*ops.Tensor); in == v || ok && t.SharesData(it) {
 				t = nil // never write into an input
 			}
 		}
@@ -381,7 +384,7 @@ func (m *Model) runList(ctx context.Context, inputs []ops.Value, outs []ops.Valu
 			m.states.Put(st)
 		}
 	}()
-	if err := m.plan.run(st.ec, inputs, nil, outs); err != nil {
+	if err := m.plan.runBound(st.ec, inputs, nil, outs, dst); err != nil {
 		return err
 	}
 	for i, v := range outs[:len(m.outputs)] {
@@ -395,13 +398,16 @@ func (m *Model) runList(ctx context.Context, inputs []ops.Value, outs []ops.Valu
 }
 
 // copyInto copies the run's output v into the caller's tensor d when their
-// types and shapes agree, releasing v to the arena.
+// types and shapes agree (nothing to copy when the step computed it in d's
+// storage), releasing v to the arena.
 func copyInto(a *ops.Arena, d *ops.Tensor, v ops.Value) bool {
 	t, ok := v.(*ops.Tensor)
 	if d == nil || !ok || d.DType != t.DType || !ops.EqualShapes(d.Shape, t.Shape) || d == t {
 		return false
 	}
-	ops.CopySlice(d.Data, t.Data)
+	if !d.SharesData(t) {
+		ops.CopySlice(d.Data, t.Data)
+	}
 	if t.Recyclable() {
 		a.Release(t)
 	}

@@ -39,8 +39,8 @@ func (c *Context) Arena() *Arena { return c.arena }
 // New returns a zeroed tensor of the given type and shape.
 func (c *Context) New(dt DType, shape ...int) *Tensor {
 	t := c.Empty(dt, shape...)
-	if c.arena != nil && t.buf != nil && t.buf.reused {
-		ClearSlice(t.Data)
+	if c.arena != nil && (t.buf == nil || t.buf.reused) {
+		ClearSlice(t.Data) // a reused buffer, or bound storage
 	}
 	return t
 }
@@ -105,9 +105,10 @@ func (b *buffer) bytes() int64 { return int64(b.cap) * int64(max(b.dt.Size(), 1)
 type Arena struct {
 	free     map[arenaKey][]*buffer
 	tensors  []*Tensor
-	limit    int64  // bytes kept between runs; 0: no limit
-	retained int64  // bytes in free
-	run      uint64 // runs started
+	bound    []*Tensor // offered by Bind, not yet taken
+	limit    int64     // bytes kept between runs; 0: no limit
+	retained int64     // bytes in free
+	run      uint64    // runs started
 }
 
 // SetLimit bounds the bytes the arena keeps between runs (0: no limit).
@@ -170,7 +171,42 @@ func (a *Arena) newTensor() *Tensor {
 	return &Tensor{Shape: make([]int, 0, 6), pooled: true}
 }
 
+// Bind offers t's storage to the next allocation of exactly t's type and
+// shape, which then writes into it instead of an arena buffer: the engine
+// binds a caller's output tensor (RunInto) around the step that computes
+// that output, so the result lands in place without a copy. The tensor
+// handed out owns no arena buffer; Unbind withdraws what was not taken.
+func (a *Arena) Bind(t *Tensor) { a.bound = append(a.bound, t) }
+
+// Unbind withdraws the storage offered by Bind and not taken.
+func (a *Arena) Unbind() {
+	clear(a.bound)
+	a.bound = a.bound[:0]
+}
+
+// takeBound returns a tensor over the first bound storage of type dt and
+// the given shape, or nil.
+func (a *Arena) takeBound(dt DType, shape []int) *Tensor {
+	for i, b := range a.bound {
+		if b.DType != dt || !EqualShapes(b.Shape, shape) || b.Len() != NumElements(shape) {
+			continue
+		}
+		a.bound = append(a.bound[:i], a.bound[i+1:]...)
+		t := a.newTensor()
+		t.DType = dt
+		t.Shape = append(t.Shape[:0], shape...)
+		t.Data = b.Data
+		return t
+	}
+	return nil
+}
+
 func (a *Arena) alloc(dt DType, shape []int) *Tensor {
+	if len(a.bound) > 0 {
+		if t := a.takeBound(dt, shape); t != nil {
+			return t
+		}
+	}
 	n := NumElements(shape)
 	c := sizeClass(n)
 	k := arenaKey{dt, c}

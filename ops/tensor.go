@@ -2,6 +2,7 @@ package ops
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 )
 
@@ -28,6 +29,15 @@ type Tensor struct {
 }
 
 func (*Tensor) isValue() {}
+
+// SharesData reports whether t and u hold the same elements in the same
+// storage (same type, length and first element).
+func (t *Tensor) SharesData(u *Tensor) bool {
+	if t == nil || u == nil || t.DType != u.DType || t.Len() != u.Len() || t.Len() == 0 {
+		return false
+	}
+	return reflect.ValueOf(t.Data).UnsafePointer() == reflect.ValueOf(u.Data).UnsafePointer()
+}
 
 // NewTensor allocates a zeroed tensor of the given type and shape on the Go
 // heap (outside any arena).
