@@ -399,6 +399,11 @@ func convOutRange(off, s, in, out int) (int, int) {
 func convDepthwise[T convFloat](ec *Context, p convParams, x, w, bias, y []T) {
 	g := p.g
 	if g.k == [3]int{1, 3, 3} && g.d == [3]int{1, 1, 1} && g.in[0] == 1 && g.out[0] == 1 && g.pad[0] == 0 {
+		if x32, ok := any(x).([]float32); ok {
+			b32, _ := any(bias).([]float32)
+			convDepthwise3x3F32(ec, p, x32, any(w).([]float32), b32, any(y).([]float32))
+			return
+		}
 		convDepthwise3x3(ec, p, x, w, bias, y)
 		return
 	}

@@ -45,10 +45,7 @@ func convRunF32(ec *Context, p convParams, x, w, bias, y []float32) {
 			var beta float32
 			if bias != nil {
 				for i, v := range bias[gi*mg+m0 : gi*mg+m1] {
-					row := c[i*P : i*P+j1-j0]
-					for j := range row {
-						row[j] = v
-					}
+					fillFloat32(c[i*P:i*P+j1-j0], v)
 				}
 				beta = 1
 			}
@@ -59,6 +56,18 @@ func convRunF32(ec *Context, p convParams, x, w, bias, y []float32) {
 			}
 		}
 	})
+}
+
+// fillFloat32 sets every element of s to v, doubling copies after the
+// first (memmove's wide stores instead of one store per element).
+func fillFloat32(s []float32, v float32) {
+	if len(s) == 0 {
+		return
+	}
+	s[0] = v
+	for k := 1; k < len(s); k *= 2 {
+		copy(s[k:], s[:k])
+	}
 }
 
 // im2colPacked gathers, for output positions [j0, j1), the receptive
@@ -173,6 +182,93 @@ func convDepthwise3x3[T convFloat](ec *Context, p convParams, x, w, bias, y []T)
 					continue
 				}
 				convDW3Edge(yr, xs, k, z, iy, inH, inW, sx, px, 0, outW)
+			}
+			if p.ep.active() {
+				convApply(&p.ep, y, it, it+1, outP, 0, outP)
+			}
+		}
+	})
+}
+
+// convDepthwise3x3F32 is convDepthwise3x3 in float32 on a zero-padded copy
+// of each channel, so that no window needs a bounds check: with stride 1
+// the padded channel is convolved as one long row (outputs computed at the
+// padded width, the two extra columns dropped), eight outputs per
+// vectorised step; other strides sum the nine taps per output.
+func convDepthwise3x3F32(ec *Context, p convParams, x, w, bias, y []float32) {
+	g := p.g
+	mg := p.m / p.group
+	inH, inW := g.in[1], g.in[2]
+	outH, outW := g.out[1], g.out[2]
+	sy, sx, py, px := g.s[1], g.s[2], g.pad[1], g.pad[2]
+	inP, outP := inH*inW, outH*outW
+	// The padded channel covers every window: rows -py .. (outH-1)·sy-py+2,
+	// columns likewise; pw is its width.
+	ph, pw := (outH-1)*sy+3, (outW-1)*sx+3
+	vm := vecmath()
+	ec.Parallel(p.n*p.m, max(1, 16384/max(outP*9, 1)), func(lo, hi int) {
+		// Padded channel, plus (stride 1) the outputs at the padded width;
+		// the slack lets the last vector step read past the last row.
+		pbuf := getGemmBuf(ph*pw + 8 + outH*pw)
+		defer gemmBufPool.Put(pbuf)
+		pad := (*pbuf)[:ph*pw+8]
+		wide := (*pbuf)[ph*pw+8:]
+		clear(pad[ph*pw:])
+		for it := lo; it < hi; it++ {
+			b, m := it/p.m, it%p.m
+			c := m / mg
+			xs := x[(b*p.c+c)*inP : (b*p.c+c+1)*inP]
+			ys := y[it*outP : (it+1)*outP]
+			k := w[m*9 : m*9+9]
+			var z float32
+			if bias != nil {
+				z = bias[m]
+			}
+			for r := 0; r < ph; r++ {
+				row := pad[r*pw : (r+1)*pw]
+				iy := r - py
+				if iy < 0 || iy >= inH {
+					clear(row)
+					continue
+				}
+				// Columns -px .. pw-px-1 of input row iy.
+				c0, c1 := min(px, pw), min(max(px+inW, 0), pw)
+				c0 = max(c0, 0)
+				clear(row[:c0])
+				if c1 > c0 {
+					src := xs[iy*inW:]
+					copy(row[c0:c1], src[c0-px:c1-px])
+				}
+				clear(row[max(c1, c0):])
+			}
+			if sx == 1 && sy == 1 {
+				n := outH * pw
+				done := 0
+				if vm.dw3Row != nil {
+					done = vm.dw3Row(wide[:n], pad, pad[pw:], pad[2*pw:], k, z)
+				}
+				for i := done; i < n; i++ {
+					r0, r1, r2 := pad[i:i+3], pad[i+pw:i+pw+3], pad[i+2*pw:i+2*pw+3]
+					wide[i] = z + k[0]*r0[0] + k[1]*r0[1] + k[2]*r0[2] +
+						k[3]*r1[0] + k[4]*r1[1] + k[5]*r1[2] +
+						k[6]*r2[0] + k[7]*r2[1] + k[8]*r2[2]
+				}
+				for oy := 0; oy < outH; oy++ {
+					copy(ys[oy*outW:(oy+1)*outW], wide[oy*pw:oy*pw+outW])
+				}
+			} else {
+				for oy := 0; oy < outH; oy++ {
+					yr := ys[oy*outW : (oy+1)*outW]
+					base := oy * sy * pw
+					r0, r1, r2 := pad[base:base+pw], pad[base+pw:base+2*pw], pad[base+2*pw:base+3*pw]
+					for ox := range yr {
+						ix := ox * sx
+						a, bb, cc := r0[ix:ix+3], r1[ix:ix+3], r2[ix:ix+3]
+						yr[ox] = z + k[0]*a[0] + k[1]*a[1] + k[2]*a[2] +
+							k[3]*bb[0] + k[4]*bb[1] + k[5]*bb[2] +
+							k[6]*cc[0] + k[7]*cc[1] + k[8]*cc[2]
+					}
+				}
 			}
 			if p.ep.active() {
 				convApply(&p.ep, y, it, it+1, outP, 0, outP)

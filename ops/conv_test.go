@@ -334,6 +334,15 @@ func TestConvDepthwise(t *testing.T) {
 		{4, 1, 7, 6, 3, 1, 1, 1},
 		{3, 2, 9, 8, 3, 2, 1, 1},
 		{2, 1, 6, 6, 2, 3, 2, 2},
+		// 3×3: vector steps and tails at stride 1, stride 2, no padding,
+		// wide padding, a 1×1 input, a channel multiplier
+		{8, 1, 17, 23, 3, 1, 1, 1},
+		{5, 1, 12, 40, 3, 1, 0, 1},
+		{6, 1, 15, 14, 3, 2, 1, 1},
+		{3, 1, 7, 7, 3, 1, 3, 1},
+		{3, 1, 1, 1, 3, 1, 1, 1},
+		{4, 2, 10, 9, 3, 1, 1, 1},
+		{64, 1, 28, 28, 3, 1, 1, 1},
 	} {
 		M := c.C * c.mult
 		x := cvtRand(r, 2, c.C, c.H, c.W)
@@ -347,6 +356,30 @@ func TestConvDepthwise(t *testing.T) {
 			cvtInts("pads", int64(c.p), int64(c.p), int64(c.p), int64(c.p)), cvtInts("dilations", int64(c.d), int64(c.d))}
 		out := cvtMust(t, "Conv", 11, attrs, 1, x, w, b)
 		cvtCheck(t, "depthwise", out[0], []int{2, M, OH, OW}, want, 1e-5)
+	}
+}
+
+// TestConvDepthwise3x3AsymmetricPads: TensorFlow-style SAME padding (one
+// extra row and column at the bottom and right only), checked against the
+// naive convolution of the explicitly padded input.
+func TestConvDepthwise3x3AsymmetricPads(t *testing.T) {
+	r := rand.New(rand.NewSource(3))
+	const C, H, W = 5, 12, 19
+	x := cvtRand(r, 1, C, H, W)
+	w := cvtRand(r, C, 1, 3, 3)
+	b := cvtRand(r, C)
+	padded := make([]float32, C*(H+1)*(W+1))
+	for c := 0; c < C; c++ {
+		for i := 0; i < H; i++ {
+			copy(padded[(c*(H+1)+i)*(W+1):], x.Float32s()[(c*H+i)*W:(c*H+i+1)*W])
+		}
+	}
+	for _, s := range []int{1, 2} {
+		OH, OW := (H+1-3)/s+1, (W+1-3)/s+1
+		want := naiveConv2D(padded, w.Float32s(), b.Float32s(), 1, C, H+1, W+1, C, 3, 3, C, s, s, 0, 0, 1, 1, OH, OW)
+		attrs := []*Attr{cvtInt("group", C), cvtInts("strides", int64(s), int64(s)), cvtInts("pads", 0, 0, 1, 1)}
+		out := cvtMust(t, "Conv", 11, attrs, 1, x, w, b)
+		cvtCheck(t, "SAME depthwise", out[0], []int{1, C, OH, OW}, want, 1e-5)
 	}
 }
 

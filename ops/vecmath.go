@@ -43,6 +43,11 @@ type vecMath struct {
 	// dup2 writes each value of src twice in a row into dst
 	// (len(dst) ≥ 2·len(src)): nearest 2× upsampling of a row.
 	dup2 func(dst, src []float32)
+	// dw3Row computes a prefix of one output row of a stride-1 3×3
+	// depthwise convolution, y[i] = z + Σ k[3a+b]·ra[i+b] (the windows
+	// inside the input rows r0, r1, r2), and returns how many outputs it
+	// wrote (the rest is the caller's; nil: none).
+	dw3Row func(y, r0, r1, r2, k []float32, z float32) int
 }
 
 var vecMathOnce = sync.OnceValue(func() vecMath {

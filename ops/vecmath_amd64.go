@@ -38,6 +38,9 @@ func normAffineAVX2(y, x, gamma, beta *float32, n int, mean, inv float64)
 func clampAVX2(xs *float32, n int, lo, hi float32)
 
 //go:noescape
+func dw3RowAVX2(y, r0, r1, r2, k *float32, z float32, n int)
+
+//go:noescape
 func dup2AVX2(dst, src *float32, n int)
 
 //go:noescape
@@ -48,6 +51,14 @@ func asmVecMath(f cpuFeatures) vecMath {
 		return vecMath{}
 	}
 	return vecMath{
+		dw3Row: func(y, r0, r1, r2, k []float32, z float32) int {
+			n := len(y) &^ 7
+			if n > 0 {
+				_, _, _, _ = r0[n+1], r1[n+1], r2[n+1], k[8]
+				dw3RowAVX2(&y[0], &r0[0], &r1[0], &r2[0], &k[0], z, n)
+			}
+			return n
+		},
 		dup2: func(dst, src []float32) {
 			n := len(src) &^ 7
 			if n > 0 {

@@ -559,3 +559,52 @@ dup_loop:
 dup_done:
 	VZEROUPPER
 	RET
+
+// func dw3RowAVX2(y, r0, r1, r2, k *float32, z float32, n int)
+// One output row of a stride-1 3×3 depthwise convolution, n outputs (a
+// multiple of 8) whose windows lie inside the input: y[i] = z +
+// Σ k[3a+b]·ra[i+b] over rows a = 0..2 and taps b = 0..2.
+TEXT ·dw3RowAVX2(SB), NOSPLIT, $0-56
+	MOVQ y+0(FP), DI
+	MOVQ r0+8(FP), SI
+	MOVQ r1+16(FP), R8
+	MOVQ r2+24(FP), R9
+	MOVQ k+32(FP), AX
+	MOVQ n+48(FP), CX
+	VBROADCASTSS 0(AX), Y0
+	VBROADCASTSS 4(AX), Y1
+	VBROADCASTSS 8(AX), Y2
+	VBROADCASTSS 12(AX), Y3
+	VBROADCASTSS 16(AX), Y4
+	VBROADCASTSS 20(AX), Y5
+	VBROADCASTSS 24(AX), Y6
+	VBROADCASTSS 28(AX), Y7
+	VBROADCASTSS 32(AX), Y8
+	VBROADCASTSS z+40(FP), Y9
+	SHRQ $3, CX
+	JZ   dw3_done
+
+dw3_loop:
+	VMOVAPS     Y9, Y10
+	VFMADD231PS (SI), Y0, Y10
+	VFMADD231PS 4(SI), Y1, Y10
+	VFMADD231PS 8(SI), Y2, Y10
+	VMULPS      (R8), Y3, Y11
+	VFMADD231PS 4(R8), Y4, Y11
+	VFMADD231PS 8(R8), Y5, Y11
+	VMULPS      (R9), Y6, Y12
+	VFMADD231PS 4(R9), Y7, Y12
+	VFMADD231PS 8(R9), Y8, Y12
+	VADDPS      Y11, Y10, Y10
+	VADDPS      Y12, Y10, Y10
+	VMOVUPS     Y10, (DI)
+	ADDQ        $32, SI
+	ADDQ        $32, R8
+	ADDQ        $32, R9
+	ADDQ        $32, DI
+	DECQ        CX
+	JNZ         dw3_loop
+
+dw3_done:
+	VZEROUPPER
+	RET
