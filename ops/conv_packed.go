@@ -96,34 +96,47 @@ func im2colPacked(dst []float32, ar *gemmArch, K int, x []float32, g *conv3, cg,
 					kb := min(kc, K-k0)
 					row := pb.data[k0*npad+(kk-k0)*nr:]
 					stride := nr * kb // from one strip to the next
+					// Output columns [oxLo, oxHi) read inside the input row
+					// for this kernel column, whatever the output row.
+					oxLo, oxHi := convOutRange(dx, g.s[2], g.in[2], g.out[2])
+					// The output position of jj, and its strip and lane,
+					// advance with each run (no division per run).
+					oz, oy, ox := j0/o12, (j0/g.out[2])%g.out[1], j0%g.out[2]
+					strip, lane := 0, 0
 					for jj := 0; jj < n; {
-						j := j0 + jj
-						oz, oy, ox := j/o12, (j/g.out[2])%g.out[1], j%g.out[2]
-						lane := jj % nr
 						run := min(g.out[2]-ox, n-jj, nr-lane)
-						d := row[(jj/nr)*stride+lane:][:run]
-						jj += run
+						d := row[strip*stride+lane:][:run]
 						iz, iy := oz*g.s[0]+dz, oy*g.s[1]+dy
 						if uint(iz) >= uint(g.in[0]) || uint(iy) >= uint(g.in[1]) {
 							clear(d)
-							continue
+						} else {
+							src := xc[(iz*g.in[1]+iy)*g.in[2]:][:g.in[2]]
+							ix := ox*g.s[2] + dx
+							t0 := min(max(oxLo-ox, 0), run) // a window wholly in the padding
+							t1 := max(t0, min(oxHi-ox, run))
+							clear(d[:t0])
+							clear(d[t1:])
+							switch {
+							case t0 == t1:
+							case g.s[2] == 1:
+								copy(d[t0:t1], src[ix+t0:ix+t1])
+							default:
+								s := g.s[2]
+								for t := t0; t < t1; t++ {
+									d[t] = src[ix+t*s]
+								}
+							}
 						}
-						src := xc[(iz*g.in[1]+iy)*g.in[2]:][:g.in[2]]
-						ix := ox*g.s[2] + dx
-						t0, t1 := convOutRange(ix, g.s[2], g.in[2], run)
-						t0 = min(t0, run) // a window wholly in the padding
-						t1 = max(t0, min(t1, run))
-						clear(d[:t0])
-						clear(d[t1:])
-						if t0 == t1 {
-							continue
+						jj += run
+						if lane += run; lane == nr {
+							strip, lane = strip+1, 0
 						}
-						if g.s[2] == 1 {
-							copy(d[t0:t1], src[ix+t0:ix+t1])
-							continue
-						}
-						for t := t0; t < t1; t++ {
-							d[t] = src[ix+t*g.s[2]]
+						if ox += run; ox == g.out[2] {
+							ox = 0
+							if oy++; oy == g.out[1] {
+								oy = 0
+								oz++
+							}
 						}
 					}
 					if n < npad {
