@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/agate-ml/agate/engine/internal/onnxpb"
 	"github.com/agate-ml/agate/ops"
@@ -213,6 +214,36 @@ func packedPerByte(dt ops.DType) int {
 	return 1
 }
 
+// littleEndianHost is true where memory order is ONNX's raw_data order.
+var littleEndianHost = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// aliasRaw returns raw itself viewed as n elements of dt, without a copy,
+// when the host is little-endian, raw is aligned for dt and dt's Go
+// element has raw_data's layout; nil otherwise. Loading a model decodes
+// its own copy of the protobuf, whose byte fields nothing else holds, so a
+// BERT-base's 440 MB of weights are not copied a second time.
+func aliasRaw(dt ops.DType, raw []byte, n int) any {
+	if !littleEndianHost || n == 0 || uintptr(unsafe.Pointer(&raw[0]))%uintptr(max(dt.Size(), 1)) != 0 {
+		return nil
+	}
+	p := unsafe.Pointer(&raw[0])
+	switch dt {
+	case ops.Float:
+		return unsafe.Slice((*float32)(p), n)
+	case ops.Double:
+		return unsafe.Slice((*float64)(p), n)
+	case ops.Float16:
+		return unsafe.Slice((*ops.F16)(p), n)
+	case ops.BFloat16:
+		return unsafe.Slice((*ops.BF16)(p), n)
+	case ops.Int32:
+		return unsafe.Slice((*int32)(p), n)
+	case ops.Int64:
+		return unsafe.Slice((*int64)(p), n)
+	}
+	return nil
+}
+
 func decodeRaw(dt ops.DType, raw []byte, n int) (any, error) {
 	if dt == ops.String {
 		return nil, errors.New("string tensors cannot use raw_data")
@@ -227,6 +258,9 @@ func decodeRaw(dt ops.DType, raw []byte, n int) (any, error) {
 	size := dt.Size()
 	if len(raw) != n*size {
 		return nil, fmt.Errorf("raw data has %d bytes, want %d", len(raw), n*size)
+	}
+	if v := aliasRaw(dt, raw, n); v != nil {
+		return v, nil
 	}
 	le := binary.LittleEndian
 	switch dt {

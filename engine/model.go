@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -131,12 +130,22 @@ type Model struct {
 // LoadFile loads a model from an .onnx file; external data is read relative
 // to its directory.
 func LoadFile(path string, opts ...Option) (*Model, error) {
-	b, err := os.ReadFile(path)
+	b, release, err := readModelFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("loading model: %w", err)
 	}
-	opts = append([]Option{WithBaseDir(filepath.Dir(path))}, opts...)
-	m, err := LoadBytes(b, opts...)
+	// The protobuf copies what it keeps: the file's bytes go before the
+	// model is planned.
+	mp, err := decodeModel(b)
+	release()
+	if err != nil {
+		return nil, fmt.Errorf("loading %s: %w", path, err)
+	}
+	o := options{baseDir: filepath.Dir(path)}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	m, err := build(mp, o)
 	if err != nil {
 		return nil, fmt.Errorf("loading %s: %w", path, err)
 	}
