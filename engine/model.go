@@ -219,6 +219,9 @@ func build(mp *onnxpb.ModelProto, o options) (m *Model, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if placement.OnDevice == 0 {
+		p.dropPackedConstants()
+	}
 	m = &Model{
 		IRVersion:       mp.GetIrVersion(),
 		ProducerName:    mp.GetProducerName(),

@@ -46,6 +46,38 @@ type step struct {
 	release []int
 }
 
+// dropPackedConstants lets go of the elements of every constant whose
+// steps all keep it in a form of their own (ops.InputPacker: weights
+// packed for the matrix kernels), so that a model does not hold its
+// weights twice. The tensor itself stays, with its type and shape, as the
+// value those steps receive and recognise; a constant that is a graph
+// output, or that any other step reads, keeps its elements.
+func (p *plan) dropPackedConstants() {
+	packed := map[int]bool{}
+	for _, st := range p.steps {
+		pk, ok := st.kernel.(ops.InputPacker)
+		ok = ok && st.vkernel == nil
+		for i, s := range st.in {
+			if s < 0 || p.consts[s] == nil {
+				continue
+			}
+			this := ok && i < len(st.node.Inputs) && pk.PacksInput(i)
+			if prev, seen := packed[s]; seen {
+				this = this && prev
+			}
+			packed[s] = this
+		}
+	}
+	for _, s := range p.outputs {
+		delete(packed, s)
+	}
+	for s, ok := range packed {
+		if t, isT := p.consts[s].(*ops.Tensor); ok && isT {
+			t.Data = ops.MakeSlice(t.DType, 0)
+		}
+	}
+}
+
 // nonDeterministic ops are never constant-folded.
 var nonDeterministic = map[string]bool{
 	"RandomNormal": true, "RandomUniform": true, "RandomNormalLike": true,

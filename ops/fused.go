@@ -66,7 +66,7 @@ func (k *fusedMatMul) Run(ec *Context, in, out []*Tensor) error {
 func (k *fusedMatMul) runPacked(ec *Context, in, out []*Tensor) bool {
 	a, b := in[0], in[1]
 	pb := k.mm.packedB
-	if pb == nil || a.DType != Float || len(a.Shape) < 1 || !sameData(b, k.mm.constB) {
+	if pb == nil || a.DType != Float || len(a.Shape) < 1 || !k.mm.isConstB(b) {
 		return false
 	}
 	kk, n := b.Shape[0], b.Shape[1]
@@ -88,6 +88,10 @@ func (k *fusedMatMul) runPacked(ec *Context, in, out []*Tensor) bool {
 	out[0] = y
 	return true
 }
+
+// PacksInput reports that B, when packed at plan time, is read at run
+// time for its shape only.
+func (k *fusedMatMul) PacksInput(i int) bool { return k.mm.PacksInput(i) }
 
 // activate adds bias (when not nil) and applies the activation in place.
 func (k *fusedMatMul) activate(ec *Context, y *Tensor, bias []float32) error {

@@ -34,6 +34,10 @@ func newGemm(n *Node) (any, error) {
 	return k, nil
 }
 
+// PacksInput reports that B, when packed at plan time, is read at run
+// time for its shape only.
+func (k *gemmKernel) PacksInput(i int) bool { return i == 1 && k.packedB != nil }
+
 func (k *gemmKernel) Run(ec *Context, in, out []*Tensor) error {
 	if len(in) < 2 || in[0] == nil || in[1] == nil {
 		return fmt.Errorf("Gemm needs inputs A and B")
@@ -78,7 +82,7 @@ func (k *gemmKernel) Run(ec *Context, in, out []*Tensor) error {
 				return err
 			}
 		}
-		if k.packedB != nil && sameData(b, k.constB) {
+		if k.packedB != nil && (b == k.constB || sameData(b, k.constB)) {
 			sgemmPacked(k.transA, m, k.alpha, a.Float32s(), a.Shape[1], k.packedB, beta, yd, n, ec.Parallel)
 		} else {
 			sgemm(k.transA, k.transB, m, n, ka, k.alpha, a.Float32s(), a.Shape[1], b.Float32s(), b.Shape[1], beta, yd, n, ec.Parallel)

@@ -22,6 +22,13 @@ func halfFactory(f Factory) Factory {
 	}
 }
 
+// PacksInput is the inner kernel's: float32 inputs reach it unchanged, so
+// a packed float32 constant is recognised there as without the adapter.
+func (k halfKernel) PacksInput(i int) bool {
+	p, ok := k.inner.(InputPacker)
+	return ok && p.PacksInput(i)
+}
+
 func (k halfKernel) Run(ec *Context, in, out []*Tensor) error {
 	var dt DType
 	for _, t := range in {

@@ -175,11 +175,22 @@ func (k *matmulKernel) Run(ec *Context, in, out []*Tensor) error {
 	y := ec.Empty(a.DType, d.outShape()...)
 	out[0] = y
 	var pb *packedB
-	if k.packedB != nil && sameData(b, k.constB) {
+	if k.packedB != nil && k.isConstB(b) {
 		pb = k.packedB
 	}
 	return matmulAny(ec, &d, a, b, y, pb)
 }
+
+// isConstB reports whether b is the constant packed at plan time: the
+// same tensor (whose elements the engine may have dropped, see
+// PacksInput) or one sharing its data.
+func (k *matmulKernel) isConstB(b *Tensor) bool {
+	return b == k.constB || sameData(b, k.constB)
+}
+
+// PacksInput reports that B, when packed at plan time, is read at run
+// time for its shape only.
+func (k *matmulKernel) PacksInput(i int) bool { return i == 1 && k.packedB != nil }
 
 // matmulAny computes y = a @ b for any supported element type.
 func matmulAny(ec *Context, d *matmulDims, a, b, y *Tensor, pb *packedB) error {

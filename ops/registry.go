@@ -82,6 +82,16 @@ type Kernel interface {
 	Run(ec *Context, in, out []*Tensor) error
 }
 
+// InputPacker is implemented by kernels that keep a constant input in a
+// form of their own (weights packed for a matrix kernel). PacksInput(i)
+// reports that, when input i at run time is the very constant tensor the
+// node was built with, the kernel reads only its type and shape: the
+// engine may then drop the constant's elements once every step using it
+// says so.
+type InputPacker interface {
+	PacksInput(i int) bool
+}
+
 // ValueKernel is a kernel over general values (sequences, maps, optionals).
 // A kernel implementing it is called through RunValues instead of Run.
 type ValueKernel interface {
