@@ -169,3 +169,145 @@ gstore:
 	VZEROUPPER
 	RET
 
+
+// Bitvector kernels of tree_qs.go, for blocks of 16 rows (one per dword
+// lane), a bitvector word at a time: the word starts from its init value
+// and stays in a register while its splits (12 bytes: threshold, byte
+// offset of the feature's column in cols, mask) are applied. A split
+// fails for the rows where !(x <= threshold), computed as
+// !(threshold >= x) (predicate NGE_UQ: NaN fails), and its mask is ANDed
+// into their words.
+
+// QSWORD applies the BX splits at SI (advancing SI) to the word whose
+// rows 0-7 are in WL and rows 8-15 in WH. The comparisons write vectors
+// (VEX VCMPPS), not mask registers, and VPTERNLOGD $0xd0 computes
+// w & (mask | ^fail): masked AVX-512 operations measured slower.
+#define QSWORD(WL, WH, LOOP, DONE) \
+	TESTL BX, BX; \
+	JEQ DONE; \
+LOOP: \
+	MOVL 4(SI), AX; \
+	VBROADCASTSS (SI), Y6; \
+	VPBROADCASTD 8(SI), Y7; \
+	VCMPPS $0x19, (DX)(AX*1), Y6, Y8; \
+	VCMPPS $0x19, 32(DX)(AX*1), Y6, Y9; \
+	VPTERNLOGD $0xd0, Y8, Y7, WL; \
+	VPTERNLOGD $0xd0, Y9, Y7, WH; \
+	ADDQ $12, SI; \
+	DECL BX; \
+	JNZ LOOP; \
+DONE:
+
+// func treeQSScanAVX512(nodes *treeQSNode, count *int32, nwords int, init *uint32, cols *float32, bv *uint32)
+TEXT ·treeQSScanAVX512(SB), NOSPLIT, $0-48
+	MOVQ nodes+0(FP), SI
+	MOVQ count+8(FP), R8
+	MOVQ nwords+16(FP), CX
+	MOVQ init+24(FP), R9
+	MOVQ cols+32(FP), DX
+	MOVQ bv+40(FP), DI
+qscan:
+	VPBROADCASTD (R9), Y1
+	VMOVDQA Y1, Y2
+	MOVL (R8), BX
+	QSWORD(Y1, Y2, qscannode, qscanstore)
+	VMOVDQU Y1, (DI)
+	VMOVDQU Y2, 32(DI)
+	ADDQ $64, DI
+	ADDQ $4, R9
+	ADDQ $4, R8
+	DECQ CX
+	JNZ qscan
+	VZEROUPPER
+	RET
+
+// The summing kernels then read, in each lane, the value of the leaf its
+// lowest set bit numbers (bit = 31 - lzcnt of the isolated lowest bit, 32
+// more in the high word where the low one is zero) from vals (64 per
+// tree) and add it to the lane's sum: the sums run over the trees in
+// order, as the scalar ones do. A bitvector is never zero (the leaf the
+// walk reaches keeps its bit).
+
+DATA treeQS31<>+0(SB)/4, $31
+GLOBL treeQS31<>(SB), RODATA|NOPTR, $4
+DATA treeQS63<>+0(SB)/4, $63
+GLOBL treeQS63<>(SB), RODATA|NOPTR, $4
+
+// QSBIT sets B to the index of the lowest set bit of the words in W, plus
+// the offset in C (Z31: 31, Z29: 63), with Z30 zero.
+#define QSBIT(W, B, C) \
+	VPSUBD W, Z30, B; \
+	VPANDD W, B, B; \
+	VPLZCNTD B, B; \
+	VPSUBD B, C, B
+
+// func treeQSSum1AVX512(nodes *treeQSNode, count *int32, ntrees int, init *uint32, cols *float32, vals *float32, sums *float32)
+TEXT ·treeQSSum1AVX512(SB), NOSPLIT, $0-56
+	MOVQ nodes+0(FP), SI
+	MOVQ count+8(FP), R8
+	MOVQ ntrees+16(FP), CX
+	MOVQ init+24(FP), R9
+	MOVQ cols+32(FP), DX
+	MOVQ vals+40(FP), R10
+	MOVQ sums+48(FP), DI
+	VPBROADCASTD treeQS31<>(SB), Z31
+	VPXORD Z30, Z30, Z30
+	VPXORD Z5, Z5, Z5
+s1tree:
+	VPBROADCASTD (R9), Y1
+	VMOVDQA Y1, Y2
+	MOVL (R8), BX
+	QSWORD(Y1, Y2, s1node, s1leaf)
+	VINSERTI64X4 $1, Y2, Z1, Z1
+	QSBIT(Z1, Z3, Z31)
+	KXNORW K0, K0, K2
+	VGATHERDPS (R10)(Z3*4), K2, Z4
+	VADDPS Z4, Z5, Z5
+	ADDQ $256, R10
+	ADDQ $4, R9
+	ADDQ $4, R8
+	DECQ CX
+	JNZ s1tree
+	VMOVUPS Z5, (DI)
+	VZEROUPPER
+	RET
+
+// func treeQSSum2AVX512(nodes *treeQSNode, count *int32, ntrees int, init *uint32, cols *float32, vals *float32, sums *float32)
+TEXT ·treeQSSum2AVX512(SB), NOSPLIT, $0-56
+	MOVQ nodes+0(FP), SI
+	MOVQ count+8(FP), R8
+	MOVQ ntrees+16(FP), CX
+	MOVQ init+24(FP), R9
+	MOVQ cols+32(FP), DX
+	MOVQ vals+40(FP), R10
+	MOVQ sums+48(FP), DI
+	VPBROADCASTD treeQS31<>(SB), Z31
+	VPBROADCASTD treeQS63<>(SB), Z29
+	VPXORD Z30, Z30, Z30
+	VPXORD Z5, Z5, Z5
+s2tree:
+	VPBROADCASTD (R9), Y1
+	VMOVDQA Y1, Y2
+	VPBROADCASTD 4(R9), Y3
+	VMOVDQA Y3, Y4
+	MOVL (R8), BX
+	QSWORD(Y1, Y2, s2lo, s2lodone)
+	MOVL 4(R8), BX
+	QSWORD(Y3, Y4, s2hi, s2leaf)
+	VINSERTI64X4 $1, Y2, Z1, Z1
+	VINSERTI64X4 $1, Y4, Z3, Z2
+	QSBIT(Z1, Z3, Z31)
+	QSBIT(Z2, Z4, Z29)
+	VPTESTMD Z1, Z1, K3
+	VMOVDQA32 Z3, K3, Z4
+	KXNORW K0, K0, K2
+	VGATHERDPS (R10)(Z4*4), K2, Z3
+	VADDPS Z3, Z5, Z5
+	ADDQ $256, R10
+	ADDQ $8, R9
+	ADDQ $8, R8
+	DECQ CX
+	JNZ s2tree
+	VMOVUPS Z5, (DI)
+	VZEROUPPER
+	RET

@@ -82,6 +82,13 @@ type treeFast struct {
 	// them instead of gathering.
 	laneTop []treeCNode
 
+	// qs is the bitvector layout of forests of small trees (tree_qs.go),
+	// used for blocks of at least treeQSMinRows rows where qsKern has
+	// kernels; nil for forests of larger trees.
+	qs     *treeQS
+	qsKern treeQSKernels
+	qsVals []float32 // per tree, by leaf bit: the leaf's value, where leaves hold their values
+
 	asm     treeWalkers
 	scratch sync.Pool // *treeFastScratch
 }
@@ -91,6 +98,7 @@ type treeFastScratch struct {
 	row   []float32 // the padded row
 	idx   []int64   // walk positions for the vector kernels
 	table [32]float32
+	qs    *treeQSScratch // blocks of the bitvector layout, nil without one
 }
 
 // treeWalkers are the assembly kernels (nil functions where there are
@@ -226,6 +234,14 @@ func newTreeFast(f *treeForest[float32]) *treeFast {
 		}
 		top[j], top[treeFastLanes+j], top[2*treeFastLanes+j] = nd, fc, tc
 	}
+	t.qs = newTreeQS(t)
+	t.qsKern = treeQSAsm
+	if t.qs != nil && t.dense == nil && (f.nTargets == 1 || t.voteTarget >= 0) {
+		t.qsVals = make([]float32, len(t.qs.leaf))
+		for i, l := range t.qs.leaf {
+			t.qsVals[i] = t.nodes[l].thr
+		}
+	}
 	return t
 }
 
@@ -288,7 +304,11 @@ func (t *treeFast) getScratch() *treeFastScratch {
 	if s, ok := t.scratch.Get().(*treeFastScratch); ok {
 		return s
 	}
-	return &treeFastScratch{row: make([]float32, t.width()), idx: make([]int64, len(t.laneRoots))}
+	s := &treeFastScratch{row: make([]float32, t.width()), idx: make([]int64, len(t.laneRoots))}
+	if t.qs != nil {
+		s.qs = t.qs.newScratch(t.width(), len(t.roots))
+	}
+	return s
 }
 
 // width returns the number of slots of a padded row.
@@ -318,15 +338,24 @@ func (t *treeFast) padRow(dst, x []float32) {
 	}
 }
 
-// collect is treeForest.collectLeaves for the compact layout. Rows are
-// walked one at a time, each through all the trees at once: over the
-// scikit-learn fixtures this measured faster than walking blocks of rows
-// tree by tree (scalar or vectorised), at every batch size.
+// collect is treeForest.collectLeaves for the compact layout. Forests of
+// small trees take blocks of rows through the bitvector kernels
+// (tree_qs.go) where there are some; other rows are walked one at a time,
+// each through all the trees at once: over the scikit-learn fixtures this
+// measured faster than walking blocks of rows tree by tree (scalar or
+// vectorised, with gathers), at every batch size.
 func (t *treeFast) collect(x []float32, c, lo, hi int, leaves []int32) {
 	s := t.getScratch()
 	defer t.scratch.Put(s)
 	nt := len(t.roots)
 	row := s.row[:t.width()]
+	if t.qs != nil && t.qsKern.scan != nil {
+		for ; hi-lo >= treeQSMinRows; lo += treeQSRows {
+			n := min(treeQSRows, hi-lo)
+			t.collectQS(s.qs, row, x, c, lo, n, leaves[:n*nt])
+			leaves = leaves[n*nt:]
+		}
+	}
 	for i := lo; i < hi; i++ {
 		t.padRow(row, x[i*c:i*c+c])
 		t.walkRow(s, row, leaves[(i-lo)*nt:(i-lo+1)*nt])

@@ -181,8 +181,10 @@ func treeRegressionRows[T treeFloat](f *treeForest[T], x []T, c int, y *Tensor, 
 		for b := lo; b < hi; b += blk {
 			e := min(b+blk, hi)
 			sc, has := scBuf[:e-b], hasBuf[:e-b]
-			f.collectLeaves(x, c, b, e, leaves)
-			f.accumulate1(leaves, sc, has)
+			if d := f.sumFast(x, c, b, e, sc); d < e {
+				f.collectLeaves(x, c, d, e, leaves)
+				f.accumulate1(leaves, sc[d-b:], has[d-b:])
+			}
 			for i := range sc {
 				sc[i] = f.finalize1(sc[i], has[i])
 			}
@@ -353,8 +355,19 @@ func treeClassificationRows[T treeFloat](k *treeClassifier, f *treeForest[T], x 
 		m := (e - b) * nc
 		clear(sc[:m])
 		clear(has[:m])
-		f.collectLeaves(x, c, b, e, leaves)
-		f.accumulateN(leaves, e-b, sc, has)
+		d := b
+		if tg := f.oneTarget(); tg >= 0 {
+			// Two-class classifiers voting for one class: its sums.
+			var sumBuf [64]T
+			d = f.sumFast(x, c, b, e, sumBuf[:e-b])
+			for i, v := range sumBuf[:d-b] {
+				sc[i*nc+tg], has[i*nc+tg] = v, true
+			}
+		}
+		if d < e {
+			f.collectLeaves(x, c, d, e, leaves)
+			f.accumulateN(leaves, e-d, sc[(d-b)*nc:], has[(d-b)*nc:])
+		}
 		for i := b; i < e; i++ {
 			o := (i - b) * nc
 			idx := treeClassifyRow(k, f, sc[o:o+nc], has[o:o+nc], p[i*nc:i*nc+nc])

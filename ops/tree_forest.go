@@ -447,6 +447,34 @@ func (f *treeForest[T]) leafBuffer() *[]int32 {
 
 func (f *treeForest[T]) putLeafBuffer(b *[]int32) { f.leafBufs.Put(b) }
 
+// sumFast stores in sum[i-lo] the sum of the leaf values that row i
+// reaches, for the leading rows of [lo, hi) that the compact layout's
+// bitvector kernels take (tree_qs.go), where they apply: float32 forests
+// of small trees whose leaves hold their values (a single target, or
+// every leaf voting once for the same target), summed or averaged. The
+// sums are accumulate1's (and accumulateOneTarget's), in the same tree
+// order. It returns the first row not done, lo if none.
+func (f *treeForest[T]) sumFast(x []T, c, lo, hi int, sum []T) int {
+	fs := f.fast
+	if fs == nil || fs.qs == nil || fs.qsVals == nil || (f.agg != treeAggSum && f.agg != treeAggAverage) {
+		return lo
+	}
+	xs, ok := any(x).([]float32)
+	if !ok {
+		return lo
+	}
+	return fs.sumQS(xs, c, lo, hi, any(sum).([]float32))
+}
+
+// oneTarget returns the target every leaf votes once for in a compact
+// forest of several targets (treeFast.voteTarget), or -1.
+func (f *treeForest[T]) oneTarget() int {
+	if f.fast == nil || f.nTargets < 2 {
+		return -1
+	}
+	return f.fast.voteTarget
+}
+
 // accumulate1 combines, for a single-target ensemble, the first value of
 // each row's leaves (leaves holds len(roots) entries per row) into sc (and
 // has, for MIN and MAX), one entry per row.

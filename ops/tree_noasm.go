@@ -3,3 +3,5 @@
 package ops
 
 func asmTreeWalkers(cpuFeatures) treeWalkers { return treeWalkers{} }
+
+var treeQSAsm = treeQSKernels{}
