@@ -28,7 +28,7 @@ func readModelFile(path string) (data []byte, release func(), err error) {
 		return nil, nil, fmt.Errorf("model larger than %d bytes: store weights as external data", maxModelSize)
 	}
 	if fi.Mode().IsRegular() && fi.Size() > 0 {
-		if b, err := syscall.Mmap(int(f.Fd()), 0, int(fi.Size()), syscall.PROT_READ, syscall.MAP_PRIVATE); err == nil {
+		if b, err := syscall.Mmap(int(f.Fd()), 0, int(fi.Size()), syscall.PROT_READ, syscall.MAP_PRIVATE|mapPopulate); err == nil {
 			return b, func() { syscall.Munmap(b) }, nil
 		}
 	}
