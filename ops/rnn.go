@@ -589,13 +589,7 @@ func (k *recurrentKernel) Run(ec *Context, in, out []*Tensor) error {
 		y := ec.Empty(x.DType, yShape...)
 		if k.layout == 1 {
 			t := newTmp(yShape...)
-			for s := 0; s < S; s++ {
-				for d := 0; d < D; d++ {
-					for bb := 0; bb < B; bb++ {
-						copy(t[((bb*S+s)*D+d)*H:((bb*S+s)*D+d+1)*H], ys[((s*D+d)*B+bb)*H:((s*D+d)*B+bb+1)*H])
-					}
-				}
-			}
+			rnnBatchMajorY(t, ys, S, D, B, H)
 			StoreFloat64s(y, t)
 		} else {
 			StoreFloat64s(y, ys)
@@ -609,11 +603,7 @@ func (k *recurrentKernel) Run(ec *Context, in, out []*Tensor) error {
 		t := ec.Empty(x.DType, stateShape...)
 		if k.layout == 1 {
 			tt := newTmp(stateShape...)
-			for d := 0; d < D; d++ {
-				for bb := 0; bb < B; bb++ {
-					copy(tt[(bb*D+d)*H:(bb*D+d+1)*H], st[(d*B+bb)*H:(d*B+bb+1)*H])
-				}
-			}
+			rnnBatchMajorState(tt, st, D, B, H)
 			StoreFloat64s(t, tt)
 		} else {
 			StoreFloat64s(t, st)
@@ -621,6 +611,28 @@ func (k *recurrentKernel) Run(ec *Context, in, out []*Tensor) error {
 		out[i+1] = t
 	}
 	return nil
+}
+
+// rnnBatchMajorY copies Y from [S, D, B, H] into dst as [B, S, D, H]
+// (layout 1).
+func rnnBatchMajorY[T any](dst, ys []T, S, D, B, H int) {
+	for s := 0; s < S; s++ {
+		for d := 0; d < D; d++ {
+			for bb := 0; bb < B; bb++ {
+				copy(dst[((bb*S+s)*D+d)*H:((bb*S+s)*D+d+1)*H], ys[((s*D+d)*B+bb)*H:((s*D+d)*B+bb+1)*H])
+			}
+		}
+	}
+}
+
+// rnnBatchMajorState copies a state from [D, B, H] into dst as [B, D, H]
+// (layout 1).
+func rnnBatchMajorState[T any](dst, st []T, D, B, H int) {
+	for d := 0; d < D; d++ {
+		for bb := 0; bb < B; bb++ {
+			copy(dst[(bb*D+d)*H:(bb*D+d+1)*H], st[(d*B+bb)*H:(d*B+bb+1)*H])
+		}
+	}
 }
 
 func (k *recurrentKernel) clipped(v float64) float64 {

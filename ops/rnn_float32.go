@@ -268,14 +268,7 @@ func (k *recurrentKernel) runFloat32(ec *Context, x, w, r, b, h0T, c0T, pT *Tens
 	if len(out) > 0 {
 		if k.layout == 1 {
 			y = ec.Empty(Float, B, S, D, H)
-			yd := y.Float32s()
-			for s := 0; s < S; s++ {
-				for d := 0; d < D; d++ {
-					for bb := 0; bb < B; bb++ {
-						copy(yd[((bb*S+s)*D+d)*H:((bb*S+s)*D+d+1)*H], ys[((s*D+d)*B+bb)*H:((s*D+d)*B+bb+1)*H])
-					}
-				}
-			}
+			rnnBatchMajorY(y.Float32s(), ys, S, D, B, H)
 		}
 		out[0] = y
 	}
@@ -288,11 +281,7 @@ func (k *recurrentKernel) runFloat32(ec *Context, x, w, r, b, h0T, c0T, pT *Tens
 		if k.layout == 0 {
 			copy(td, st)
 		} else {
-			for d := 0; d < D; d++ {
-				for bb := 0; bb < B; bb++ {
-					copy(td[(bb*D+d)*H:(bb*D+d+1)*H], st[(d*B+bb)*H:(d*B+bb+1)*H])
-				}
-			}
+			rnnBatchMajorState(td, st, D, B, H)
 		}
 		out[i+1] = t
 	}
