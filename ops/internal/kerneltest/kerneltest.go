@@ -111,6 +111,7 @@ func Check(t testing.TB, name string, got *ops.Tensor, shape []int, want []float
 	t.Helper()
 	if got == nil {
 		t.Fatalf("%s: nil output", name)
+		return
 	}
 	if !ops.EqualShapes(got.Shape, shape) {
 		t.Fatalf("%s: shape %v, want %v", name, got.Shape, shape)
