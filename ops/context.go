@@ -103,7 +103,7 @@ func (b *buffer) bytes() int64 { return int64(b.cap) * int64(max(b.dt.Size(), 1)
 // does not keep a buffer for each size it has seen. A run's own working set
 // is kept even above the limit.
 type Arena struct {
-	free     map[arenaKey][]*buffer
+	free     map[arenaKey]*[]*buffer // one lookup per allocation or release
 	tensors  []*Tensor
 	bound    []*Tensor // offered by Bind, not yet taken
 	limit    int64     // bytes kept between runs; 0: no limit
@@ -125,7 +125,8 @@ func (a *Arena) StartRun() {
 	if a.limit <= 0 || a.retained <= a.limit {
 		return
 	}
-	for k, list := range a.free {
+	for k, p := range a.free {
+		list := *p
 		kept := list[:0]
 		for _, b := range list {
 			if b.lastRun+1 < a.run && a.retained > a.limit {
@@ -138,18 +139,19 @@ func (a *Arena) StartRun() {
 		if len(kept) == 0 {
 			delete(a.free, k)
 		} else {
-			a.free[k] = kept
+			*p = kept
 		}
 	}
 }
 
-type arenaKey struct {
-	dt  DType
-	cap int
-}
+// arenaKey is a buffer's element type (top byte) and capacity: one word,
+// which the map hashes faster than a struct.
+type arenaKey uint64
+
+func makeArenaKey(dt DType, c int) arenaKey { return arenaKey(uint64(dt)<<56 | uint64(c)) }
 
 // NewArena returns an empty arena.
-func NewArena() *Arena { return &Arena{free: map[arenaKey][]*buffer{}} }
+func NewArena() *Arena { return &Arena{free: map[arenaKey]*[]*buffer{}} }
 
 // sizeClass rounds n up so that buffers of similar sizes are shared: exact
 // below 64 elements, then to a quarter-power-of-two step.
@@ -209,11 +211,11 @@ func (a *Arena) alloc(dt DType, shape []int) *Tensor {
 	}
 	n := NumElements(shape)
 	c := sizeClass(n)
-	k := arenaKey{dt, c}
 	var b *buffer
-	if list := a.free[k]; len(list) > 0 {
+	if p := a.free[makeArenaKey(dt, c)]; p != nil && len(*p) > 0 {
+		list := *p
 		b = list[len(list)-1]
-		a.free[k] = list[:len(list)-1]
+		*p = list[:len(list)-1]
 		b.reused = true
 		a.retained -= b.bytes()
 	} else {
@@ -252,8 +254,13 @@ func (a *Arena) Release(t *Tensor) {
 			if b.dt == String {
 				ClearSlice(b.data) // let the strings be collected
 			}
-			k := arenaKey{b.dt, b.cap}
-			a.free[k] = append(a.free[k], b)
+			k := makeArenaKey(b.dt, b.cap)
+			p := a.free[k]
+			if p == nil {
+				p = new([]*buffer)
+				a.free[k] = p
+			}
+			*p = append(*p, b)
 			b.lastRun = a.run
 			a.retained += b.bytes()
 		}

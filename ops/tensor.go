@@ -69,7 +69,20 @@ func (t *Tensor) Rank() int { return len(t.Shape) }
 
 // Clone returns a deep copy on the Go heap.
 func (t *Tensor) Clone() *Tensor {
-	c := &Tensor{DType: t.DType, Shape: append([]int{}, t.Shape...), Data: MakeSlice(t.DType, t.Len())}
+	var c *Tensor
+	if len(t.Shape) <= 4 {
+		// The header and its shape in one allocation (small outputs are
+		// cloned on every run).
+		b := &struct {
+			t     Tensor
+			shape [4]int
+		}{}
+		c = &b.t
+		c.Shape = b.shape[:copy(b.shape[:], t.Shape):len(t.Shape)]
+	} else {
+		c = &Tensor{Shape: append([]int{}, t.Shape...)}
+	}
+	c.DType, c.Data = t.DType, MakeSlice(t.DType, t.Len())
 	CopySlice(c.Data, t.Data)
 	return c
 }

@@ -22,6 +22,12 @@ func treeQSSum1AVX512(nodes *treeQSNode, count *int32, ntrees int, init *uint32,
 //go:noescape
 func treeQSSum2AVX512(nodes *treeQSNode, count *int32, ntrees int, init *uint32, cols *float32, vals *float32, sums *float32)
 
+//go:noescape
+func treeQSSumK1AVX512(nodes *treeQSNode, count *int32, ntrees int, init *uint32, cols *float32, vals *float32, k int, sums *float32)
+
+//go:noescape
+func treeQSSumK2AVX512(nodes *treeQSNode, count *int32, ntrees int, init *uint32, cols *float32, vals *float32, k int, sums *float32)
+
 var treeQSAsm = asmTreeQSKernels(detectCPU())
 
 // asmTreeQSKernels returns the AVX-512 bitvector kernels (the summing
@@ -61,6 +67,26 @@ func asmTreeQSKernels(f cpuFeatures) treeQSKernels {
 		}
 		_, _ = init[2*nt-1], vals[nt*treeQSMaxLeaves-1]
 		treeQSSum2AVX512(unsafe.SliceData(nodes), &count[0], nt, &init[0], &cols[0], &vals[0], &sums[0])
+	}
+	k.sumK1 = func(nodes []treeQSNode, count []int32, init []uint32, cols, vals []float32, kt int, sums []float32) {
+		nt := len(count)
+		if nt == 0 || kt < 1 {
+			clear(sums[:kt*treeQSRows])
+			return
+		}
+		_, _ = init[nt-1], vals[nt*kt*treeQSMaxLeaves-1]
+		_ = sums[kt*treeQSRows-1]
+		treeQSSumK1AVX512(unsafe.SliceData(nodes), &count[0], nt, &init[0], &cols[0], &vals[0], kt, &sums[0])
+	}
+	k.sumK2 = func(nodes []treeQSNode, count []int32, init []uint32, cols, vals []float32, kt int, sums []float32) {
+		nt := len(count) / 2
+		if nt == 0 || kt < 1 {
+			clear(sums[:kt*treeQSRows])
+			return
+		}
+		_, _ = init[2*nt-1], vals[nt*kt*treeQSMaxLeaves-1]
+		_ = sums[kt*treeQSRows-1]
+		treeQSSumK2AVX512(unsafe.SliceData(nodes), &count[0], nt, &init[0], &cols[0], &vals[0], kt, &sums[0])
 	}
 	return k
 }

@@ -311,3 +311,98 @@ s2tree:
 	VMOVUPS Z5, (DI)
 	VZEROUPPER
 	RET
+
+// The dense summing kernels add k votes per leaf: vals holds, per tree, k
+// runs of 64 values (target by target), and sums k vectors of 16 sums,
+// which stay in memory (zeroed first) and are added to target by target,
+// tree by tree: the same order as the scalar sums.
+
+// QSKSUM adds, for each of the R11 targets, the votes that the leaf bits
+// in B select from R10 (advanced past the tree's k runs) to the sums at DI.
+#define QSKSUM(B, LOOP) \
+	MOVQ R11, R12; \
+	MOVQ DI, R13; \
+LOOP: \
+	KXNORW K0, K0, K2; \
+	VGATHERDPS (R10)(B*4), K2, Z5; \
+	VADDPS (R13), Z5, Z5; \
+	VMOVUPS Z5, (R13); \
+	ADDQ $256, R10; \
+	ADDQ $64, R13; \
+	DECQ R12; \
+	JNZ LOOP
+
+// QSKZERO zeroes the R11 vectors of sums at DI.
+#define QSKZERO(LOOP) \
+	MOVQ R11, R12; \
+	MOVQ DI, R13; \
+LOOP: \
+	VMOVUPS Z30, (R13); \
+	ADDQ $64, R13; \
+	DECQ R12; \
+	JNZ LOOP
+
+// func treeQSSumK1AVX512(nodes *treeQSNode, count *int32, ntrees int, init *uint32, cols *float32, vals *float32, k int, sums *float32)
+TEXT ·treeQSSumK1AVX512(SB), NOSPLIT, $0-64
+	MOVQ nodes+0(FP), SI
+	MOVQ count+8(FP), R8
+	MOVQ ntrees+16(FP), CX
+	MOVQ init+24(FP), R9
+	MOVQ cols+32(FP), DX
+	MOVQ vals+40(FP), R10
+	MOVQ k+48(FP), R11
+	MOVQ sums+56(FP), DI
+	VPBROADCASTD treeQS31<>(SB), Z31
+	VPXORD Z30, Z30, Z30
+	QSKZERO(k1zero)
+k1tree:
+	VPBROADCASTD (R9), Y1
+	VMOVDQA Y1, Y2
+	MOVL (R8), BX
+	QSWORD(Y1, Y2, k1node, k1leaf)
+	VINSERTI64X4 $1, Y2, Z1, Z1
+	QSBIT(Z1, Z3, Z31)
+	QSKSUM(Z3, k1target)
+	ADDQ $4, R9
+	ADDQ $4, R8
+	DECQ CX
+	JNZ k1tree
+	VZEROUPPER
+	RET
+
+// func treeQSSumK2AVX512(nodes *treeQSNode, count *int32, ntrees int, init *uint32, cols *float32, vals *float32, k int, sums *float32)
+TEXT ·treeQSSumK2AVX512(SB), NOSPLIT, $0-64
+	MOVQ nodes+0(FP), SI
+	MOVQ count+8(FP), R8
+	MOVQ ntrees+16(FP), CX
+	MOVQ init+24(FP), R9
+	MOVQ cols+32(FP), DX
+	MOVQ vals+40(FP), R10
+	MOVQ k+48(FP), R11
+	MOVQ sums+56(FP), DI
+	VPBROADCASTD treeQS31<>(SB), Z31
+	VPBROADCASTD treeQS63<>(SB), Z29
+	VPXORD Z30, Z30, Z30
+	QSKZERO(k2zero)
+k2tree:
+	VPBROADCASTD (R9), Y1
+	VMOVDQA Y1, Y2
+	VPBROADCASTD 4(R9), Y3
+	VMOVDQA Y3, Y4
+	MOVL (R8), BX
+	QSWORD(Y1, Y2, k2lo, k2lodone)
+	MOVL 4(R8), BX
+	QSWORD(Y3, Y4, k2hi, k2leaf)
+	VINSERTI64X4 $1, Y2, Z1, Z1
+	VINSERTI64X4 $1, Y4, Z3, Z2
+	QSBIT(Z1, Z3, Z31)
+	QSBIT(Z2, Z4, Z29)
+	VPTESTMD Z1, Z1, K3
+	VMOVDQA32 Z3, K3, Z4
+	QSKSUM(Z4, k2target)
+	ADDQ $8, R9
+	ADDQ $8, R8
+	DECQ CX
+	JNZ k2tree
+	VZEROUPPER
+	RET

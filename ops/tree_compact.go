@@ -88,6 +88,9 @@ type treeFast struct {
 	qs     *treeQS
 	qsKern treeQSKernels
 	qsVals []float32 // per tree, by leaf bit: the leaf's value, where leaves hold their values
+	// qsDense holds, where leaves vote once for each target (dense),
+	// per tree and target, by leaf bit: the leaf's vote.
+	qsDense []float32
 
 	asm     treeWalkers
 	scratch sync.Pool // *treeFastScratch
@@ -242,6 +245,20 @@ func newTreeFast(f *treeForest[float32]) *treeFast {
 			t.qsVals[i] = t.nodes[l].thr
 		}
 	}
+	if t.qs != nil && t.dense != nil {
+		k := f.nTargets
+		t.qsDense = make([]float32, len(t.qs.leaf)*k)
+		for i, l := range t.qs.leaf {
+			if t.nodes[l].jm1 >= 0 {
+				continue // a bit no leaf numbers
+			}
+			tr, b := i/treeQSMaxLeaves, i%treeQSMaxLeaves
+			lf := int(t.nodes[l].thr) * k
+			for j := range k {
+				t.qsDense[(tr*k+j)*treeQSMaxLeaves+b] = t.dense[lf+j]
+			}
+		}
+	}
 	return t
 }
 
@@ -306,7 +323,11 @@ func (t *treeFast) getScratch() *treeFastScratch {
 	}
 	s := &treeFastScratch{row: make([]float32, t.width()), idx: make([]int64, len(t.laneRoots))}
 	if t.qs != nil {
-		s.qs = t.qs.newScratch(t.width(), len(t.roots))
+		k := 0
+		if t.qsDense != nil {
+			k = len(t.qsDense) / len(t.qs.leaf)
+		}
+		s.qs = t.qs.newScratch(t.width(), len(t.roots), k)
 	}
 	return s
 }

@@ -209,8 +209,10 @@ func treeRegressionRows[T treeFloat](f *treeForest[T], x []T, c int, y *Tensor, 
 		m := (e - b) * nt
 		clear(sc[:m])
 		clear(has[:m])
-		f.collectLeaves(x, c, b, e, leaves)
-		f.accumulateN(leaves, e-b, sc, has)
+		if d := f.sumDenseFast(x, c, b, e, sc, has); d < e {
+			f.collectLeaves(x, c, d, e, leaves)
+			f.accumulateN(leaves, e-d, sc[(d-b)*nt:], has[(d-b)*nt:])
+		}
 		for i := b; i < e; i++ {
 			o := (i - b) * nt
 			f.finalizeN(sc[o:o+nt], has[o:o+nt], row, tmp)
@@ -363,6 +365,8 @@ func treeClassificationRows[T treeFloat](k *treeClassifier, f *treeForest[T], x 
 			for i, v := range sumBuf[:d-b] {
 				sc[i*nc+tg], has[i*nc+tg] = v, true
 			}
+		} else {
+			d = f.sumDenseFast(x, c, b, e, sc, has)
 		}
 		if d < e {
 			f.collectLeaves(x, c, d, e, leaves)

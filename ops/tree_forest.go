@@ -466,6 +466,26 @@ func (f *treeForest[T]) sumFast(x []T, c, lo, hi int, sum []T) int {
 	return fs.sumQS(xs, c, lo, hi, any(sum).([]float32))
 }
 
+// sumDenseFast is sumFast for compact forests of small trees whose
+// leaves vote once for each target (treeFast.dense), summed or averaged:
+// sum holds nTargets sums per row, those of accumulateDense, and has is
+// set for each. It returns the first row not done, lo if none.
+func (f *treeForest[T]) sumDenseFast(x []T, c, lo, hi int, sum []T, has []bool) int {
+	fs := f.fast
+	if fs == nil || fs.qs == nil || fs.qsDense == nil || (f.agg != treeAggSum && f.agg != treeAggAverage) {
+		return lo
+	}
+	xs, ok := any(x).([]float32)
+	if !ok {
+		return lo
+	}
+	d := fs.sumDenseQS(xs, c, lo, hi, any(sum).([]float32))
+	for j := range has[:(d-lo)*f.nTargets] {
+		has[j] = true
+	}
+	return d
+}
+
 // oneTarget returns the target every leaf votes once for in a compact
 // forest of several targets (treeFast.voteTarget), or -1.
 func (f *treeForest[T]) oneTarget() int {

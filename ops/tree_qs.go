@@ -132,19 +132,25 @@ func newTreeQS(t *treeFast) *treeQS {
 
 // treeQSScratch is the working memory of a block.
 type treeQSScratch struct {
-	sums [treeQSRows]float32
-	cols []float32 // slots x treeQSRows, column by column
-	bv   []uint32  // trees x words x treeQSRows
+	sums  [treeQSRows]float32
+	cols  []float32 // slots x treeQSRows, column by column
+	bv    []uint32  // trees x words x treeQSRows
+	ksums []float32 // targets x treeQSRows, target by target (dense votes)
 }
 
 // newScratch allocates a block's working memory, its vectors aligned to
 // 64 bytes (a zmm load that crosses a cache line costs about twice as
 // much).
-func (q *treeQS) newScratch(slots, trees int) *treeQSScratch {
-	return &treeQSScratch{
+// targets is the number of dense votes per leaf (0 without).
+func (q *treeQS) newScratch(slots, trees, targets int) *treeQSScratch {
+	s := &treeQSScratch{
 		cols: treeAligned64[float32](slots * treeQSRows),
 		bv:   treeAligned64[uint32](trees * q.words * treeQSRows),
 	}
+	if targets > 0 {
+		s.ksums = treeAligned64[float32](targets * treeQSRows)
+	}
+	return s
 }
 
 // treeAligned64 returns n zero elements starting on a 64-byte boundary.
@@ -164,15 +170,20 @@ func treeAligned64[E float32 | uint32](n int) []E {
 // and cleared by the splits that fail. sum1 (one word per tree) and sum2
 // (two) go on to sum, per row and in tree order, the values of the leaves
 // reached, read from vals (treeQSMaxLeaves per tree, by leaf bit); they
-// are nil where there are none.
+// are nil where there are none. sumK1 and sumK2 do the same for leaves
+// that each hold k votes (dense votes, one per target): vals holds, per
+// tree, k runs of treeQSMaxLeaves values (target by target, by leaf
+// bit), and sums k runs of treeQSRows sums (target by target).
 type treeQSKernels struct {
-	scan func(nodes []treeQSNode, count []int32, init []uint32, cols []float32, bv []uint32)
-	sum1 func(nodes []treeQSNode, count []int32, init []uint32, cols, vals []float32, sums *[treeQSRows]float32)
-	sum2 func(nodes []treeQSNode, count []int32, init []uint32, cols, vals []float32, sums *[treeQSRows]float32)
+	scan  func(nodes []treeQSNode, count []int32, init []uint32, cols []float32, bv []uint32)
+	sum1  func(nodes []treeQSNode, count []int32, init []uint32, cols, vals []float32, sums *[treeQSRows]float32)
+	sum2  func(nodes []treeQSNode, count []int32, init []uint32, cols, vals []float32, sums *[treeQSRows]float32)
+	sumK1 func(nodes []treeQSNode, count []int32, init []uint32, cols, vals []float32, k int, sums []float32)
+	sumK2 func(nodes []treeQSNode, count []int32, init []uint32, cols, vals []float32, k int, sums []float32)
 }
 
 // treeQSGo are the Go kernels (the tests check the assembly against them).
-var treeQSGo = treeQSKernels{scan: treeQSScanGo, sum1: treeQSSum1Go, sum2: treeQSSum2Go}
+var treeQSGo = treeQSKernels{scan: treeQSScanGo, sum1: treeQSSum1Go, sum2: treeQSSum2Go, sumK1: treeQSSumK1Go, sumK2: treeQSSumK2Go}
 
 // treeQSScanGo is the Go scan kernel.
 func treeQSScanGo(nodes []treeQSNode, count []int32, init []uint32, cols []float32, bv []uint32) {
@@ -219,6 +230,38 @@ func treeQSSumGo(words int, nodes []treeQSNode, count []int32, init []uint32, co
 			sums[l] += v[treeQSLeafBit(bv[:], words, l)]
 		}
 	}
+}
+
+// treeQSSumKGo is the Go summing kernel of k votes per leaf for
+// bitvectors of words words.
+func treeQSSumKGo(words int, nodes []treeQSNode, count []int32, init []uint32, cols, vals []float32, k int, sums []float32) {
+	var bv [2 * treeQSRows]uint32
+	sums = sums[:k*treeQSRows]
+	clear(sums)
+	stride := k * treeQSMaxLeaves
+	for t := 0; t < len(count); t += words {
+		n := 0
+		for _, c := range count[t : t+words] {
+			n += int(c)
+		}
+		treeQSScanGo(nodes[:n], count[t:t+words], init[t:t+words], cols, bv[:])
+		nodes = nodes[n:]
+		v := vals[t/words*stride : (t/words+1)*stride]
+		for l := range treeQSRows {
+			b := treeQSLeafBit(bv[:], words, l)
+			for j := range k {
+				sums[j*treeQSRows+l] += v[j*treeQSMaxLeaves+b]
+			}
+		}
+	}
+}
+
+func treeQSSumK1Go(nodes []treeQSNode, count []int32, init []uint32, cols, vals []float32, k int, sums []float32) {
+	treeQSSumKGo(1, nodes, count, init, cols, vals, k, sums)
+}
+
+func treeQSSumK2Go(nodes []treeQSNode, count []int32, init []uint32, cols, vals []float32, k int, sums []float32) {
+	treeQSSumKGo(2, nodes, count, init, cols, vals, k, sums)
 }
 
 func treeQSSum1Go(nodes []treeQSNode, count []int32, init []uint32, cols, vals []float32, sums *[treeQSRows]float32) {
@@ -295,6 +338,38 @@ func (t *treeFast) sumQS(x []float32, c, lo, hi int, sums []float32) int {
 		cols := t.fillCols(s.qs, row, x, c, b, n)
 		sum(q.nodes, q.count, q.init, cols, t.qsVals, &s.qs.sums)
 		copy(sums[b-lo:b-lo+n], s.qs.sums[:n])
+	}
+	return min(b, hi)
+}
+
+// sumDenseQS is sumQS for forests whose leaves vote once for each of the
+// k targets (t.qsDense set): sums holds k sums per row, in target order,
+// each over the trees in order.
+func (t *treeFast) sumDenseQS(x []float32, c, lo, hi int, sums []float32) int {
+	q := t.qs
+	sum := t.qsKern.sumK1
+	if q.words == 2 {
+		sum = t.qsKern.sumK2
+	}
+	if sum == nil || hi-lo < treeQSMinRows {
+		return lo
+	}
+	k := len(t.qsDense) / len(t.qs.leaf)
+	s := t.getScratch()
+	defer t.scratch.Put(s)
+	row := s.row[:t.width()]
+	ks := s.qs.ksums[:k*treeQSRows]
+	b := lo
+	for ; hi-b >= treeQSMinRows; b += treeQSRows {
+		n := min(treeQSRows, hi-b)
+		cols := t.fillCols(s.qs, row, x, c, b, n)
+		sum(q.nodes, q.count, q.init, cols, t.qsDense, k, ks)
+		out := sums[(b-lo)*k : (b-lo+n)*k]
+		for j := range k {
+			for r, v := range ks[j*treeQSRows : j*treeQSRows+n] {
+				out[r*k+j] = v
+			}
+		}
 	}
 	return min(b, hi)
 }

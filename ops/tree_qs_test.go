@@ -178,3 +178,57 @@ func BenchmarkTreeQS(b *testing.B) {
 		}
 	}
 }
+
+// TestTreeQSDenseMatchesGeneral checks the dense summing kernels (Go and
+// assembly) on random forests of small trees whose leaves vote once for
+// each of several targets: regression values bit-identical to the
+// general traversal's, for one and two words, with missing-value
+// tracking, for sums and averages and blocks of every size around
+// treeQSMinRows.
+func TestTreeQSDenseMatchesGeneral(t *testing.T) {
+	rng := rand.New(rand.NewSource(23))
+	for _, mode := range []string{"BRANCH_LEQ", "BRANCH_GT"} {
+		for _, depth := range []int{3, 5, 6} {
+			for _, nTargets := range []int{2, 3, 7} {
+				for _, agg := range []string{"SUM", "AVERAGE", "MAX"} {
+					for _, variant := range []string{"plain", "missing"} {
+						name := fmt.Sprintf("%s/d%d/k%d/%s/%s", mode, depth, nTargets, agg, variant)
+						const trees, nf = 60, 6
+						attrs := treeRandomForestAttrsN(rng, trees, depth, nf, mode, nTargets, true)
+						if variant == "missing" {
+							attrs = treeWithMissing(rng, attrs, 0.3)
+						}
+						attrs = append(attrs, mlStr("aggregate_function", agg))
+						def, err := parseTreeDefV3(NewAttrs(attrs...), "target", nTargets)
+						if err != nil {
+							t.Fatal(err)
+						}
+						general, _ := compileForest[float32](def)
+						general.fast, general.collectFast = nil, nil
+						const rows = 53
+						c := nf + 1
+						x := treeRandomRows(rng, rows, c)
+						for kn, kern := range treeQSKernelSets() {
+							f, _ := compileForest[float32](def)
+							if f.fast == nil || f.fast.qs == nil || f.fast.qsDense == nil {
+								t.Fatalf("%s: no dense bitvector layout", name)
+							}
+							f.fast.qsKern = kern
+							for _, n := range []int{7, 8, 9, 16, 17, 32, 53} {
+								want := NewTensor(Float, n, nTargets)
+								treeRegressionRows(general, x, c, want, 0, n)
+								got := NewTensor(Float, n, nTargets)
+								treeRegressionRows(f, x, c, got, 0, n)
+								for i, w := range want.Float32s() {
+									if g := got.Float32s()[i]; math.Float32bits(g) != math.Float32bits(w) {
+										t.Fatalf("%s (%s) rows %d: element %d: %v, want %v", name, kn, n, i, g, w)
+									}
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
