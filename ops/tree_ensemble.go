@@ -160,7 +160,7 @@ func treeStoreValues[T treeFloat](dst any, off int, vals []T) {
 // runTreeRegression evaluates the forest on n rows of c features into y
 // ([n, nTargets]).
 func runTreeRegression[T treeFloat](ec *Context, f *treeForest[T], x []T, n, c int, y *Tensor) {
-	grain := treeParallelGrain(f.rowsWork())
+	grain := treeParallelGrain(n, f.rowsWork(), ec.Workers.Workers())
 	if n < 2*grain || ec.Workers.Workers() < 2 {
 		treeRegressionRows(f, x, c, y, 0, n) // no closure to allocate
 		return
@@ -330,7 +330,7 @@ func (k *treeClassifier) Run(ec *Context, in, out []*Tensor) error {
 }
 
 func runTreeClassification[T treeFloat](ec *Context, k *treeClassifier, f *treeForest[T], x []T, n, c int, label, probs *Tensor) {
-	grain := treeParallelGrain(f.rowsWork())
+	grain := treeParallelGrain(n, f.rowsWork(), ec.Workers.Workers())
 	if n < 2*grain || ec.Workers.Workers() < 2 {
 		treeClassificationRows(k, f, x, c, label, probs, 0, n) // no closure to allocate
 		return
