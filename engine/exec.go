@@ -91,6 +91,9 @@ func (p *plan) runBound(ec *ops.Context, inputs, captures []ops.Value, outs []op
 		err := p.runStep(ec, f, st)
 		if bound {
 			ec.Arena().Unbind()
+			if err == nil {
+				p.unalias(ec, f, st, bind)
+			}
 		}
 		if err != nil {
 			p.releaseAll(ec, f)
@@ -123,7 +126,10 @@ func (p *plan) runBound(ec *ops.Context, inputs, captures []ops.Value, outs []op
 }
 
 // bindStep offers arena a the caller's tensors of the graph outputs st
-// produces, reporting whether it offered any.
+// produces, reporting whether it offered any. The arena hands each to the
+// step's first allocation of its type and shape: a scratch tensor taking
+// it is harmless (the output is copied in after the run, as for an
+// unbound step), and another output taking it is moved out by unalias.
 func (p *plan) bindStep(a *ops.Arena, st *step, bind []*ops.Tensor) bool {
 	if a == nil {
 		return false
@@ -138,6 +144,28 @@ func (p *plan) bindStep(a *ops.Arena, st *step, bind []*ops.Tensor) bool {
 		}
 	}
 	return offered
+}
+
+// unalias gives every output of a bound step that took the storage of a
+// caller's tensor bound to another graph output (a Split whose first
+// output was allocated before the bound second one) a copy of its own, so
+// that the copy into that tensor after the run does not overwrite it.
+func (p *plan) unalias(ec *ops.Context, f *frame, st *step, bind []*ops.Tensor) {
+	for _, s := range st.out {
+		t, ok := f.vals[max(s, 0)].(*ops.Tensor)
+		if s < 0 || !ok {
+			continue
+		}
+		for i, o := range p.outputs {
+			if o != s && bind[i] != nil && t.SharesData(bind[i]) {
+				c := ec.Empty(t.DType, t.Shape...)
+				ops.CopySlice(c.Data, t.Data)
+				releaseValue(ec, t)
+				f.vals[s] = c
+				break
+			}
+		}
+	}
 }
 
 func (p *plan) isProduced(slot int) bool {

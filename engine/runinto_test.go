@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/agate-ml/agate/engine"
@@ -81,4 +82,35 @@ func TestRunIntoInPlace(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("output over the input", outs)
+}
+
+// TestRunIntoMultiOutputStep: binding only the second output of a Split
+// must not hand the caller's tensor to the first (found in review).
+func TestRunIntoMultiOutputStep(t *testing.T) {
+	g := onnxbuild.NewGraph("bind").Input("x", onnxbuild.TensorType(ops.Float, 2, 4))
+	g.Node("Split", []string{"x"}, []string{"a", "b"}, onnxbuild.Int("axis", 1))
+	g.Output("b", nil).Output("a", nil)
+	raw, err := (&onnxbuild.Model{Graph: g, Opsets: map[string]int{"": 13}}).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := engine.LoadBytes(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	x := ops.FromSlice(ops.Float, []float32{1, 2, 3, 4, 5, 6, 7, 8}, 2, 4)
+	for _, bindA := range []bool{false, true} {
+		outs := []ops.Value{ops.NewTensor(ops.Float, 2, 2), nil}
+		if bindA {
+			outs[1] = ops.NewTensor(ops.Float, 2, 2)
+		}
+		if err := m.RunInto(context.Background(), []ops.Value{x}, outs); err != nil {
+			t.Fatal(err)
+		}
+		b, a := outs[0].(*ops.Tensor).Float32s(), outs[1].(*ops.Tensor).Float32s()
+		if !slices.Equal(b, []float32{3, 4, 7, 8}) || !slices.Equal(a, []float32{1, 2, 5, 6}) {
+			t.Fatalf("bind a=%v: b = %v, a = %v; want [3 4 7 8] and [1 2 5 6]", bindA, b, a)
+		}
+	}
 }
