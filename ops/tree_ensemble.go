@@ -160,8 +160,8 @@ func treeStoreValues[T treeFloat](dst any, off int, vals []T) {
 // runTreeRegression evaluates the forest on n rows of c features into y
 // ([n, nTargets]).
 func runTreeRegression[T treeFloat](ec *Context, f *treeForest[T], x []T, n, c int, y *Tensor) {
-	grain := treeParallelGrain(n, f.rowsWork(), ec.Workers.Workers())
-	if n < 2*grain || ec.Workers.Workers() < 2 {
+	grain, split := treeParallelGrain(n, f.rowsWork(), ec.Workers.Workers())
+	if !split {
 		treeRegressionRows(f, x, c, y, 0, n) // no closure to allocate
 		return
 	}
@@ -330,8 +330,8 @@ func (k *treeClassifier) Run(ec *Context, in, out []*Tensor) error {
 }
 
 func runTreeClassification[T treeFloat](ec *Context, k *treeClassifier, f *treeForest[T], x []T, n, c int, label, probs *Tensor) {
-	grain := treeParallelGrain(n, f.rowsWork(), ec.Workers.Workers())
-	if n < 2*grain || ec.Workers.Workers() < 2 {
+	grain, split := treeParallelGrain(n, f.rowsWork(), ec.Workers.Workers())
+	if !split {
 		treeClassificationRows(k, f, x, c, label, probs, 0, n) // no closure to allocate
 		return
 	}

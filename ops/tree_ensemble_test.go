@@ -716,3 +716,31 @@ func BenchmarkTreeRegressor(b *testing.B) {
 	b.Run("batch1", func(b *testing.B) { treeBenchmarkRegressor(b, 1) })
 	b.Run("batch1000", func(b *testing.B) { treeBenchmarkRegressor(b, 1000) })
 }
+
+// TestTreeParallelGrain: a mid-size batch is cut into exactly one chunk per
+// worker, odd sizes included (found in review: 99 rows ran on one worker).
+func TestTreeParallelGrain(t *testing.T) {
+	for _, tc := range []struct {
+		n, work, workers int
+		split            bool
+		chunks           int
+	}{
+		{100, 400, 2, true, 2},
+		{99, 400, 2, true, 2},
+		{101, 400, 2, true, 2},
+		{100, 400, 1, false, 1},
+		{10, 100, 2, false, 1},   // too little work
+		{10000, 400, 2, true, 2}, // large: 64k-visit chunks, capped by the workers
+		{100, 400, 3, true, 3},
+	} {
+		g, split := treeParallelGrain(tc.n, tc.work, tc.workers)
+		chunks := 1
+		if split {
+			chunks = min(tc.workers, tc.n/g)
+		}
+		if split != tc.split || chunks != tc.chunks {
+			t.Errorf("n=%d work=%d workers=%d: grain %d split %v (%d chunks), want split %v, %d chunks",
+				tc.n, tc.work, tc.workers, g, split, chunks, tc.split, tc.chunks)
+		}
+	}
+}

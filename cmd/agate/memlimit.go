@@ -105,13 +105,16 @@ const defaultGCPercent = 50
 // the default (the GOGC environment variable when set, which the Go
 // runtime already applies, else defaultGCPercent). It returns the value
 // for debug.SetGCPercent (0: leave the runtime's; -1: off) and a
-// description.
-func gcPercent(flag, gogc string) (int, string, error) {
+// description. "off" needs a memory limit (haveLimit: --memory-limit,
+// $GOMEMLIMIT or the container's), or the heap would never be collected.
+func gcPercent(flag, gogc string, haveLimit bool) (int, string, error) {
 	switch {
 	case flag == "" && gogc != "":
 		return 0, "GOGC=" + gogc, nil
 	case flag == "":
 		return defaultGCPercent, strconv.Itoa(defaultGCPercent) + "% (default)", nil
+	case flag == "off" && !haveLimit:
+		return 0, "", fmt.Errorf("--gc-percent off needs a memory limit (--memory-limit, $GOMEMLIMIT or a container limit), or nothing would be collected")
 	case flag == "off":
 		return -1, "off (collections only at the memory limit)", nil
 	}

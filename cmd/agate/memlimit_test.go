@@ -42,18 +42,20 @@ func TestMemoryLimit(t *testing.T) {
 func TestGCPercent(t *testing.T) {
 	tests := []struct {
 		flag, env string
+		limit     bool
 		want      int
 		err       string
 	}{
-		{"", "", defaultGCPercent, ""},
-		{"", "200", 0, ""}, // GOGC is the runtime's own
-		{"80", "200", 80, ""},
-		{"off", "", -1, ""},
-		{"0", "", 0, "at least 1"},
-		{"lots", "", 0, "at least 1"},
+		{"", "", false, defaultGCPercent, ""},
+		{"", "200", false, 0, ""}, // GOGC is the runtime's own
+		{"80", "200", false, 80, ""},
+		{"off", "", true, -1, ""},
+		{"off", "", false, 0, "needs a memory limit"},
+		{"0", "", false, 0, "at least 1"},
+		{"lots", "", false, 0, "at least 1"},
 	}
 	for _, tt := range tests {
-		got, _, err := gcPercent(tt.flag, tt.env)
+		got, _, err := gcPercent(tt.flag, tt.env, tt.limit)
 		if tt.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.err) {
 				t.Errorf("%q: error %v, want %q", tt.flag, err, tt.err)

@@ -208,7 +208,7 @@ func serveCommand(ctx context.Context, fs *flag.FlagSet, stdout, stderr io.Write
 	logHealth := f.Bool("log-health", false, "also log successful probe and /metrics requests")
 	arenaLimit := f.String("arena-limit", "16MiB", "buffer bytes each concurrent model run keeps for reuse between runs beyond its own working set; past it, buffers of shapes no recent run used are given back")
 	precision := f.String("precision", "fp32", "arithmetic of the models' float32 matrix products: fp32, or bf16 (weights stored as bfloat16, products on AVX512-BF16 with float32 accumulation: faster, logits about 1e-2 off; falls back to fp32 on CPUs without it)")
-	gcPct := f.String("gc-percent", "", "garbage-collection target: how far the heap may grow past its live size between collections, in percent, or off (default: $GOGC, else 50, which keeps the resident set closer to the live heap than Go's 100 for a little CPU)")
+	gcPct := f.String("gc-percent", "", "garbage-collection target: how far the heap may grow past its live size between collections, in percent, or off (with a memory limit only; default: $GOGC, else 50, which keeps the resident set closer to the live heap than Go's 100 for a little CPU)")
 	memLimit := f.String("memory-limit", "", "Go soft memory limit: a size (1GiB), a share of the container's limit (90%), or off (default: $GOMEMLIMIT, else 90% of the container's limit)")
 	healthcheck := fs.Bool("healthcheck", false, "do not serve: probe the server at --addr (GET /readyz) and exit 0 when ready (for container HEALTHCHECKs)")
 	return func(args []string) int {
@@ -234,7 +234,7 @@ func serveCommand(ctx context.Context, fs *flag.FlagSet, stdout, stderr io.Write
 			return 2
 		}
 		applyMemoryLimit(limit)
-		gcp, gcDesc, err := gcPercent(*gcPct, os.Getenv("GOGC"))
+		gcp, gcDesc, err := gcPercent(*gcPct, os.Getenv("GOGC"), limit > 0 || os.Getenv("GOMEMLIMIT") != "")
 		if err != nil {
 			fmt.Fprintln(stderr, "agate serve:", err)
 			return 2
