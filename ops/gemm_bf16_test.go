@@ -2,7 +2,6 @@ package ops
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"math/rand"
 	"testing"
@@ -154,52 +153,11 @@ func TestSbgemmNoAlloc(t *testing.T) {
 }
 
 // BenchmarkSbgemm is BenchmarkSgemm for the bfloat16 kernel, rounding of
-// the activations included: BenchmarkSbgemm/<m>x<k>x<n>/t<threads>.
+// the activations included: BenchmarkSbgemm/bf16/<m>x<k>x<n>/t<threads>.
 func BenchmarkSbgemm(b *testing.B) {
 	ar := gemmImpl().bf16
 	if ar == nil {
 		b.Skip("no bfloat16 kernel on this CPU")
 	}
-	for _, sh := range gemmBenchShapes {
-		for _, threads := range []int{1, 2} {
-			b.Run(fmt.Sprintf("%dx%dx%d/t%d", sh[0], sh[1], sh[2], threads), func(b *testing.B) {
-				m, k, n := sh[0], sh[1], sh[2]
-				r := rand.New(rand.NewSource(1))
-				x, w := randSlice(r, m*k), randSlice(r, k*n)
-				pb := packBF16(ar, false, k, n, w, n)
-				c := make([]float32, m*n)
-				pool := NewPool(threads)
-				defer pool.Close()
-				ec := NewContext(context.Background(), pool, nil)
-				b.ResetTimer()
-				for i := 0; i < b.N; i++ {
-					sgemmPacked(false, m, 1, x, k, &pb, 0, c, n, ec.Parallel)
-				}
-				b.ReportMetric(2*float64(m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-			})
-		}
-	}
-}
-
-// TestBF16PairsKernel compares the kernel's row rounding with bf16Pairs
-// for every length around the 32-float blocks, specials included.
-func TestBF16PairsKernel(t *testing.T) {
-	ar := gemmImpl().bf16
-	if ar == nil {
-		t.Skip("no bfloat16 kernel on this CPU (AVX512-BF16) or AGATE_NOASM set")
-	}
-	r := rand.New(rand.NewSource(3))
-	src := randSlice(r, 200)
-	src[3], src[40], src[41] = float32(math.Inf(-1)), math.Float32frombits(0x3f818000), 65504
-	for n := 0; n <= len(src); n++ {
-		want := make([]uint32, (n+1)/2+1)
-		got := make([]uint32, (n+1)/2+1)
-		bf16Pairs(want, src[:n], n, 1)
-		ar.pairs(got[:(n+1)/2], src[:n])
-		for i := range want {
-			if got[i] != want[i] {
-				t.Fatalf("n=%d: pair %d = %#x, want %#x", n, i, got[i], want[i])
-			}
-		}
-	}
+	benchPackedGemm(b, "bf16", func(k, n int, w []float32) packedB { return packBF16(ar, false, k, n, w, n) })
 }

@@ -235,25 +235,32 @@ var gemmBenchShapes = [][3]int{
 // on two workers: BenchmarkSgemm/<kernel>/<m>x<k>x<n>/t<threads>.
 func BenchmarkSgemm(b *testing.B) {
 	for _, ar := range sgemmArchs() {
-		for _, sh := range gemmBenchShapes {
-			for _, threads := range []int{1, 2} {
-				name := fmt.Sprintf("%s/%dx%dx%d/t%d", ar.name, sh[0], sh[1], sh[2], threads)
-				b.Run(name, func(b *testing.B) {
-					m, k, n := sh[0], sh[1], sh[2]
-					r := rand.New(rand.NewSource(1))
-					x, w := randSlice(r, m*k), randSlice(r, k*n)
-					pb := packBPar(ar, make([]float32, packedBLenFor(ar, k, n)), false, k, n, w, n, nil)
-					c := make([]float32, m*n)
-					pool := NewPool(threads)
-					defer pool.Close()
-					ec := NewContext(context.Background(), pool, nil)
-					b.ResetTimer()
-					for i := 0; i < b.N; i++ {
-						sgemmPacked(false, m, 1, x, k, &pb, 0, c, n, ec.Parallel)
-					}
-					b.ReportMetric(2*float64(m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-				})
-			}
+		benchPackedGemm(b, ar.name, func(k, n int, w []float32) packedB {
+			return packBPar(ar, make([]float32, packedBLenFor(ar, k, n)), false, k, n, w, n, nil)
+		})
+	}
+}
+
+// benchPackedGemm times sgemmPacked on the transformer shapes with B packed
+// by pack, on one and two workers: <name>/<m>x<k>x<n>/t<threads>.
+func benchPackedGemm(b *testing.B, name string, pack func(k, n int, w []float32) packedB) {
+	for _, sh := range gemmBenchShapes {
+		for _, threads := range []int{1, 2} {
+			b.Run(fmt.Sprintf("%s/%dx%dx%d/t%d", name, sh[0], sh[1], sh[2], threads), func(b *testing.B) {
+				m, k, n := sh[0], sh[1], sh[2]
+				r := rand.New(rand.NewSource(1))
+				x, w := randSlice(r, m*k), randSlice(r, k*n)
+				pb := pack(k, n, w)
+				c := make([]float32, m*n)
+				pool := NewPool(threads)
+				defer pool.Close()
+				ec := NewContext(context.Background(), pool, nil)
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					sgemmPacked(false, m, 1, x, k, &pb, 0, c, n, ec.Parallel)
+				}
+				b.ReportMetric(2*float64(m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
 		}
 	}
 }
