@@ -43,7 +43,7 @@ func newMetrics() *metrics {
 			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"model", "version"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "agate_rejected_total", Help: "Requests refused for load: reason is queue_full, in_flight or rate_limited.",
+			Name: "agate_rejected_total", Help: "Requests refused for load: reason is queue_full (a model's batching queue), in_flight (the admission line full), queue_wait (waited too long in that line) or rate_limited.",
 		}, []string{"reason"}),
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "agate_http_in_flight_requests", Help: "HTTP requests being served.",
@@ -64,4 +64,16 @@ func (m *metrics) forgetVersion(name, version string) {
 	}{m.queueDepth, m.batchSize, m.inference} {
 		v.DeleteLabelValues(name, version)
 	}
+}
+
+// watchAdmission exports the admitted and waiting inference requests.
+func (m *metrics) watchAdmission(a *admission) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "agate_admitted_requests", Help: "Inference requests being read, prepared or run (at most --max-in-flight).",
+		}, func() float64 { return float64(a.inFlight()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "agate_waiting_requests", Help: "Inference requests waiting in line for admission, bodies unread (at most --max-queued).",
+		}, func() float64 { return float64(a.queued()) }),
+	)
 }

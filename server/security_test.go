@@ -121,10 +121,10 @@ func TestV2RawBudget(t *testing.T) {
 	}
 }
 
-// TestAdmission: past MaxInFlight, inference requests get 429 at once,
-// before their body is read; probes still answer.
+// TestAdmission: past MaxInFlight, with no line, inference requests get
+// 429 at once, before their body is read; probes still answer.
 func TestAdmission(t *testing.T) {
-	e := newEnv(t, Config{MaxInFlight: 1}, false)
+	e := newEnv(t, Config{MaxInFlight: 1, MaxQueued: -1}, false)
 	release := make(chan struct{})
 	e.blockingRows(BatchConfig{MaxSize: 1, QueueSize: 8, Workers: 1}, func(ctx context.Context, rows [][]float64) ([]rowResult, error) {
 		<-release
@@ -140,7 +140,7 @@ func TestAdmission(t *testing.T) {
 		done <- w.Code
 	}()
 	deadline := time.Now().Add(2 * time.Second)
-	for e.s.inFlight.Load() != 1 && time.Now().Before(deadline) {
+	for e.s.admission.inFlight() != 1 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
 	// the body is never read: even a malformed one gets 429

@@ -80,10 +80,16 @@ type Config struct {
 	// browser ("*": any); empty leaves CORS off.
 	CORSOrigins []string
 	// MaxInFlight caps the inference requests being read, prepared or
-	// waiting for a model at once (default Batch.QueueSize): past it a
-	// request gets 429 at once, before its body is read, so that overload
-	// costs no parsing or tokenizing.
+	// waiting for a model at once (default Batch.QueueSize). Past it a
+	// request waits in line, its body unread, so that overload costs no
+	// parsing or tokenizing.
 	MaxInFlight int
+	// MaxQueued bounds that line (default 8 × MaxInFlight): past it a
+	// request gets 429 at once. A negative value means no line.
+	MaxQueued int
+	// MaxQueueWait is the longest a request waits in line before it gets
+	// 429 (default a quarter of RequestTimeout).
+	MaxQueueWait time.Duration
 	// RequestTimeout bounds a request's time in the queue and the model
 	// (default 10s): past it the client gets 504.
 	RequestTimeout time.Duration
@@ -156,6 +162,7 @@ func (c Config) withDefaults() Config {
 		c.MaxRows = 1024
 	}
 	def(&c.RequestTimeout, 10*time.Second)
+	def(&c.MaxQueueWait, c.RequestTimeout/4)
 	if c.Batch.MaxSize <= 0 {
 		c.Batch.MaxSize = 32
 	}
@@ -170,6 +177,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxInFlight <= 0 {
 		c.MaxInFlight = c.Batch.QueueSize
+	}
+	switch {
+	case c.MaxQueued == 0:
+		c.MaxQueued = 8 * c.MaxInFlight
+	case c.MaxQueued < 0:
+		c.MaxQueued = 0
 	}
 	if c.Batch.Workers <= 0 {
 		c.Batch.Workers = runtime.GOMAXPROCS(0)
@@ -207,8 +220,9 @@ type Server struct {
 	openapi []byte
 	// rawSlots bounds concurrent direct engine calls (v2 tensor inference).
 	rawSlots chan struct{}
-	// inFlight counts the inference requests admitted (admit).
-	inFlight atomic.Int64
+	// admission holds the inference requests admitted and the line of
+	// those waiting (admit).
+	admission *admission
 	// warned holds the 503 messages already logged as warnings.
 	warned sync.Map
 	// tls is the HTTPS configuration (nil: plain HTTP).
@@ -243,7 +257,9 @@ func New(reg *models.Registry, cfg Config) (*Server, error) {
 	}
 	cfg = cfg.withDefaults()
 	s := &Server{cfg: cfg, maxItems: maxItems, log: cfg.Logger, reg: reg, metrics: newMetrics(), started: time.Now(),
-		runtimes: map[*models.Model]*runtimeModel{}, rawSlots: make(chan struct{}, cfg.Batch.QueueSize+cfg.Batch.Workers)}
+		runtimes: map[*models.Model]*runtimeModel{}, rawSlots: make(chan struct{}, cfg.Batch.QueueSize+cfg.Batch.Workers),
+		admission: newAdmission(cfg.MaxInFlight, cfg.MaxQueued, cfg.MaxQueueWait)}
+	s.metrics.watchAdmission(s.admission)
 	doc, err := OpenAPI()
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
@@ -340,17 +356,26 @@ func (s *Server) Handler() http.Handler { return s.engine }
 // SetReady marks the server ready (models loaded) or not.
 func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
 
-// admit lets an inference request in only while fewer than MaxInFlight
-// are in: the rest get 429 with Retry-After before any work.
+// admit lets an inference request in while fewer than MaxInFlight are in;
+// the next ones wait in line (at most MaxQueued, each at most MaxQueueWait)
+// and the rest get 429 with Retry-After, all before any work.
 func (s *Server) admit(c *gin.Context) {
-	if n := s.inFlight.Add(1); n > int64(s.cfg.MaxInFlight) {
-		s.inFlight.Add(-1)
-		s.metrics.rejected.WithLabelValues("in_flight").Inc()
-		abort(c, &apiError{status: http.StatusTooManyRequests, retryAfter: 1,
-			msg: fmt.Sprintf("the server is handling %d inference requests, its limit: retry later", s.cfg.MaxInFlight)})
+	if err := s.admission.acquire(c.Request.Context()); err != nil {
+		switch {
+		case errors.Is(err, errLineFull):
+			s.metrics.rejected.WithLabelValues("in_flight").Inc()
+			abort(c, &apiError{status: http.StatusTooManyRequests, retryAfter: 1,
+				msg: fmt.Sprintf("the server is handling %d inference requests and %d more are waiting, its limits: retry later", s.cfg.MaxInFlight, s.cfg.MaxQueued)})
+		case errors.Is(err, errWaitedTooLong):
+			s.metrics.rejected.WithLabelValues("queue_wait").Inc()
+			abort(c, &apiError{status: http.StatusTooManyRequests, retryAfter: 1,
+				msg: fmt.Sprintf("the request waited %v for one of the server's %d inference slots, its limit: retry later", s.cfg.MaxQueueWait, s.cfg.MaxInFlight)})
+		default:
+			abort(c, inferenceError(err))
+		}
 		return
 	}
-	defer s.inFlight.Add(-1)
+	defer s.admission.release()
 	c.Next()
 }
 

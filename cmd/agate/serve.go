@@ -193,7 +193,9 @@ func serveCommand(ctx context.Context, fs *flag.FlagSet, stdout, stderr io.Write
 	corsOrigins := f.String("cors-origins", "", "comma-separated web origins allowed to call the API from a browser (* for any); empty: CORS off")
 	proxies := f.String("trusted-proxies", "", "comma-separated proxy addresses/CIDRs whose X-Forwarded-For is trusted")
 	maxBody := f.Int64("max-body-bytes", 1<<20, "largest request body")
-	maxInFlight := f.Int("max-in-flight", 0, "most inference requests read, prepared or waiting at once; beyond it 429 before the body is read (0: --queue-size)")
+	maxInFlight := f.Int("max-in-flight", 0, "most inference requests read, prepared or run at once; the next ones wait in line, bodies unread (0: --queue-size)")
+	maxQueued := f.Int("max-queued", 0, "most inference requests waiting in line for --max-in-flight; beyond it 429 at once (0: 8 × --max-in-flight, -1: no line)")
+	maxQueueWait := f.Duration("max-queue-wait", 0, "longest wait in that line before 429 (0: a quarter of --request-timeout)")
 	maxTexts := f.Int("max-texts", 64, "most texts per /analyze request")
 	maxTextBytes := f.Int("max-text-bytes", 20000, "longest text, in bytes")
 	maxRows := f.Int("max-rows", 1024, "most rows per predict request")
@@ -270,7 +272,7 @@ func serveCommand(ctx context.Context, fs *flag.FlagSet, stdout, stderr io.Write
 		defer reg.Close()
 		srv, err := server.New(reg, server.Config{
 			Addr: *addr, Logger: log, Version: version, AnalyzeModel: *analyzeModel, PredictModel: *predictModel,
-			MaxBodyBytes: *maxBody, MaxInFlight: *maxInFlight, MaxTexts: *maxTexts, MaxTextBytes: *maxTextBytes, MaxRows: *maxRows, OutOfRange: *outOfRange,
+			MaxBodyBytes: *maxBody, MaxInFlight: *maxInFlight, MaxQueued: *maxQueued, MaxQueueWait: *maxQueueWait, MaxTexts: *maxTexts, MaxTextBytes: *maxTextBytes, MaxRows: *maxRows, OutOfRange: *outOfRange,
 			RequestTimeout: *reqTimeout, Batching: *batching,
 			Batch:     server.BatchConfig{MaxSize: *batchSize, MaxDelay: *batchDelay, MaxTokens: *batchTokens, QueueSize: *queueSize, Workers: *workers},
 			RateLimit: *rateLimit, RateBurst: *rateBurst, TrustedProxies: splitList(*proxies), CORSOrigins: splitList(*corsOrigins), TLSCertFile: *tlsCert, TLSKeyFile: *tlsKey,

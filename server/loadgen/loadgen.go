@@ -22,7 +22,7 @@ type Config struct {
 	// URL and Method of every request (Method defaults to POST).
 	URL, Method string
 	// Body returns the body of request i (JSON).
-	Body func(i int) []byte
+	Body func(i int) []byte `json:"-"`
 	// Requests bounds the number of requests sent (required).
 	Requests int
 	// Duration bounds the run's time (default 30s).
@@ -36,7 +36,7 @@ type Config struct {
 	Rate float64
 	// Client sends the requests (default: a client with keep-alive and
 	// enough idle connections).
-	Client *http.Client
+	Client *http.Client `json:"-"`
 }
 
 // Result summarizes a run.
@@ -137,29 +137,35 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		}
 		close(next)
 	} else {
+		// Each tick sends every request due by then, so the offered rate
+		// holds even when the timer fires late (it does under load).
 		slots := make(chan struct{}, cfg.Concurrency)
-		interval := time.Duration(float64(time.Second) / cfg.Rate)
+		interval := max(time.Duration(float64(time.Second)/cfg.Rate), 100*time.Microsecond)
 		tick := time.NewTicker(interval)
 		defer tick.Stop()
+		i := 0
 	send:
-		for i := 0; i < cfg.Requests; i++ {
+		for i < cfg.Requests {
 			select {
 			case <-tick.C:
 			case <-ctx.Done():
 				break send
 			}
-			select {
-			case slots <- struct{}{}:
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					defer func() { <-slots }()
-					one(i)
-				}()
-			default:
-				mu.Lock()
-				res.Dropped++
-				mu.Unlock()
+			due := min(cfg.Requests, int(time.Since(start).Seconds()*cfg.Rate))
+			for ; i < due; i++ {
+				select {
+				case slots <- struct{}{}:
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						defer func() { <-slots }()
+						one(i)
+					}()
+				default:
+					mu.Lock()
+					res.Dropped++
+					mu.Unlock()
+				}
 			}
 		}
 	}
