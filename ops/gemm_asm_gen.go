@@ -457,14 +457,35 @@ func sgemmAVX2Body(name string, rows, w, bStep int) {
 		}
 	}
 	label(name + "_nobias")
+	// Full tiles load and store C with plain moves: VMASKMOVPS to memory
+	// is microcoded on AMD's cores (tens of cycles each).
+	p("CMPQ R10, $%d", 8*w)
+	p("JLT %s_masked", name)
+	avx2WriteBack(name+"_full", rows, w, func(h int, src string) string {
+		return fmt.Sprintf("VMOVUPS %d(R12), %s", 32*h, src)
+	}, func(h int, dst string) string {
+		return fmt.Sprintf("VMOVUPS %s, %d(R12)", dst, 32*h)
+	})
+	label(name + "_masked")
+	avx2WriteBack(name+"_masked", rows, w, func(h int, src string) string {
+		return fmt.Sprintf("VMASKMOVPS %d(R12), Y%d, %s", 32*h, 12+h, src)
+	}, func(h int, dst string) string {
+		return fmt.Sprintf("VMASKMOVPS %s, Y%d, %d(R12)", dst, 12+h, 32*h)
+	})
+}
+
+// avx2WriteBack stores the accumulators to C (R12, row stride R8), adding
+// beta*C first when load is set, with the given load and store moves.
+func avx2WriteBack(name string, rows, w int, load func(h int, dst string) string, store func(h int, src string) string) {
+	acc := func(r, h int) string { return fmt.Sprintf("Y%d", r*2+h) }
 	p("CMPQ load+88(FP), $0")
 	p("JEQ %s_nold", name)
 	p("VBROADCASTSS beta+76(FP), Y14")
 	for r := 0; r < rows; r++ {
 		for h := 0; h < w; h++ {
-			p("VMASKMOVPS %d(R12), Y%d, Y15", 32*h, 12+h)
+			p(load(h, "Y15"))
 			p("VFMADD231PS Y14, Y15, %s", acc(r, h))
-			p("VMASKMOVPS %s, Y%d, %d(R12)", acc(r, h), 12+h, 32*h)
+			p(store(h, acc(r, h)))
 		}
 		if r < rows-1 {
 			p("ADDQ R8, R12")
@@ -475,7 +496,7 @@ func sgemmAVX2Body(name string, rows, w, bStep int) {
 	label(name + "_nold")
 	for r := 0; r < rows; r++ {
 		for h := 0; h < w; h++ {
-			p("VMASKMOVPS %s, Y%d, %d(R12)", acc(r, h), 12+h, 32*h)
+			p(store(h, acc(r, h)))
 		}
 		if r < rows-1 {
 			p("ADDQ R8, R12")
@@ -760,11 +781,33 @@ func qgemmAVX2Body(name string, rows, w, aStep, bStep int) {
 	if w == 2 {
 		p("VMOVDQU Y13, Y15")
 	}
+	// Full tiles store with plain moves (masked stores are microcoded on
+	// AMD's cores).
+	p("CMPQ R10, $%d", 8*w)
+	p("JLT %s_masked", name)
+	qgemmAVX2Stores(name+"_full", rows, w, func(h int, src string) string {
+		return fmt.Sprintf("VMOVDQU %s, %d(R12)", src, 32*h)
+	}, func(h int, src string) string {
+		return fmt.Sprintf("VMOVUPS %s, %d(R12)", src, 32*h)
+	})
+	label(name + "_masked")
+	qgemmAVX2Stores(name+"_masked", rows, w, func(h int, src string) string {
+		return fmt.Sprintf("VPMASKMOVD %s, Y%d, %d(R12)", src, 14+h, 32*h)
+	}, func(h int, src string) string {
+		return fmt.Sprintf("VMASKMOVPS %s, Y%d, %d(R12)", src, 14+h, 32*h)
+	})
+}
+
+// qgemmAVX2Stores writes the int32 accumulators to C (R12, row stride R8)
+// as int32, or, when float is set, as float32 times scale plus bias (the
+// 32-value arrays after colOff and colMul at R13), with the given stores.
+func qgemmAVX2Stores(name string, rows, w int, storeInt, storeFloat func(h int, src string) string) {
+	acc := func(r, h int) string { return fmt.Sprintf("Y%d", r*2+h) }
 	p("CMPQ float+72(FP), $0")
 	p("JNE %s_flt", name)
 	for r := 0; r < rows; r++ {
 		for h := 0; h < w; h++ {
-			p("VPMASKMOVD %s, Y%d, %d(R12)", acc(r, h), 14+h, 32*h)
+			p(storeInt(h, acc(r, h)))
 		}
 		if r < rows-1 {
 			p("ADDQ R8, R12")
@@ -783,7 +826,7 @@ func qgemmAVX2Body(name string, rows, w, aStep, bStep int) {
 			p("VCVTDQ2PS %s, %s", acc(r, h), acc(r, h))
 			p("VMULPS Y%d, %s, %s", 8+h, acc(r, h), acc(r, h))
 			p("VADDPS Y%d, %s, %s", 10+h, acc(r, h), acc(r, h))
-			p("VMASKMOVPS %s, Y%d, %d(R12)", acc(r, h), 14+h, 32*h)
+			p(storeFloat(h, acc(r, h)))
 		}
 		if r < rows-1 {
 			p("ADDQ R8, R12")
