@@ -29,6 +29,9 @@ func qgemmVNNIDirect(kq int, a *byte, lda int, b *byte, c unsafe.Pointer, ldc, m
 //go:noescape
 func qgemmAVX2(kq int, a, b *byte, c unsafe.Pointer, ldc, mr, nr int, cols, rows *int32, float int)
 
+//go:noescape
+func qgemmAVX2Exact(kq int, a, b *byte, c unsafe.Pointer, ldc, mr, nr int, cols, rows *int32, float int)
+
 var (
 	sgemmArchAVX512 = gemmArch{name: "avx512", mr: 12, nr: 32, kc: 256, ncStrips: 16, micro: sgemmMicroAVX512}
 	sgemmArchAVX2   = gemmArch{name: "avx2", mr: 6, nr: 16, kc: 256, ncStrips: 32, micro: sgemmMicroAVX2}
@@ -111,7 +114,10 @@ func sgemmMicroAVX2(k int, a []float32, rsa, ksa int, b, c []float32, ldc, mr, n
 
 var (
 	qgemmArchVNNI = qgemmArch{name: "vnni", mr: 12, nr: 32, micro: qgemmMicroVNNI, microDirect: qgemmMicroVNNIDirect}
-	qgemmArchAVX2 = qgemmArch{name: "avx2", mr: 4, nr: 16, sat: true, fallback: &qgemmArchGo, micro: qgemmMicroAVX2}
+	qgemmArchAVX2 = qgemmArch{name: "avx2", mr: 4, nr: 16, sat: true, fallback: &qgemmArchAVX2Exact, micro: qgemmMicroAVX2}
+	// qgemmArchAVX2Exact runs the B matrices that could saturate
+	// qgemmArchAVX2 (full-range int8 weights), at two products per one.
+	qgemmArchAVX2Exact = qgemmArch{name: "avx2-exact", mr: 4, nr: 16, micro: qgemmMicroAVX2Exact}
 )
 
 func asmQgemmArchs(f cpuFeatures) []*qgemmArch {
@@ -120,7 +126,7 @@ func asmQgemmArchs(f cpuFeatures) []*qgemmArch {
 		archs = append(archs, &qgemmArchVNNI)
 	}
 	if f.avx2FMA {
-		archs = append(archs, &qgemmArchAVX2)
+		archs = append(archs, &qgemmArchAVX2, &qgemmArchAVX2Exact)
 	}
 	return archs
 }
@@ -159,4 +165,9 @@ func qgemmMicroVNNIDirect(kq int, a []byte, lda int, b []byte, ci []int32, cf []
 func qgemmMicroAVX2(kq int, a, b []byte, ci []int32, cf []float32, ldc, mr, nr int, cols, rows []int32) {
 	c, float := qgemmTile(kq, a, b, ci, cf, ldc, mr, nr, 4, 16, cols, rows)
 	qgemmAVX2(kq, &a[0], &b[0], c, ldc, mr, nr, &cols[0], &rows[0], float)
+}
+
+func qgemmMicroAVX2Exact(kq int, a, b []byte, ci []int32, cf []float32, ldc, mr, nr int, cols, rows []int32) {
+	c, float := qgemmTile(kq, a, b, ci, cf, ldc, mr, nr, 4, 16, cols, rows)
+	qgemmAVX2Exact(kq, &a[0], &b[0], c, ldc, mr, nr, &cols[0], &rows[0], float)
 }

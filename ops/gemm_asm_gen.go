@@ -37,7 +37,8 @@ func main() {
 	sgemmAVX2()
 	qgemmVNNI(false)
 	qgemmVNNI(true)
-	qgemmAVX2()
+	qgemmAVX2(false)
+	qgemmAVX2(true)
 	os.Stdout.WriteString(out.String())
 }
 
@@ -695,10 +696,20 @@ func qgemmVNNIBody(name string, rows, w, aStep, bStep int, direct bool, o qArgs)
 // sum (the caller checks this when packing B). A advances 16 bytes per
 // group of four depths, B 64. cols holds colOff, colMul, scale and bias,
 // 16 values each.
-func qgemmAVX2() {
+//
+// With exact set it emits qgemmAVX2Exact instead, which never saturates:
+// each byte a of A is split as a = 2h - o with h = (a+1)>>1 (VPAVGB with
+// zero, at most 128) and o = a&1, so that Σ ab = 2·Σ hb - Σ ob, and no pair
+// of products of h (|h·b| ≤ 128·128) or of o leaves the int16 range. It
+// costs two products per one, for full-range int8 weights.
+func qgemmAVX2(exact bool) {
 	const mr, aStep, bStep = 4, 16, 64
-	out.WriteString("// func qgemmAVX2(kq int, a, b *byte, c unsafe.Pointer, ldc, mr, nr int, cols, rows *int32, float int)\n")
-	out.WriteString("TEXT ·qgemmAVX2(SB), NOSPLIT, $0-80\n")
+	fn, prefix := "qgemmAVX2", "q256"
+	if exact {
+		fn, prefix = "qgemmAVX2Exact", "qx256"
+	}
+	fmt.Fprintf(&out, "// func %s(kq int, a, b *byte, c unsafe.Pointer, ldc, mr, nr int, cols, rows *int32, float int)\n", fn)
+	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-80\n", fn)
 	p("MOVQ kq+0(FP), CX")
 	p("MOVQ a+8(FP), SI")
 	p("MOVQ b+16(FP), DI")
@@ -708,20 +719,23 @@ func qgemmAVX2() {
 	p("MOVQ mr+40(FP), R9")
 	p("MOVQ nr+48(FP), R10")
 	p("VMOVDQU ·gemmOnes16(SB), Y13")
+	if exact {
+		p("VPADDW Y13, Y13, Y15")
+	}
 	p("CMPQ R10, $8")
-	p("JGT q256w2")
-	rowDispatch("q256n1r", mr)
-	label("q256w2")
-	rowDispatch("q256n2r", mr)
+	p("JGT %sw2", prefix)
+	rowDispatch(prefix+"n1r", mr)
+	label(prefix + "w2")
+	rowDispatch(prefix+"n2r", mr)
 	for _, w := range []int{1, 2} {
 		for r := 1; r <= mr; r++ {
-			qgemmAVX2Body(fmt.Sprintf("q256n%dr%d", w, r), r, w, aStep, bStep)
+			qgemmAVX2Body(fmt.Sprintf("%sn%dr%d", prefix, w, r), r, w, aStep, bStep, exact)
 		}
 	}
 	out.WriteString("\n")
 }
 
-func qgemmAVX2Body(name string, rows, w, aStep, bStep int) {
+func qgemmAVX2Body(name string, rows, w, aStep, bStep int, exact bool) {
 	label(name)
 	acc := func(r, h int) string { return fmt.Sprintf("Y%d", r*2+h) }
 	for r := 0; r < rows; r++ {
@@ -729,13 +743,29 @@ func qgemmAVX2Body(name string, rows, w, aStep, bStep int) {
 			p("VPXOR %s, %s, %s", acc(r, h), acc(r, h), acc(r, h))
 		}
 	}
-	// Y8/Y9: B, Y10: broadcast A, Y11/Y12: products, Y13: int16 ones.
+	// Y8/Y9: B, Y10: broadcast A, Y11/Y12: products, Y13: int16 ones;
+	// exact: Y14: h, Y10: o, Y15: int16 twos.
 	step := func(off int) {
 		for h := 0; h < w; h++ {
 			p("VMOVDQU %d(DI), Y%d", off*bStep+32*h, 8+h)
 		}
 		for r := 0; r < rows; r++ {
 			p("VPBROADCASTD %d(SI), Y10", off*aStep+4*r)
+			if exact {
+				p("VPXOR Y14, Y14, Y14")
+				p("VPAVGB Y14, Y10, Y14")
+				p("VPSUBB Y10, Y14, Y10")
+				p("VPADDB Y14, Y10, Y10")
+				for h := 0; h < w; h++ {
+					p("VPMADDUBSW Y%d, Y14, Y11", 8+h)
+					p("VPMADDWD Y15, Y11, Y11")
+					p("VPADDD Y11, %s, %s", acc(r, h), acc(r, h))
+					p("VPMADDUBSW Y%d, Y10, Y12", 8+h)
+					p("VPMADDWD Y13, Y12, Y12")
+					p("VPSUBD Y12, %s, %s", acc(r, h), acc(r, h))
+				}
+				continue
+			}
 			for h := 0; h < w; h++ {
 				t := 11 + h
 				p("VPMADDUBSW Y%d, Y10, Y%d", 8+h, t)

@@ -203,3 +203,56 @@ func BenchmarkQgemm(b *testing.B) {
 		}
 	}
 }
+
+// TestQgemmExtremes runs every kernel on the operands that saturate int16
+// pair sums (A at 255, 129 and 128 against B at -128 and 127, signed and
+// unsigned), where only an exact kernel or fallback gives the right sums.
+func TestQgemmExtremes(t *testing.T) {
+	const m, k, n = 5, 40, 19
+	for _, ar := range qgemmArchs() {
+		for _, av := range []byte{255, 129, 128, 1} {
+			for _, bv := range []int8{-128, 127, -127} {
+				for _, bSigned := range []bool{true, false} {
+					a := make([]byte, m*k)
+					b := make([]byte, k*n)
+					for i := range a {
+						a[i] = av
+						if i%7 == 3 {
+							a[i] = 0
+						}
+					}
+					want := make([]int64, m*n)
+					for p := 0; p < k; p++ {
+						for j := 0; j < n; j++ {
+							v := bv
+							if (p+j)%5 == 4 {
+								v = -v / 2
+							}
+							b[p*n+j] = byte(v)
+							if !bSigned {
+								b[p*n+j] = byte(int(v) + 128)
+							}
+						}
+					}
+					for i := 0; i < m; i++ {
+						for j := 0; j < n; j++ {
+							var s int64
+							for p := 0; p < k; p++ {
+								s += byteValue(a[i*k+p], false) * byteValue(b[p*n+j], bSigned)
+							}
+							want[i*n+j] = s
+						}
+					}
+					pb := qpackB(ar, make([]byte, qpackedBLen(ar, k, n)), make([]int32, roundUp(n, ar.nr)), b, bSigned, k, n, n)
+					got := make([]int32, m*n)
+					qgemm(a, false, m, k, 0, &pb, nil, qgemmOut{ci: got, ldc: n}, nil)
+					for x := range got {
+						if int64(got[x]) != want[x] {
+							t.Fatalf("%s (ran %s) a=%d b=%d signed=%v: c[%d]=%d want %d", ar.name, pb.arch.name, av, bv, bSigned, x, got[x], want[x])
+						}
+					}
+				}
+			}
+		}
+	}
+}
