@@ -9,7 +9,10 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
+
+	"golang.org/x/sys/cpu"
 
 	"github.com/agate-ml/agate/engine"
 	"github.com/agate-ml/agate/engine/onnxbuild"
@@ -113,6 +116,7 @@ func maxAbs(a, b []float32) (float64, int) {
 // Until then MiniLM is held to the band above; TestQuantizedKernelParityWithORT
 // checks the quantized kernels themselves bit for bit.
 func TestQuantizedBERTParityWithORT(t *testing.T) {
+	requireExactORTInt8(t)
 	for _, tc := range []struct {
 		name string
 		tol  float64
@@ -142,12 +146,28 @@ func TestQuantizedBERTParityWithORT(t *testing.T) {
 	}
 }
 
+// requireExactORTInt8 skips a parity test of full-range int8 products on
+// hosts where onnxruntime's own results are not exact. Without AVX-512 VNNI
+// or AVX-VNNI, its uint8 × int8 kernel multiplies with VPMADDUBSW, whose
+// int16 sums of product pairs saturate for weights beyond 7 bits, so it
+// answers up to several units off (QAttention here: 7.8), while agate's
+// integer sums are exact on every host (ops.TestQgemm and
+// TestQgemmExtremes check each kernel against int64 sums). On VNNI hosts
+// both engines are exact and these tests compare them bit for bit.
+func requireExactORTInt8(t *testing.T) {
+	t.Helper()
+	if runtime.GOARCH == "amd64" && !cpu.X86.HasAVX512VNNI && !cpu.X86.HasAVXVNNI {
+		t.Skip("this CPU has no AVX-512 VNNI or AVX-VNNI: onnxruntime's AVX2 uint8 x int8 kernel saturates int16 pair sums for full-range int8 weights, so it is no exact reference here (agate's kernels are checked against exact sums in ./ops)")
+	}
+}
+
 // TestQuantizedKernelParityWithORT runs quantized projections of MiniLM's
 // sizes (384 -> 1536 -> 384 plus a 384 -> 384 branch sharing the input's
 // quantization, batch 8 x 64 tokens) straight from a graph input, so both
 // engines quantize identical floats: the results must agree to the last
 // bit up to float rounding of the scale multiply.
 func TestQuantizedKernelParityWithORT(t *testing.T) {
+	requireExactORTInt8(t)
 	r := rand.New(rand.NewPCG(7, 7))
 	randn := func(n int, s float64) []float32 {
 		v := make([]float32, n)
@@ -249,6 +269,9 @@ func TestMSAttentionParityWithORT(t *testing.T) {
 					op = "QAttention"
 				}
 				t.Run(fmt.Sprintf("%s/%s/unidirectional=%d", op, name, causal), func(t *testing.T) {
+					if quant {
+						requireExactORTInt8(t)
+					}
 					g := onnxbuild.NewGraph("attn").Output("y", onnxbuild.TensorType(ops.Float, b, s, h)).
 						Initializer("bias", bias)
 					var in []string
@@ -303,6 +326,7 @@ func TestMSAttentionParityWithORT(t *testing.T) {
 // multiply-add). A last-bit difference here is enough to move the int8
 // MiniLM logits by several hundredths, see TestQuantizedBERTParityWithORT.
 func TestQuantizedEpilogueParityWithORT(t *testing.T) {
+	requireExactORTInt8(t)
 	r := rand.New(rand.NewPCG(3, 3))
 	const m, k, n = 64, 128, 96
 	af := make([]float32, m*k)
