@@ -116,8 +116,9 @@ var (
 	qgemmArchVNNI = qgemmArch{name: "vnni", mr: 12, nr: 32, micro: qgemmMicroVNNI, microDirect: qgemmMicroVNNIDirect}
 	qgemmArchAVX2 = qgemmArch{name: "avx2", mr: 4, nr: 16, sat: true, fallback: &qgemmArchAVX2Exact, micro: qgemmMicroAVX2}
 	// qgemmArchAVX2Exact runs the B matrices that could saturate
-	// qgemmArchAVX2 (full-range int8 weights), at two products per one.
-	qgemmArchAVX2Exact = qgemmArch{name: "avx2-exact", mr: 4, nr: 16, micro: qgemmMicroAVX2Exact}
+	// qgemmArchAVX2 (full-range int8 weights) on the same packed B, with
+	// int16 operands: two-row tiles, about 1.5 times the work.
+	qgemmArchAVX2Exact = qgemmArch{name: "avx2-exact", mr: 2, nr: 16, micro: qgemmMicroAVX2Exact}
 )
 
 func asmQgemmArchs(f cpuFeatures) []*qgemmArch {
@@ -168,6 +169,6 @@ func qgemmMicroAVX2(kq int, a, b []byte, ci []int32, cf []float32, ldc, mr, nr i
 }
 
 func qgemmMicroAVX2Exact(kq int, a, b []byte, ci []int32, cf []float32, ldc, mr, nr int, cols, rows []int32) {
-	c, float := qgemmTile(kq, a, b, ci, cf, ldc, mr, nr, 4, 16, cols, rows)
+	c, float := qgemmTile(kq, a, b, ci, cf, ldc, mr, nr, 2, 16, cols, rows)
 	qgemmAVX2Exact(kq, &a[0], &b[0], c, ldc, mr, nr, &cols[0], &rows[0], float)
 }

@@ -37,8 +37,8 @@ func main() {
 	sgemmAVX2()
 	qgemmVNNI(false)
 	qgemmVNNI(true)
-	qgemmAVX2(false)
-	qgemmAVX2(true)
+	qgemmAVX2()
+	qgemmAVX2Exact()
 	os.Stdout.WriteString(out.String())
 }
 
@@ -693,23 +693,31 @@ func qgemmVNNIBody(name string, rows, w, aStep, bStep int, direct bool, o qArgs)
 // for tiles of up to 4 rows by 16 columns with VPMADDUBSW (pairs of uint8 x
 // int8 summed to saturating int16) and VPMADDWD (pairs of int16 summed to
 // int32). It is exact only when no pair of B values can saturate the int16
-// sum (the caller checks this when packing B). A advances 16 bytes per
-// group of four depths, B 64. cols holds colOff, colMul, scale and bias,
-// 16 values each.
-//
-// With exact set it emits qgemmAVX2Exact instead, which never saturates:
-// each byte a of A is split as a = 2h - o with h = (a+1)>>1 (VPAVGB with
-// zero, at most 128) and o = a&1, so that Σ ab = 2·Σ hb - Σ ob, and no pair
-// of products of h (|h·b| ≤ 128·128) or of o leaves the int16 range. It
-// costs two products per one, for full-range int8 weights.
-func qgemmAVX2(exact bool) {
+// sum (the caller checks this when packing B; qgemmAVX2Exact runs the
+// others). A advances 16 bytes per group of four depths, B 64. cols holds
+// colOff, colMul, scale and bias, 16 values each.
+func qgemmAVX2() {
 	const mr, aStep, bStep = 4, 16, 64
-	fn, prefix := "qgemmAVX2", "q256"
-	if exact {
-		fn, prefix = "qgemmAVX2Exact", "qx256"
+	out.WriteString("// func qgemmAVX2(kq int, a, b *byte, c unsafe.Pointer, ldc, mr, nr int, cols, rows *int32, float int)\n")
+	out.WriteString("TEXT ·qgemmAVX2(SB), NOSPLIT, $0-80\n")
+	qgemmAVX2Args()
+	p("VMOVDQU ·gemmOnes16(SB), Y13")
+	p("CMPQ R10, $8")
+	p("JGT q256w2")
+	rowDispatch("q256n1r", mr)
+	label("q256w2")
+	rowDispatch("q256n2r", mr)
+	for _, w := range []int{1, 2} {
+		for r := 1; r <= mr; r++ {
+			qgemmAVX2Body(fmt.Sprintf("q256n%dr%d", w, r), r, w, aStep, bStep)
+		}
 	}
-	fmt.Fprintf(&out, "// func %s(kq int, a, b *byte, c unsafe.Pointer, ldc, mr, nr int, cols, rows *int32, float int)\n", fn)
-	fmt.Fprintf(&out, "TEXT ·%s(SB), NOSPLIT, $0-80\n", fn)
+	out.WriteString("\n")
+}
+
+// qgemmAVX2Args loads the 8-bit kernels' arguments: CX = kq, SI = a,
+// DI = b, DX = c, R8 = ldc in bytes, R9 = mr, R10 = nr.
+func qgemmAVX2Args() {
 	p("MOVQ kq+0(FP), CX")
 	p("MOVQ a+8(FP), SI")
 	p("MOVQ b+16(FP), DI")
@@ -718,24 +726,86 @@ func qgemmAVX2(exact bool) {
 	p("SHLQ $2, R8")
 	p("MOVQ mr+40(FP), R9")
 	p("MOVQ nr+48(FP), R10")
-	p("VMOVDQU ·gemmOnes16(SB), Y13")
-	if exact {
-		p("VPADDW Y13, Y13, Y15")
-	}
+}
+
+// qgemmAVX2Exact emits
+//
+//	func qgemmAVX2Exact(kq int, a, b *byte, c unsafe.Pointer, ldc, mr, nr int, cols, rows *int32, float int)
+//
+// for the B matrices that could saturate qgemmAVX2 (full-range int8
+// weights): tiles of up to 2 rows by 16 columns over the same packed B,
+// with both operands widened to int16 (VPMOVSXBW, VPMOVZXBW) and multiplied
+// with VPMADDWD, whose int32 pair sums are exact. A vector of B holds four
+// columns by four depths; each accumulator sums two partial dot products
+// per column, added pairwise (VPHADDD) before the shared write-back. A
+// advances 8 bytes per group of four depths, B 64.
+func qgemmAVX2Exact() {
+	const mr, aStep, bStep = 2, 8, 64
+	out.WriteString("// func qgemmAVX2Exact(kq int, a, b *byte, c unsafe.Pointer, ldc, mr, nr int, cols, rows *int32, float int)\n")
+	out.WriteString("TEXT ·qgemmAVX2Exact(SB), NOSPLIT, $0-80\n")
+	qgemmAVX2Args()
 	p("CMPQ R10, $8")
-	p("JGT %sw2", prefix)
-	rowDispatch(prefix+"n1r", mr)
-	label(prefix + "w2")
-	rowDispatch(prefix+"n2r", mr)
+	p("JGT qx256w2")
+	rowDispatch("qx256n1r", mr)
+	label("qx256w2")
+	rowDispatch("qx256n2r", mr)
 	for _, w := range []int{1, 2} {
 		for r := 1; r <= mr; r++ {
-			qgemmAVX2Body(fmt.Sprintf("%sn%dr%d", prefix, w, r), r, w, aStep, bStep, exact)
+			name := fmt.Sprintf("qx256n%dr%d", w, r)
+			label(name)
+			// Y(4r+q): row r, columns 4q..4q+3; Y8..Y11: B widened;
+			// Y12: A widened; Y13: product.
+			acc := func(r, q int) string { return fmt.Sprintf("Y%d", 4*r+q) }
+			for i := 0; i < r; i++ {
+				for q := 0; q < 2*w; q++ {
+					p("VPXOR %s, %s, %s", acc(i, q), acc(i, q), acc(i, q))
+				}
+			}
+			step := func(off int) {
+				for q := 0; q < 2*w; q++ {
+					p("VPMOVSXBW %d(DI), Y%d", off*bStep+16*q, 8+q)
+				}
+				for i := 0; i < r; i++ {
+					p("VPBROADCASTD %d(SI), X12", off*aStep+4*i)
+					p("VPMOVZXBW X12, Y12")
+					for q := 0; q < 2*w; q++ {
+						p("VPMADDWD Y12, Y%d, Y13", 8+q)
+						p("VPADDD Y13, %s, %s", acc(i, q), acc(i, q))
+					}
+				}
+			}
+			p("MOVQ CX, AX")
+			p("SHRQ $1, AX")
+			p("JZ %s_tail", name)
+			label(name + "_loop")
+			step(0)
+			step(1)
+			p("ADDQ $%d, SI", 2*aStep)
+			p("ADDQ $%d, DI", 2*bStep)
+			p("DECQ AX")
+			p("JNZ %s_loop", name)
+			label(name + "_tail")
+			p("TESTQ $1, CX")
+			p("JZ %s_sum", name)
+			step(0)
+			label(name + "_sum")
+			// Columns 0..7 of row i into Y(2i), 8..15 into Y(2i+1), as
+			// the write-back expects; lanes come out as c0 c1 c4 c5 | c2
+			// c3 c6 c7 and VPERMQ puts them in order.
+			for i := 0; i < r; i++ {
+				for h := 0; h < w; h++ {
+					dst := fmt.Sprintf("Y%d", 2*i+h)
+					p("VPHADDD %s, %s, %s", acc(i, 2*h+1), acc(i, 2*h), dst)
+					p("VPERMQ $0xD8, %s, %s", dst, dst)
+				}
+			}
+			qgemmAVX2WriteBack(name, r, w)
 		}
 	}
 	out.WriteString("\n")
 }
 
-func qgemmAVX2Body(name string, rows, w, aStep, bStep int, exact bool) {
+func qgemmAVX2Body(name string, rows, w, aStep, bStep int) {
 	label(name)
 	acc := func(r, h int) string { return fmt.Sprintf("Y%d", r*2+h) }
 	for r := 0; r < rows; r++ {
@@ -743,29 +813,13 @@ func qgemmAVX2Body(name string, rows, w, aStep, bStep int, exact bool) {
 			p("VPXOR %s, %s, %s", acc(r, h), acc(r, h), acc(r, h))
 		}
 	}
-	// Y8/Y9: B, Y10: broadcast A, Y11/Y12: products, Y13: int16 ones;
-	// exact: Y14: h, Y10: o, Y15: int16 twos.
+	// Y8/Y9: B, Y10: broadcast A, Y11/Y12: products, Y13: int16 ones.
 	step := func(off int) {
 		for h := 0; h < w; h++ {
 			p("VMOVDQU %d(DI), Y%d", off*bStep+32*h, 8+h)
 		}
 		for r := 0; r < rows; r++ {
 			p("VPBROADCASTD %d(SI), Y10", off*aStep+4*r)
-			if exact {
-				p("VPXOR Y14, Y14, Y14")
-				p("VPAVGB Y14, Y10, Y14")
-				p("VPSUBB Y10, Y14, Y10")
-				p("VPADDB Y14, Y10, Y10")
-				for h := 0; h < w; h++ {
-					p("VPMADDUBSW Y%d, Y14, Y11", 8+h)
-					p("VPMADDWD Y15, Y11, Y11")
-					p("VPADDD Y11, %s, %s", acc(r, h), acc(r, h))
-					p("VPMADDUBSW Y%d, Y10, Y12", 8+h)
-					p("VPMADDWD Y13, Y12, Y12")
-					p("VPSUBD Y12, %s, %s", acc(r, h), acc(r, h))
-				}
-				continue
-			}
 			for h := 0; h < w; h++ {
 				t := 11 + h
 				p("VPMADDUBSW Y%d, Y10, Y%d", 8+h, t)
@@ -789,6 +843,13 @@ func qgemmAVX2Body(name string, rows, w, aStep, bStep int, exact bool) {
 	p("JZ %s_store", name)
 	step(0)
 	label(name + "_store")
+	qgemmAVX2WriteBack(name, rows, w)
+}
+
+// qgemmAVX2WriteBack adds the zero-point corrections to the int32 sums of
+// an AVX2 8-bit tile (row r, columns 8h.. in Y(2r+h)) and stores them.
+func qgemmAVX2WriteBack(name string, rows, w int) {
+	acc := func(r, h int) string { return fmt.Sprintf("Y%d", r*2+h) }
 	p("MOVQ DX, R12")
 	p("MOVQ cols+56(FP), R13")
 	p("MOVQ rows+64(FP), R11")
