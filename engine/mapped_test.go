@@ -220,3 +220,48 @@ func FuzzDecodeModelInPlace(f *testing.F) {
 		}
 	})
 }
+
+// TestMappedOutputsAreCopies: a constant that leaves the model, as an
+// output or inside a sequence, is a copy, never a view of the mapping
+// (which goes with the Model).
+func TestMappedOutputsAreCopies(t *testing.T) {
+	c := ops.NewTensor(ops.Float, 4096)
+	for i := range c.Float32s() {
+		c.Float32s()[i] = float32(i)
+	}
+	raw, _ := rawBytes(c)
+	seq := &onnxpb.ValueInfoProto{Name: proto.String("s"), Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_SequenceType{
+		SequenceType: &onnxpb.TypeProto_Sequence{ElemType: floatInfo("e", 4096).Type}}}}
+	b := marshal(t, model(&onnxpb.GraphProto{
+		Name:        proto.String("consts"),
+		Output:      []*onnxpb.ValueInfoProto{floatInfo("c", 4096), seq},
+		Initializer: []*onnxpb.TensorProto{{Name: proto.String("c"), DataType: proto.Int32(int32(ops.Float)), Dims: []int64{4096}, RawData: raw}},
+		Node:        []*onnxpb.NodeProto{node("SequenceConstruct", []string{"c"}, []string{"s"})},
+	}))
+	path := filepath.Join(t.TempDir(), "consts.onnx")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := LoadFile(path, WithWorkers(1), WithoutConstantFolding())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if len(m.files.maps) == 0 {
+		t.Skipf("model files are not mapped on %s", runtime.GOOS)
+	}
+	if !m.files.holds(m.plan.consts[slices.Index(m.plan.names, "c")].(*ops.Tensor).Data) {
+		t.Fatal("the constant is not a view of the mapping")
+	}
+	out, err := m.RunValues(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct := out["c"].(*ops.Tensor)
+	st := out["s"].(*ops.Sequence).Values[0].(*ops.Tensor)
+	if m.files.holds(ct.Data) || m.files.holds(st.Data) {
+		t.Fatalf("an output views the mapping (tensor %v, sequence element %v)", m.files.holds(ct.Data), m.files.holds(st.Data))
+	}
+	equalFloats(t, st.Float32s(), c.Float32s())
+	equalFloats(t, ct.Float32s(), c.Float32s())
+}
