@@ -8,7 +8,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,40 +21,75 @@ import (
 	"github.com/agate-ml/agate/ops"
 )
 
-// bertBase is a BERT-base-sized classifier (12 layers, hidden 768, FFN
-// 3072, 30,522-token vocabulary: 438 MB of float32 weights).
-var bertBase = onnxbuild.EncoderConfig{Layers: 12, Hidden: 768, Heads: 12, FFN: 3072, Vocab: 30522, MaxPositions: 512,
-	TypeVocab: 2, Labels: 2, Seed: 1, GELU: "erf", LayerNorm: "decomposed", Attention: "bert", Positions: "bert"}
+// fullSizeModels are the models TestFullSizeLoad writes, by the value of
+// AGATE_FULLSIZE ("1" is "bert").
+var fullSizeModels = map[string]struct {
+	cfg      onnxbuild.EncoderConfig
+	external bool // weights in model.onnx.data, not in model.onnx
+}{
+	// BERT-base-sized: 12 layers, hidden 768, FFN 3072, 30,522-token
+	// vocabulary (438 MB of float32 weights), in one file.
+	"bert": {cfg: onnxbuild.EncoderConfig{Layers: 12, Hidden: 768, Heads: 12, FFN: 3072, Vocab: 30522, MaxPositions: 512,
+		TypeVocab: 2, Labels: 2, Seed: 1, GELU: "erf", LayerNorm: "decomposed", Attention: "bert", Positions: "bert"}},
+	// XLM-R-base-sized: BERT-base with a 250,002-token vocabulary (1.11 GB),
+	// in one file.
+	"xlmr": {cfg: onnxbuild.EncoderConfig{Layers: 12, Hidden: 768, Heads: 12, FFN: 3072, Vocab: 250002, MaxPositions: 514,
+		TypeVocab: 1, Labels: 2, Seed: 1, GELU: "erf", LayerNorm: "decomposed", Attention: "bert", Positions: "roberta"}},
+	// XLM-R-large-sized: 24 layers, hidden 1024, FFN 4096 (2.24 GB), past
+	// protobuf's 2 GiB, so the weights are external data.
+	"external": {cfg: onnxbuild.EncoderConfig{Layers: 24, Hidden: 1024, Heads: 16, FFN: 4096, Vocab: 250002, MaxPositions: 514,
+		TypeVocab: 1, Labels: 2, Seed: 1, GELU: "erf", LayerNorm: "decomposed", Attention: "bert", Positions: "roberta"}, external: true},
+}
 
-// TestFullSizeLoad writes a BERT-base-sized model and loads it in a fresh
+// TestFullSizeLoad writes a full-sized model and loads it in a fresh
 // process per engine, reporting load time, the peak and settled resident
 // set, and the median latency of one 128-token sequence on one thread. It
-// writes 438 MB and takes about a minute, so it runs only with
-// AGATE_FULLSIZE=1:
+// writes 0.4 to 2.2 GB and takes one to several minutes, so it runs only
+// with AGATE_FULLSIZE set to a key of fullSizeModels (1 for bert):
 //
 //	AGATE_FULLSIZE=1 go test -tags ort -run TestFullSizeLoad -v ./bench/
+//	AGATE_FULLSIZE=xlmr go test -tags ort -run TestFullSizeLoad -v -timeout 30m ./bench/
+//	AGATE_FULLSIZE=external go test -tags ort -run TestFullSizeLoad -v -timeout 30m ./bench/
 func TestFullSizeLoad(t *testing.T) {
-	if os.Getenv("AGATE_FULLSIZE") == "" {
-		t.Skip("set AGATE_FULLSIZE=1 to write and load a 438 MB model")
+	key := os.Getenv("AGATE_FULLSIZE")
+	if key == "" {
+		t.Skip("set AGATE_FULLSIZE=1 (or xlmr, external) to write and load a full-sized model")
 	}
-	m, err := onnxbuild.EncoderClassifier(bertBase)
-	if err != nil {
-		t.Fatal(err)
+	if key == "1" {
+		key = "bert"
 	}
-	data, err := m.Marshal()
+	spec, ok := fullSizeModels[key]
+	if !ok {
+		t.Fatalf("AGATE_FULLSIZE=%s: no such model (1, bert, xlmr, external)", key)
+	}
+	m, err := onnxbuild.EncoderClassifier(spec.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "model.onnx")
-	if err := os.WriteFile(path, data, 0o644); err != nil {
+	if spec.external {
+		err = m.WriteExternal(path, "model.onnx.data", 1024, 64<<10)
+	} else {
+		var data []byte
+		if data, err = m.Marshal(); err == nil {
+			err = os.WriteFile(path, data, 0o644)
+		}
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
-	weights := len(data)
-	data, m = nil, nil
-	t.Logf("model: %d bytes", weights)
+	m = nil
+	weights := int64(0)
+	for _, name := range []string{"model.onnx", "model.onnx.data"} {
+		if st, err := os.Stat(filepath.Join(filepath.Dir(path), name)); err == nil {
+			weights += st.Size()
+		}
+	}
+	runtime.GC()
+	t.Logf("model %s: %d bytes", key, weights)
 	for _, eng := range []string{"agate", "ort"} {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestFullSizeChild$", "-test.v")
-		cmd.Env = append(os.Environ(), "AGATE_FULLSIZE_CHILD="+eng, "AGATE_FULLSIZE_MODEL="+path)
+		cmd.Env = append(os.Environ(), "AGATE_FULLSIZE_CHILD="+eng, "AGATE_FULLSIZE_MODEL="+path, "AGATE_FULLSIZE_LABELS="+strconv.Itoa(spec.cfg.Labels))
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("%s: %v\n%s", eng, err, out)
@@ -70,6 +107,10 @@ func TestFullSizeChild(t *testing.T) {
 	eng, path := os.Getenv("AGATE_FULLSIZE_CHILD"), os.Getenv("AGATE_FULLSIZE_MODEL")
 	if eng == "" {
 		t.Skip("run by TestFullSizeLoad")
+	}
+	labels, err := strconv.Atoi(os.Getenv("AGATE_FULLSIZE_LABELS"))
+	if err != nil {
+		t.Fatal(err)
 	}
 	const seq = 128
 	ids := ops.NewTensor(ops.Int64, 1, seq)
@@ -99,7 +140,7 @@ func TestFullSizeChild(t *testing.T) {
 		outs := make([]ops.Value, len(m.Outputs()))
 		run = func() error { return m.RunInto(context.Background(), in, outs) }
 	default:
-		logits := ops.NewTensor(ops.Float, 1, bertBase.Labels)
+		logits := ops.NewTensor(ops.Float, 1, labels)
 		s, err := ortrun.NewSession(path, 1, names, inputs, []string{"logits"}, []*ops.Tensor{logits})
 		if err != nil {
 			t.Fatal(err)

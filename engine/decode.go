@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -48,15 +49,18 @@ func readAllLimited(r io.Reader) ([]byte, error) {
 }
 
 // externalLoader reads tensors stored outside the model file, relative to
-// the model's directory. An empty dir forbids external data.
+// the model's directory. An empty dir forbids external data. With files
+// set (LoadFile), external files are mapped and tensors view them in place.
 type externalLoader struct {
-	dir string
+	dir   string
+	files *mappedFiles
 }
 
 // read returns the want bytes of t's external data (want < 0: the length
 // the tensor declares). The file must be a regular file inside the model
 // folder (no symbolic link leading out of it, no device, FIFO or folder),
-// and only the tensor's bytes are read.
+// and only the tensor's bytes are read, unless the file is mapped (then
+// the result is a slice of the mapping).
 func (l *externalLoader) read(t *onnxpb.TensorProto, want int64) ([]byte, error) {
 	var location string
 	offset, length := int64(0), int64(-1)
@@ -111,6 +115,14 @@ func (l *externalLoader) read(t *onnxpb.TensorProto, want int64) ([]byte, error)
 		return nil, fmt.Errorf("reading external data: %w", err)
 	}
 	defer f.Close()
+	// The file checked above may have been replaced since: check the one
+	// opened.
+	if st, err = f.Stat(); err != nil {
+		return nil, fmt.Errorf("reading external data: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("external data %q is not a regular file (%s)", location, st.Mode().Type())
+	}
 	size := st.Size()
 	if offset > size {
 		return nil, fmt.Errorf("external data offset %d beyond the end of %q (%d bytes)", offset, location, size)
@@ -120,6 +132,9 @@ func (l *externalLoader) read(t *onnxpb.TensorProto, want int64) ([]byte, error)
 	}
 	if length > size-offset {
 		return nil, fmt.Errorf("external data %q: %d bytes requested at offset %d, only %d present", location, length, offset, size-offset)
+	}
+	if b, ok := l.files.mapFile(path, f, size); ok {
+		return b[offset : offset+length : offset+length], nil
 	}
 	data := make([]byte, length)
 	if _, err := f.ReadAt(data, offset); err != nil && !(errors.Is(err, io.EOF) && length == 0) {
@@ -217,13 +232,26 @@ func packedPerByte(dt ops.DType) int {
 // littleEndianHost is true where memory order is ONNX's raw_data order.
 var littleEndianHost = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
+// unalignedLoads is true on the architectures whose ordinary loads and
+// stores take any address, where a view of raw_data need not be aligned
+// for its element type: a mapped file places raw_data at whatever offset
+// the writer left it. Go allows misaligned pointers to types without
+// pointers (runtime/checkptr.go, go.dev/issue/37298), and agate's
+// assembly reads tensors with unaligned loads.
+const unalignedLoads = runtime.GOARCH == "amd64" || runtime.GOARCH == "arm64"
+
 // aliasRaw returns raw itself viewed as n elements of dt, without a copy,
-// when the host is little-endian, raw is aligned for dt and dt's Go
-// element has raw_data's layout; nil otherwise. Loading a model decodes
-// its own copy of the protobuf, whose byte fields nothing else holds, so a
-// BERT-base's 440 MB of weights are not copied a second time.
+// when the host is little-endian, raw is aligned for dt (or need not be)
+// and dt's Go element has raw_data's layout; nil otherwise. raw is either
+// a byte field of the model's own decoded protobuf, which nothing else
+// holds, or a slice of a mapped model or external data file that lives as
+// long as the model (mapped.go): either way a BERT-base's 440 MB of
+// weights are not copied a second time.
 func aliasRaw(dt ops.DType, raw []byte, n int) any {
-	if !littleEndianHost || n == 0 || uintptr(unsafe.Pointer(&raw[0]))%uintptr(max(dt.Size(), 1)) != 0 {
+	if !littleEndianHost || n == 0 {
+		return nil
+	}
+	if !unalignedLoads && uintptr(unsafe.Pointer(&raw[0]))%uintptr(max(dt.Size(), 1)) != 0 {
 		return nil
 	}
 	p := unsafe.Pointer(&raw[0])

@@ -2,11 +2,18 @@
 
 package engine
 
-import "os"
+import (
+	"errors"
+	"os"
+)
 
-// readModelFile returns the bytes of the model file at path (read; see
-// the unix version, which maps them).
-func readModelFile(path string) (data []byte, release func(), err error) {
-	b, err := os.ReadFile(path)
-	return b, func() {}, err
+// mapReadOnly is not implemented here: model files are read instead.
+func mapReadOnly(*os.File, int64) ([]byte, error) {
+	return nil, errors.New("memory-mapped files are not implemented on this platform")
 }
+
+// unmapFile is never called here.
+func unmapFile([]byte) {}
+
+// dropPages does nothing here.
+func dropPages([]byte) {}

@@ -3,41 +3,26 @@
 package engine
 
 import (
-	"fmt"
-	"io"
+	"errors"
 	"os"
 	"syscall"
 )
 
-// readModelFile returns the bytes of the model file at path and a function
-// that gives them back. A regular file is mapped read-only rather than
-// read, so that decoding a large model holds the file's bytes only until
-// the protobuf is decoded (release unmaps them), not alongside the decoded
-// weights; anything else is read.
-func readModelFile(path string) (data []byte, release func(), err error) {
-	f, err := os.Open(path)
+// mapReadOnly maps the first size bytes of the regular file f read-only
+// and private: pages are read in from the page cache as they are touched,
+// never written back, and dropPages may give them up at any time (a later
+// read faults them in again from the file).
+func mapReadOnly(f *os.File, size int64) ([]byte, error) {
+	if size <= 0 || int64(int(size)) != size {
+		return nil, errors.New("cannot map an empty file or one larger than the address space")
+	}
+	b, err := syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_PRIVATE)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, nil, err
-	}
-	if fi.Size() > maxModelSize {
-		return nil, nil, fmt.Errorf("model larger than %d bytes: store weights as external data", maxModelSize)
-	}
-	if fi.Mode().IsRegular() && fi.Size() > 0 {
-		if b, err := syscall.Mmap(int(f.Fd()), 0, int(fi.Size()), syscall.PROT_READ, syscall.MAP_PRIVATE|mapPopulate); err == nil {
-			return b, func() { syscall.Munmap(b) }, nil
-		}
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxModelSize+1))
-	if err != nil {
-		return nil, nil, err
-	}
-	if len(b) > maxModelSize {
-		return nil, nil, fmt.Errorf("model larger than %d bytes: store weights as external data", maxModelSize)
-	}
-	return b, func() {}, nil
+	adviseMapped(b)
+	return b, nil
 }
+
+// unmapFile undoes mapReadOnly.
+func unmapFile(b []byte) { syscall.Munmap(b) }

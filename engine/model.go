@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -38,6 +39,7 @@ type options struct {
 	precision  ops.Precision
 	device     string
 	logf       func(format string, args ...any)
+	files      *mappedFiles // LoadFile's mappings; nil: none
 }
 
 // WithTensorBudget caps the bytes of any one tensor the engine computes,
@@ -125,28 +127,43 @@ type Model struct {
 	states     sync.Pool // *runState
 	inputs     []IOInfo
 	outputs    []IOInfo
+	// files are the mapped files constants view (LoadFile), unmapped when
+	// the Model is collected; nil when nothing is mapped.
+	files *mappedFiles
 }
 
 // LoadFile loads a model from an .onnx file; external data is read relative
 // to its directory.
+//
+// On Unix the file and its external data files are mapped into memory
+// rather than read, and the weights the planned model keeps as they are
+// (embedding tables, say) are read from the mapping, which lives until the
+// Model is garbage collected. The files must not be truncated or rewritten
+// in place meanwhile; replace them by renaming new ones over them.
 func LoadFile(path string, opts ...Option) (*Model, error) {
-	b, release, err := readModelFile(path)
+	files := &mappedFiles{}
+	b, mapped, err := files.readModel(path)
 	if err != nil {
 		return nil, fmt.Errorf("loading model: %w", err)
 	}
-	// The protobuf copies what it keeps: the file's bytes go before the
-	// model is planned.
-	mp, err := decodeModel(b)
-	release()
+	var mp *onnxpb.ModelProto
+	if mapped {
+		mp, err = decodeModelInPlace(b)
+	} else {
+		mp, err = decodeModel(b)
+	}
 	if err != nil {
+		files.unmap()
 		return nil, fmt.Errorf("loading %s: %w", path, err)
 	}
 	o := options{baseDir: filepath.Dir(path)}
 	for _, opt := range opts {
 		opt(&o)
 	}
+	o.files = files
 	m, err := build(mp, o)
 	if err != nil {
+		files.unmap()
 		return nil, fmt.Errorf("loading %s: %w", path, err)
 	}
 	return m, nil
@@ -181,7 +198,7 @@ func build(mp *onnxpb.ModelProto, o options) (m *Model, err error) {
 			m, err = nil, fmt.Errorf("internal error while planning the model: %v", r)
 		}
 	}()
-	dec, err := newDecoder(mp, &externalLoader{dir: o.baseDir})
+	dec, err := newDecoder(mp, &externalLoader{dir: o.baseDir, files: o.files})
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +227,7 @@ func build(mp *onnxpb.ModelProto, o options) (m *Model, err error) {
 	if o.precision == ops.PrecisionBFloat16 && !ops.BFloat16Supported() {
 		o.precision = ops.PrecisionFloat32
 	}
-	c := &compiler{reg: reg, fold: !o.noFold, maxTensorBytes: o.budget, precision: o.precision}
+	c := &compiler{reg: reg, fold: !o.noFold, maxTensorBytes: o.budget, precision: o.precision, files: o.files}
 	p, err := c.compile(g, false)
 	if err != nil {
 		return nil, err
@@ -248,6 +265,10 @@ func build(mp *onnxpb.ModelProto, o options) (m *Model, err error) {
 		m.pool = ops.NewPool(o.workers)
 		m.ownPool = true
 	}
+	if o.files != nil && len(o.files.maps) > 0 {
+		m.files = o.files
+		runtime.AddCleanup(m, (*mappedFiles).unmap, o.files)
+	}
 	return m, nil
 }
 
@@ -272,7 +293,9 @@ func (m *Model) OpCounts() map[string]int {
 	return counts
 }
 
-// Close stops the model's worker pool (unless it was shared through WithPool).
+// Close stops the model's worker pool (unless it was shared through
+// WithPool). Files LoadFile mapped stay mapped until the Model is garbage
+// collected.
 func (m *Model) Close() error {
 	if m.ownPool {
 		m.pool.Close()
@@ -404,7 +427,7 @@ func (m *Model) runList(ctx context.Context, inputs []ops.Value, outs []ops.Valu
 			outs[i] = dst[i]
 			continue
 		}
-		outs[i] = detach(st.arena, v)
+		outs[i] = m.files.detachMapped(detach(st.arena, v))
 	}
 	return nil
 }

@@ -92,6 +92,9 @@ type compiler struct {
 	precision ops.Precision
 	// maxTensorBytes caps each tensor constant folding computes.
 	maxTensorBytes int64
+	// files are LoadFile's mappings: the pages of a node's constant inputs
+	// are dropped once its kernel is built (mapped.go).
+	files *mappedFiles
 }
 
 // foldTimeout bounds the constant folding of one step: a constant Loop of
@@ -361,8 +364,10 @@ func (c *compiler) compile(g *graph, sub bool) (*plan, error) {
 					p.consts[s] = vals[j]
 				}
 			}
+			c.releaseInputs(node)
 			continue
 		}
+		c.releaseInputs(node)
 		p.steps = append(p.steps, st)
 		if len(st.in) > p.maxIn {
 			p.maxIn = len(st.in)
@@ -379,6 +384,17 @@ func (c *compiler) compile(g *graph, sub bool) (*plan, error) {
 	p.computeLiveness()
 	p.frames.p = p
 	return p, nil
+}
+
+// releaseInputs drops the resident pages of the node's constant inputs
+// that view a mapped file, once its kernel is built (or folded). A matrix
+// kernel has packed its weights by then, and any other reader faults the
+// pages in again when it needs them: without this a BERT-base would hold
+// its mapped weights and their packed copies at once.
+func (c *compiler) releaseInputs(node *ops.Node) {
+	for _, t := range node.ConstInputs {
+		c.files.release(t)
+	}
 }
 
 // foldStep runs a step whose inputs are all constants, on the heap,

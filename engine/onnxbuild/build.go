@@ -5,7 +5,10 @@ package onnxbuild
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
+	"strconv"
 
 	"github.com/agate-ml/agate/engine"
 	"github.com/agate-ml/agate/engine/internal/onnxpb"
@@ -245,4 +248,59 @@ func (m *Model) Marshal() ([]byte, error) {
 		mp.MetadataProps = append(mp.MetadataProps, &onnxpb.StringStringEntryProto{Key: proto.String(k), Value: proto.String(m.Metadata[k])})
 	}
 	return proto.Marshal(mp)
+}
+
+// WriteExternal writes the model to path with the raw data of every
+// initializer of at least minBytes in the file dataName beside it (ONNX
+// external data), each at an offset that is a multiple of align (onnx's
+// convert_model_to_external_data aligns to 64 KiB, letting onnxruntime
+// map the file). A model past protobuf's 2 GiB limit can only be written
+// this way. The model itself is left unchanged.
+func (m *Model) WriteExternal(path, dataName string, minBytes, align int) (err error) {
+	if m.Graph == nil {
+		return fmt.Errorf("model has no graph")
+	}
+	g := m.Graph.g
+	inits := g.Initializer
+	defer func() { g.Initializer = inits }()
+	f, err := os.Create(filepath.Join(filepath.Dir(path), dataName))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	ext := make([]*onnxpb.TensorProto, len(inits))
+	off := 0
+	for i, t := range inits {
+		if len(t.RawData) < minBytes || t.GetDataLocation() == onnxpb.TensorProto_EXTERNAL {
+			ext[i] = t
+			continue
+		}
+		if pad := (align - off%align) % align; pad > 0 {
+			if _, err := f.Write(make([]byte, pad)); err != nil {
+				return err
+			}
+			off += pad
+		}
+		if _, err := f.Write(t.RawData); err != nil {
+			return err
+		}
+		ext[i] = &onnxpb.TensorProto{Name: t.Name, DataType: t.DataType, Dims: t.Dims,
+			DataLocation: onnxpb.TensorProto_EXTERNAL.Enum(),
+			ExternalData: []*onnxpb.StringStringEntryProto{
+				{Key: proto.String("location"), Value: proto.String(dataName)},
+				{Key: proto.String("offset"), Value: proto.String(strconv.Itoa(off))},
+				{Key: proto.String("length"), Value: proto.String(strconv.Itoa(len(t.RawData)))},
+			}}
+		off += len(t.RawData)
+	}
+	g.Initializer = ext
+	b, err := m.Marshal()
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
 }
