@@ -11,6 +11,12 @@ package engine
 // weights instead of the file plus a copy of it (bench/README.md, "Models
 // at full size").
 //
+// Unless WithMappedWeights is given, the constants the plan keeps as they
+// are (embedding tables, norms, biases) are then copied out of the mapping
+// a chunk at a time, each chunk's pages dropped once copied
+// (copyMappedConstants), so that the model no longer reads the file once
+// loaded and a file rewritten in place cannot fault it.
+//
 // The mappings live as long as the Model: they are unmapped when it is
 // garbage collected (runtime.AddCleanup in build), not by Close, so that a
 // run racing Close cannot fault. Tensors that leave the model (outputs) are
@@ -171,4 +177,33 @@ func (m *mappedFiles) detachMapped(v ops.Value) ops.Value {
 		}
 	}
 	return v
+}
+
+// copyMappedConstants gives every constant of the plan that views a
+// mapping elements of its own, copying 1 MiB at a time and dropping the
+// source pages of each piece once copied, so that the copy never holds a
+// constant twice in memory.
+func (p *plan) copyMappedConstants(files *mappedFiles) {
+	if files == nil || len(files.maps) == 0 {
+		return
+	}
+	const chunk = 1 << 20
+	for _, v := range p.consts {
+		t, ok := v.(*ops.Tensor)
+		if !ok || t == nil || !files.holds(t.Data) {
+			continue
+		}
+		src, n := sliceBytes(t.Data)
+		data := ops.MakeSlice(t.DType, reflect.ValueOf(t.Data).Len())
+		dst, _ := sliceBytes(data)
+		from := unsafe.Slice((*byte)(src), n)
+		to := unsafe.Slice((*byte)(dst), n)
+		for off := uintptr(0); off < n; off += chunk {
+			end := min(off+chunk, n)
+			copy(to[off:end], from[off:end])
+			dropPages(from[off:end])
+		}
+		dropPages(from) // the pages the pieces' edges shared
+		t.Data = data
+	}
 }

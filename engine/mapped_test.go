@@ -70,11 +70,11 @@ func equalFloats(t *testing.T, got, want []float32) {
 
 // loadMeasured loads path and returns the model and the bytes allocated
 // on the heap while loading.
-func loadMeasured(t *testing.T, path string) (*Model, uint64) {
+func loadMeasured(t *testing.T, path string, opts ...Option) (*Model, uint64) {
 	t.Helper()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	m, err := LoadFile(path, WithWorkers(1))
+	m, err := LoadFile(path, append([]Option{WithWorkers(1)}, opts...)...)
 	runtime.ReadMemStats(&after)
 	if err != nil {
 		t.Fatal(err)
@@ -82,11 +82,41 @@ func loadMeasured(t *testing.T, path string) (*Model, uint64) {
 	return m, after.TotalAlloc - before.TotalAlloc
 }
 
-// TestLoadFileViewsMapping: LoadFile decodes the 4 MB embedding table of a
-// mapped model in place, without protobuf's copy nor the decoder's: the
-// tensor lies in the mapping and loading allocates less than the table.
-// It fails if either copy comes back.
+// TestLoadFileViewsMapping: LoadFile with WithMappedWeights decodes the
+// 4 MB embedding table of a mapped model in place, without protobuf's copy
+// nor the decoder's: the tensor lies in the mapping and loading allocates
+// less than the table. It fails if either copy comes back.
 func TestLoadFileViewsMapping(t *testing.T) {
+	raw := embedMatMul(t)
+	want, err := LoadBytes(raw, WithWorkers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer want.Close()
+	path := filepath.Join(t.TempDir(), "embed.onnx")
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, alloc := loadMeasured(t, path, WithMappedWeights())
+	defer m.Close()
+	if len(m.files.maps) == 0 {
+		t.Skipf("model files are not mapped on %s", runtime.GOOS)
+	}
+	const table = 2048 * 512 * 4
+	emb := m.plan.consts[slices.Index(m.plan.names, "emb")].(*ops.Tensor)
+	if !m.files.holds(emb.Data) {
+		t.Error("the embedding table is a copy, not a view of the mapped file")
+	}
+	if alloc >= table {
+		t.Errorf("loading allocated %d bytes, the embedding table alone is %d", alloc, table)
+	}
+	equalFloats(t, runIDs(t, m), runIDs(t, want))
+}
+
+// TestLoadFileCopiesOut: by default LoadFile copies the weights it keeps
+// out of the mapping (once, the decoder still viewing them in place), so
+// the model runs on after its file is truncated or rewritten in place.
+func TestLoadFileCopiesOut(t *testing.T) {
 	raw := embedMatMul(t)
 	want, err := LoadBytes(raw, WithWorkers(1))
 	if err != nil {
@@ -99,16 +129,21 @@ func TestLoadFileViewsMapping(t *testing.T) {
 	}
 	m, alloc := loadMeasured(t, path)
 	defer m.Close()
-	if len(m.files.maps) == 0 {
-		t.Skipf("model files are not mapped on %s", runtime.GOOS)
-	}
 	const table = 2048 * 512 * 4
 	emb := m.plan.consts[slices.Index(m.plan.names, "emb")].(*ops.Tensor)
-	if !m.files.holds(emb.Data) {
-		t.Error("the embedding table is a copy, not a view of the mapped file")
+	if m.files != nil && m.files.holds(emb.Data) {
+		t.Fatal("the embedding table still views the mapped file")
 	}
-	if alloc >= table {
-		t.Errorf("loading allocated %d bytes, the embedding table alone is %d", alloc, table)
+	if alloc >= 2*table {
+		t.Errorf("loading allocated %d bytes, twice the embedding table (%d): a copy beyond the one kept", alloc, table)
+	}
+	// cp over the file: truncated, then rewritten with other bytes
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	equalFloats(t, runIDs(t, m), runIDs(t, want))
+	if err := os.WriteFile(path, make([]byte, len(raw)), 0o644); err != nil {
+		t.Fatal(err)
 	}
 	equalFloats(t, runIDs(t, m), runIDs(t, want))
 }
@@ -151,7 +186,7 @@ func TestLoadFileMapsExternalData(t *testing.T) {
 	if err != nil || !proto.Equal(inPlace, mp) {
 		t.Fatalf("decodeModelInPlace differs from the model written (%v)", err)
 	}
-	m, alloc := loadMeasured(t, path)
+	m, alloc := loadMeasured(t, path, WithMappedWeights())
 	defer m.Close()
 	if len(m.files.maps) == 0 {
 		t.Skipf("model files are not mapped on %s", runtime.GOOS)
@@ -242,7 +277,7 @@ func TestMappedOutputsAreCopies(t *testing.T) {
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	m, err := LoadFile(path, WithWorkers(1), WithoutConstantFolding())
+	m, err := LoadFile(path, WithWorkers(1), WithoutConstantFolding(), WithMappedWeights())
 	if err != nil {
 		t.Fatal(err)
 	}

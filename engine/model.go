@@ -40,6 +40,8 @@ type options struct {
 	device     string
 	logf       func(format string, args ...any)
 	files      *mappedFiles // LoadFile's mappings; nil: none
+	// mappedWeights keeps unpacked constants in the mappings.
+	mappedWeights bool
 }
 
 // WithTensorBudget caps the bytes of any one tensor the engine computes,
@@ -50,6 +52,16 @@ func WithTensorBudget(bytes int64) Option { return func(o *options) { o.budget =
 
 // DefaultArenaLimit is the default for WithArenaLimit.
 const DefaultArenaLimit = 64 << 20
+
+// WithMappedWeights makes LoadFile leave the weights the planned model
+// keeps as they are (embedding tables, norms, biases) in the mapped file
+// instead of copying them to memory of their own once the model is
+// planned. A large embedding table then costs only the pages its rows
+// touch, but the model reads the file for as long as it lives: the file
+// must not be truncated or rewritten in place (a read past a truncated
+// end kills the process with SIGBUS); replace it by renaming a new file
+// over it. Without it the model reads the file only while loading.
+func WithMappedWeights() Option { return func(o *options) { o.mappedWeights = true } }
 
 // WithArenaLimit bounds the bytes each concurrent run's buffer arena keeps
 // for reuse between runs (default DefaultArenaLimit): past it, buffers of
@@ -136,10 +148,13 @@ type Model struct {
 // to its directory.
 //
 // On Unix the file and its external data files are mapped into memory
-// rather than read, and the weights the planned model keeps as they are
-// (embedding tables, say) are read from the mapping, which lives until the
-// Model is garbage collected. The files must not be truncated or rewritten
-// in place meanwhile; replace them by renaming new ones over them.
+// rather than read, and the weights are decoded where they lie: packed
+// weights are copied once into their kernels' layout, the others into
+// memory of their own, and each one's pages are dropped as soon as it is
+// copied, so that loading peaks near the size of the weights rather than
+// twice it. Once LoadFile returns the model no longer reads the files and
+// they may be replaced in any way. WithMappedWeights keeps the unpacked
+// weights in the mapping instead.
 func LoadFile(path string, opts ...Option) (*Model, error) {
 	files := &mappedFiles{}
 	b, mapped, err := files.readModel(path)
@@ -238,6 +253,9 @@ func build(mp *onnxpb.ModelProto, o options) (m *Model, err error) {
 	}
 	if placement.OnDevice == 0 {
 		p.dropPackedConstants()
+	}
+	if !o.mappedWeights {
+		p.copyMappedConstants(o.files)
 	}
 	m = &Model{
 		IRVersion:       mp.GetIrVersion(),

@@ -3,10 +3,21 @@ package server
 import (
 	"context"
 	"errors"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 )
+
+// postPredict posts body to /predict on s and returns the status, without
+// the test's T (it runs on goroutines of its own).
+func postPredict(s *Server, body string) int {
+	req := httptest.NewRequest("POST", "/predict", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	s.Handler().ServeHTTP(w, req)
+	return w.Code
+}
 
 func TestAdmissionLine(t *testing.T) {
 	a := newAdmission(1, 2, time.Second)
@@ -92,10 +103,7 @@ func TestAdmissionWaits(t *testing.T) {
 	body := `{"data": [0.5, 1.2, -0.3, 0.8, 2.0]}`
 	codes := make(chan int, 2)
 	for i := range 2 {
-		go func() {
-			w, _ := e.do("POST", "/predict", body)
-			codes <- w.Code
-		}()
+		go func() { codes <- postPredict(e.s, body) }()
 		waitFor(t, func() bool { return e.s.admission.inFlight() == 1 && e.s.admission.queued() == i })
 	}
 	w, _ := e.do("POST", "/predict", body)
@@ -117,7 +125,7 @@ func TestAdmissionWaits(t *testing.T) {
 		<-block
 		return make([]rowResult, len(rows)), nil
 	})
-	go e2.do("POST", "/predict", body)
+	go postPredict(e2.s, body)
 	waitFor(t, func() bool { return e2.s.admission.inFlight() == 1 })
 	start := time.Now()
 	w, _ = e2.do("POST", "/predict", body)
