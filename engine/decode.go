@@ -20,7 +20,7 @@ import (
 
 // maxModelSize bounds how much DecodeReader will read (protobuf itself
 // limits messages to 2 GiB; larger weights live in external data files).
-const maxModelSize = 2 << 30
+const maxModelSize int64 = 2 << 30
 
 // decodeModel parses a serialized ModelProto.
 func decodeModel(b []byte) (*onnxpb.ModelProto, error) {
@@ -42,7 +42,7 @@ func readAllLimited(r io.Reader) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(b) > maxModelSize {
+	if int64(len(b)) > maxModelSize {
 		return nil, fmt.Errorf("model larger than %d bytes: store weights as external data", maxModelSize)
 	}
 	return b, nil

@@ -65,7 +65,7 @@ func (m *mappedFiles) readModel(path string) (b []byte, mapped bool, err error) 
 	if err != nil {
 		return nil, false, err
 	}
-	if len(b) > maxModelSize {
+	if int64(len(b)) > maxModelSize {
 		return nil, false, fmt.Errorf("model larger than %d bytes: store weights as external data", maxModelSize)
 	}
 	return b, false, nil
