@@ -91,6 +91,11 @@ type LoadOptions struct {
 	// Precision is the arithmetic of the model's float32 matrix products
 	// (see engine.WithPrecision; the zero value is float32).
 	Precision ops.Precision
+	// MappedWeights keeps the weights the planned model does not pack in
+	// the mapped model file (see engine.WithMappedWeights): less memory for
+	// large embedding tables, but the file must then be replaced by
+	// renaming, never rewritten in place.
+	MappedWeights bool
 	// Version overrides the model's version (default: the manifest's, else
 	// the model's agate.version metadata, else "1").
 	Version string
@@ -107,6 +112,9 @@ func (o LoadOptions) engineOptions() []engine.Option {
 	}
 	if o.Precision != ops.PrecisionFloat32 {
 		opts = append(opts, engine.WithPrecision(o.Precision))
+	}
+	if o.MappedWeights {
+		opts = append(opts, engine.WithMappedWeights())
 	}
 	return opts
 }

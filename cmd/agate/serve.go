@@ -209,6 +209,7 @@ func serveCommand(ctx context.Context, fs *flag.FlagSet, stdout, stderr io.Write
 	logLevel := f.String("log-level", "info", "debug, info, warn or error")
 	logHealth := f.Bool("log-health", false, "also log successful probe and /metrics requests")
 	arenaLimit := f.String("arena-limit", "16MiB", "buffer bytes each concurrent model run keeps for reuse between runs beyond its own working set; past it, buffers of shapes no recent run used are given back")
+	mappedWeights := f.Bool("mapped-weights", false, "keep the weights of model files the kernels do not repack (embedding tables) in the mapped file instead of memory of their own: less memory for large vocabularies, but replace model files by renaming, never by rewriting them in place")
 	precision := f.String("precision", "fp32", "arithmetic of the models' float32 matrix products: fp32, or bf16 (weights stored as bfloat16, products on AVX512-BF16 with float32 accumulation: faster, logits about 1e-2 off; falls back to fp32 on CPUs without it)")
 	gcPct := f.String("gc-percent", "", "garbage-collection target: how far the heap may grow past its live size between collections, in percent, or off (with a memory limit only; default: $GOGC, else 50, which keeps the resident set closer to the live heap than Go's 100 for a little CPU)")
 	memLimit := f.String("memory-limit", "", "Go soft memory limit: a size (1GiB), a share of the container's limit (90%), or off (default: $GOMEMLIMIT, else 90% of the container's limit)")
@@ -289,7 +290,7 @@ func serveCommand(ctx context.Context, fs *flag.FlagSet, stdout, stderr io.Write
 		// readiness turns on when loading is done.
 		go func() {
 			picked := loadModels(ctx, log, reg, catalog, modelSources{cacheDir: *cacheDir, dirs: splitList(*modelDirs), names: splitList(*modelNames),
-				modelName: *modelName, pool: pool, device: *device, arenaLimit: arenaBytes, precision: prec, mlflow: mlflowClient(*mlflowURI)})
+				modelName: *modelName, pool: pool, device: *device, arenaLimit: arenaBytes, precision: prec, mappedWeights: *mappedWeights, mlflow: mlflowClient(*mlflowURI)})
 			if *analyzeModel == "" {
 				srv.SetAnalyzeModel(picked)
 			}
@@ -324,7 +325,9 @@ type modelSources struct {
 	device     string
 	arenaLimit int64
 	precision  ops.Precision
-	mlflow     *models.MLflowClient // resolves models:/ references (nil: none given)
+	// mappedWeights: see models.LoadOptions.MappedWeights.
+	mappedWeights bool
+	mlflow        *models.MLflowClient // resolves models:/ references (nil: none given)
 }
 
 // mlflowClient is the MLflow client for uri ("": nil), with the
@@ -346,7 +349,7 @@ func loadModels(ctx context.Context, log *slog.Logger, reg *models.Registry, cat
 		if src.modelName != "" && man == nil && len(dirs) == 1 && (dir == dirs[0] || models.IsModelRef(dirs[0])) {
 			name = src.modelName // KServe: the InferenceService's name, not the folder's
 		}
-		opts := models.LoadOptions{Name: name, Version: found.Version, Manifest: man, Pool: pool, Device: device, ArenaLimit: arenaLimit, Precision: precision,
+		opts := models.LoadOptions{Name: name, Version: found.Version, Manifest: man, Pool: pool, Device: device, ArenaLimit: arenaLimit, Precision: precision, MappedWeights: src.mappedWeights,
 			Logf: func(format string, args ...any) { log.Info(fmt.Sprintf(format, args...)) }}
 		var m *models.Model
 		var err error
