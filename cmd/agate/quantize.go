@@ -47,6 +47,7 @@ Flags:`)
 	}
 	weight := fs.String("weight-type", "int8", "weight type: int8 (symmetric) or uint8 (asymmetric)")
 	perChannel := fs.Bool("per-channel", false, "one scale per weight column instead of per tensor")
+	reduceRange := fs.Bool("reduce-range", false, "7-bit int8 weights ([-63, 63], onnxruntime's reduce_range): about twice the speed on CPUs without VNNI, where 8-bit weights need agate's exact widened kernel, for one bit less of precision")
 	contrib := fs.Bool("contrib", false, "write com.microsoft DynamicQuantizeMatMul nodes (bias folded in)")
 	exclude := fs.String("exclude", "", "regular expression of MatMul node names to leave in float")
 	report := fs.Bool("report", false, "print each quantized layer's error against the float model (folder IN)")
@@ -56,7 +57,7 @@ Flags:`)
 			fs.Usage()
 			return 2
 		}
-		opt := quantize.Options{PerChannel: *perChannel, Contrib: *contrib}
+		opt := quantize.Options{PerChannel: *perChannel, Contrib: *contrib, ReduceRange: *reduceRange}
 		switch *weight {
 		case "int8":
 			opt.WeightType = ops.Int8

@@ -53,6 +53,14 @@ func TestWeights(t *testing.T) {
 	if got, want := q.([]uint8), []uint8{128, 0, 193, 106, 76, 255}; !slices.Equal(got, want) {
 		t.Errorf("uint8 values %v, want %v", got, want)
 	}
+	// Reduced range: scale = 2/63, values in [-63, 63].
+	q, scale, _ = weights(w, 3, 2, ops.Int8, false, 63)
+	if math.Abs(float64(scale[0])-2.0/63) > 1e-7 {
+		t.Fatalf("reduced-range scale %v, want %v", scale, 2.0/63)
+	}
+	if got, want := q.([]int8), []int8{16, -31, 40, 8, -3, 63}; !slices.Equal(got, want) {
+		t.Errorf("reduced-range values %v, want %v", got, want)
+	}
 	// All zeros: scale 1, everything 0.
 	q, scale, _ = Weights([]float32{0, 0}, 1, 2, ops.Uint8, false)
 	if scale[0] != 1 || !slices.Equal(q.([]uint8), []uint8{0, 0}) {
@@ -188,6 +196,9 @@ func TestErrors(t *testing.T) {
 	}
 	if _, _, err := Model(tinyModel(t), Options{WeightType: ops.Int16}); err == nil {
 		t.Error("int16 weights: no error")
+	}
+	if _, _, err := Model(tinyModel(t), Options{WeightType: ops.Uint8, ReduceRange: true}); err == nil {
+		t.Error("reduced-range uint8 weights: no error")
 	}
 	g := onnxbuild.NewGraph("old").Input("x", onnxbuild.TensorType(ops.Float, 1, 2)).
 		Output("y", onnxbuild.TensorType(ops.Float, 1, 2)).
