@@ -774,21 +774,7 @@ func qgemmAVX2Exact() {
 					}
 				}
 			}
-			p("MOVQ CX, AX")
-			p("SHRQ $1, AX")
-			p("JZ %s_tail", name)
-			label(name + "_loop")
-			step(0)
-			step(1)
-			p("ADDQ $%d, SI", 2*aStep)
-			p("ADDQ $%d, DI", 2*bStep)
-			p("DECQ AX")
-			p("JNZ %s_loop", name)
-			label(name + "_tail")
-			p("TESTQ $1, CX")
-			p("JZ %s_sum", name)
-			step(0)
-			label(name + "_sum")
+			qDepthLoop(name, "_sum", aStep, bStep, step)
 			// Columns 0..7 of row i into Y(2i), 8..15 into Y(2i+1), as
 			// the write-back expects; lanes come out as c0 c1 c4 c5 | c2
 			// c3 c6 c7 and VPERMQ puts them in order.
@@ -828,6 +814,15 @@ func qgemmAVX2Body(name string, rows, w, aStep, bStep int) {
 			}
 		}
 	}
+	qDepthLoop(name, "_store", aStep, bStep, step)
+	qgemmAVX2WriteBack(name, rows, w)
+}
+
+// qDepthLoop emits the depth loop of the AVX2 8-bit kernels over CX groups
+// of four depths: two steps per iteration (A and B advancing aStep and
+// bStep bytes a step), one more for an odd count, then the label
+// name+next.
+func qDepthLoop(name, next string, aStep, bStep int, step func(off int)) {
 	p("MOVQ CX, AX")
 	p("SHRQ $1, AX")
 	p("JZ %s_tail", name)
@@ -840,10 +835,9 @@ func qgemmAVX2Body(name string, rows, w, aStep, bStep int) {
 	p("JNZ %s_loop", name)
 	label(name + "_tail")
 	p("TESTQ $1, CX")
-	p("JZ %s_store", name)
+	p("JZ %s%s", name, next)
 	step(0)
-	label(name + "_store")
-	qgemmAVX2WriteBack(name, rows, w)
+	label(name + next)
 }
 
 // qgemmAVX2WriteBack adds the zero-point corrections to the int32 sums of
