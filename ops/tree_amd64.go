@@ -43,6 +43,12 @@ func treeQSSumK1AVX2(nodes *treeQSNode, count *int32, ntrees int, init *uint32, 
 //go:noescape
 func treeQSSumK2AVX2(nodes *treeQSNode, count *int32, ntrees int, init *uint32, cols *float32, vals *float32, k int, sums *float32)
 
+// Assembly of tree_avx2_amd64.s: idx holds 8 positions per entry of
+// steps.
+//
+//go:noescape
+func treeWalkScalar(nodes *treeCNode, idx *int64, ngroups int, steps *int32, x *float32)
+
 var treeQSAsm = asmTreeQSKernels(detectCPU())
 
 // The signatures of the bitvector kernels in assembly.
@@ -128,11 +134,30 @@ func treeQSAsmKernels(scan treeQSScanAsm, sum1, sum2 treeQSSumAsm, sumK1, sumK2 
 	}
 }
 
+// asmTreeWalkers returns the walks for f: the AVX-512 ones, else the
+// scalar one on AVX2 machines (it needs no vector unit, but machines
+// without AVX2 keep the Go walk, as AGATE_NOASM does).
 func asmTreeWalkers(f cpuFeatures) treeWalkers {
-	if !f.avx512 {
-		return treeWalkers{}
+	switch {
+	case f.avx512:
+		return treeWalkersAVX512()
+	case f.avx2FMA:
+		return treeWalkersScalar()
 	}
-	return treeWalkersAVX512()
+	return treeWalkers{}
+}
+
+// treeWalkersScalar returns the scalar assembly walk.
+func treeWalkersScalar() treeWalkers {
+	return treeWalkers{
+		scalar: func(nodes []treeCNode, idx []int64, steps []int32, row []float32) {
+			if len(steps) == 0 {
+				return
+			}
+			_ = idx[len(steps)*treeScalarLanes-1]
+			treeWalkScalar(&nodes[0], &idx[0], len(steps), &steps[0], &row[0])
+		},
+	}
 }
 
 // treeWalkersAVX512 returns the AVX-512 walks (the caller checks the

@@ -3,7 +3,8 @@
 #include "textflag.h"
 
 // Tree kernels for amd64 machines without AVX-512 (tree_amd64.s holds the
-// AVX-512 ones): the bitvector kernels of tree_qs.go in AVX2.
+// AVX-512 ones): the bitvector kernels of tree_qs.go in AVX2, and a scalar
+// walk of the compact layout (tree_compact.go) that needs no vector unit.
 
 // The AVX2 bitvector kernels take the blocks of 16 rows as two ymm halves
 // (rows 0-7 and 8-15), a bitvector word at a time: the word starts from
@@ -258,3 +259,73 @@ a2k2tree:
 	VZEROUPPER
 	RET
 
+// The scalar walk advances eight walks of one row (eight trees, a
+// position each in R8-R15) in lockstep: their loads overlap. One step of
+// a walk at position P, with N the node's 8 bytes (threshold | feature<<32
+// | jm1<<48):
+//
+//	P += 1, plus jm1 where x[feature] <= threshold
+//
+// computed as threshold >= x (UCOMISS leaves the carry clear exactly
+// then: NaN sets it) and a conditional move. BX collects the jm1 that the
+// step read (AND): -1 when all eight walks stand on a leaf, where the
+// group stops.
+
+// WSTEP is one step of the walk at P (nodes at SI, row at DX).
+#define WSTEP(P) \
+	MOVWQSX 6(SI)(P*8), CX; \
+	MOVWLZX 4(SI)(P*8), AX; \
+	MOVSS (SI)(P*8), X0; \
+	ANDQ CX, BX; \
+	LEAQ 1(P)(CX*1), CX; \
+	INCQ P; \
+	UCOMISS (DX)(AX*4), X0; \
+	CMOVQCC CX, P
+
+// func treeWalkScalar(nodes *treeCNode, idx *int64, ngroups int, steps *int32, x *float32)
+TEXT ·treeWalkScalar(SB), NOSPLIT, $8-40
+	MOVQ nodes+0(FP), SI
+	MOVQ idx+8(FP), DI
+	MOVQ x+32(FP), DX
+wgroup:
+	MOVQ 0(DI), R8
+	MOVQ 8(DI), R9
+	MOVQ 16(DI), R10
+	MOVQ 24(DI), R11
+	MOVQ 32(DI), R12
+	MOVQ 40(DI), R13
+	MOVQ 48(DI), R14
+	MOVQ 56(DI), R15
+	MOVQ steps+24(FP), AX
+	MOVL (AX), AX
+	TESTL AX, AX
+	JEQ wstore
+	MOVL AX, left-8(SP)
+wstep:
+	MOVQ $-1, BX
+	WSTEP(R8)
+	WSTEP(R9)
+	WSTEP(R10)
+	WSTEP(R11)
+	WSTEP(R12)
+	WSTEP(R13)
+	WSTEP(R14)
+	WSTEP(R15)
+	CMPQ BX, $-1
+	JEQ wstore
+	DECL left-8(SP)
+	JNZ wstep
+wstore:
+	MOVQ R8, 0(DI)
+	MOVQ R9, 8(DI)
+	MOVQ R10, 16(DI)
+	MOVQ R11, 24(DI)
+	MOVQ R12, 32(DI)
+	MOVQ R13, 40(DI)
+	MOVQ R14, 48(DI)
+	MOVQ R15, 56(DI)
+	ADDQ $64, DI
+	ADDQ $4, steps+24(FP)
+	DECQ ngroups+16(FP)
+	JNZ wgroup
+	RET

@@ -75,6 +75,7 @@ type treeFast struct {
 	laneTree   []int32 // a permutation of the trees
 	laneRoots  []int64 // roots in lane order, padded to a multiple of treeFastLanes with a leaf
 	laneSteps  []int32 // per treeFastLanes lanes
+	laneSteps8 []int32 // per treeScalarLanes lanes, for the scalar walk
 
 	// laneTop holds, per group of treeFastLanes lanes, the lanes' roots,
 	// then their false children, then their true children (a leaf root
@@ -105,16 +106,25 @@ type treeFastScratch struct {
 }
 
 // treeWalkers are the assembly kernels (nil functions where there are
-// none). Both walk one padded row through the trees whose positions idx
-// holds, treeFastLanes lanes at a time, for steps[q] steps in group q (or
+// none). Each walks one padded row through the trees whose positions idx
+// holds, a group of lanes at a time, for steps[q] steps in group q (or
 // until every walk of the group stands on a leaf), updating idx in place.
 type treeWalkers struct {
 	// table reads a row of at most 32 slots (padding included) from
-	// registers, and the first two levels from top (treeFast.laneTop).
+	// registers, and the first two levels from top (treeFast.laneTop);
+	// groups of treeFastLanes lanes (AVX-512).
 	table func(nodes []treeCNode, idx []int64, steps []int32, table *[32]float32, top []treeCNode)
-	// gather reads the row from memory.
+	// gather reads the row from memory; groups of treeFastLanes lanes
+	// (AVX-512).
 	gather func(nodes []treeCNode, idx []int64, steps []int32, row []float32)
+	// scalar reads the row from memory; groups of treeScalarLanes lanes
+	// (treeFast.laneSteps8), in general-purpose registers.
+	scalar func(nodes []treeCNode, idx []int64, steps []int32, row []float32)
 }
+
+// treeScalarLanes is the number of walks the scalar assembly walk
+// advances together (one general-purpose register each).
+const treeScalarLanes = 8
 
 var treeAsm = asmTreeWalkers(detectCPU())
 
@@ -218,6 +228,7 @@ func newTreeFast(f *treeForest[float32]) *treeFast {
 		laneSteps[k] = t.steps[tr]
 	}
 	t.laneSteps = treeGroupMax(laneSteps, treeFastLanes)
+	t.laneSteps8 = treeGroupMax(laneSteps, treeScalarLanes)
 	n := (len(t.roots) + treeFastLanes - 1) / treeFastLanes * treeFastLanes
 	t.laneRoots = make([]int64, n)
 	for k := range t.laneRoots {
@@ -398,6 +409,17 @@ func (t *treeFast) walkRow(s *treeFastScratch, row []float32, out []int32) {
 		idx := s.idx[:len(t.laneRoots)]
 		copy(idx, t.laneRoots)
 		t.asm.gather(t.nodes, idx, t.laneSteps, row)
+		for k, tr := range t.laneTree {
+			out[tr] = int32(idx[k])
+		}
+	case t.asm.scalar != nil:
+		// laneRoots holds whole groups of treeFastLanes, so of
+		// treeScalarLanes too: laneSteps8 may end with groups of
+		// padding only (no steps), which are skipped.
+		n := len(t.laneSteps8) * treeScalarLanes
+		idx := s.idx[:n]
+		copy(idx, t.laneRoots)
+		t.asm.scalar(t.nodes, idx, t.laneSteps8, row)
 		for k, tr := range t.laneTree {
 			out[tr] = int32(idx[k])
 		}

@@ -7,3 +7,5 @@ func asmTreeWalkers(cpuFeatures) treeWalkers { return treeWalkers{} }
 var treeQSAsm = treeQSKernels{}
 
 func treeQSAVX2() treeQSKernels { return treeQSKernels{} }
+
+func treeWalkersScalar() treeWalkers { return treeWalkers{} }
