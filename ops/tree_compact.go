@@ -11,7 +11,8 @@ import (
 // boosting export, HistGradientBoosting's missing-value tracking included):
 // a compact 8-byte node, a
 // fixed number of steps per tree instead of a leaf test per step, and
-// interleaved (or, with AVX-512, vectorised) walks. The general layout of
+// interleaved walks: vectorised with AVX-512, in scalar assembly on AVX2
+// machines, in Go elsewhere (tree_amd64.go picks). The general layout of
 // tree_forest.go stays the fallback for other forests and for double
 // inputs, and supplies the votes of multi-target forests whose leaves do
 // not vote exactly once per target.

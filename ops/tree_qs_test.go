@@ -340,3 +340,37 @@ func TestTreeQSKernelsMatchGo(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkTreeQSKernels runs each bitvector kernel set's summing kernel
+// on blocks of 16 rows of 100 random trees of depth 5 (one word) and 6
+// (two), and reports the time per split and block.
+func BenchmarkTreeQSKernels(b *testing.B) {
+	for _, depth := range []int{5, 6} {
+		rng := rand.New(rand.NewSource(1))
+		def, err := parseTreeDefV3(NewAttrs(treeRandomForestAttrs(rng, 100, depth, 8, "BRANCH_LEQ")...), "target", 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		f, _ := compileForest[float32](def)
+		tf := f.fast
+		q := tf.qs
+		x := treeRandomRows(rng, treeQSRows, 8)
+		s := q.newScratch(tf.width(), len(tf.roots), 0)
+		cols := tf.fillCols(s, make([]float32, tf.width()), x, 8, 0, treeQSRows)
+		for kn, kern := range treeQSKernelSets() {
+			sum := kern.sum1
+			if q.words == 2 {
+				sum = kern.sum2
+			}
+			if sum == nil {
+				continue
+			}
+			b.Run(fmt.Sprintf("depth=%d/%s", depth, kn), func(b *testing.B) {
+				for b.Loop() {
+					sum(q.nodes, q.count, q.init, cols, tf.qsVals, &s.sums)
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(q.nodes)), "ns/split")
+			})
+		}
+	}
+}
