@@ -414,9 +414,9 @@ func (t *treeFast) walkRow(s *treeFastScratch, row []float32, out []int32) {
 			out[tr] = int32(idx[k])
 		}
 	case t.asm.scalar != nil:
-		// laneRoots holds whole groups of treeFastLanes, so of
-		// treeScalarLanes too: laneSteps8 may end with groups of
-		// padding only (no steps), which are skipped.
+		// laneSteps8 has a group per treeScalarLanes trees (the last
+		// one padded with leaf roots from laneRoots); padding lanes past
+		// it are not walked.
 		n := len(t.laneSteps8) * treeScalarLanes
 		idx := s.idx[:n]
 		copy(idx, t.laneRoots)
