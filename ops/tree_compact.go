@@ -11,7 +11,8 @@ import (
 // boosting export, HistGradientBoosting's missing-value tracking included):
 // a compact 8-byte node, a
 // fixed number of steps per tree instead of a leaf test per step, and
-// interleaved (or, with AVX-512, vectorised) walks. The general layout of
+// interleaved walks: vectorised with AVX-512, in scalar assembly on AVX2
+// machines, in Go elsewhere (tree_amd64.go picks). The general layout of
 // tree_forest.go stays the fallback for other forests and for double
 // inputs, and supplies the votes of multi-target forests whose leaves do
 // not vote exactly once per target.
@@ -75,6 +76,7 @@ type treeFast struct {
 	laneTree   []int32 // a permutation of the trees
 	laneRoots  []int64 // roots in lane order, padded to a multiple of treeFastLanes with a leaf
 	laneSteps  []int32 // per treeFastLanes lanes
+	laneSteps8 []int32 // per treeScalarLanes lanes, for the scalar walk
 
 	// laneTop holds, per group of treeFastLanes lanes, the lanes' roots,
 	// then their false children, then their true children (a leaf root
@@ -105,16 +107,25 @@ type treeFastScratch struct {
 }
 
 // treeWalkers are the assembly kernels (nil functions where there are
-// none). Both walk one padded row through the trees whose positions idx
-// holds, treeFastLanes lanes at a time, for steps[q] steps in group q (or
+// none). Each walks one padded row through the trees whose positions idx
+// holds, a group of lanes at a time, for steps[q] steps in group q (or
 // until every walk of the group stands on a leaf), updating idx in place.
 type treeWalkers struct {
 	// table reads a row of at most 32 slots (padding included) from
-	// registers, and the first two levels from top (treeFast.laneTop).
+	// registers, and the first two levels from top (treeFast.laneTop);
+	// groups of treeFastLanes lanes (AVX-512).
 	table func(nodes []treeCNode, idx []int64, steps []int32, table *[32]float32, top []treeCNode)
-	// gather reads the row from memory.
+	// gather reads the row from memory; groups of treeFastLanes lanes
+	// (AVX-512).
 	gather func(nodes []treeCNode, idx []int64, steps []int32, row []float32)
+	// scalar reads the row from memory; groups of treeScalarLanes lanes
+	// (treeFast.laneSteps8), in general-purpose registers.
+	scalar func(nodes []treeCNode, idx []int64, steps []int32, row []float32)
 }
+
+// treeScalarLanes is the number of walks the scalar assembly walk
+// advances together (one general-purpose register each).
+const treeScalarLanes = 8
 
 var treeAsm = asmTreeWalkers(detectCPU())
 
@@ -218,6 +229,7 @@ func newTreeFast(f *treeForest[float32]) *treeFast {
 		laneSteps[k] = t.steps[tr]
 	}
 	t.laneSteps = treeGroupMax(laneSteps, treeFastLanes)
+	t.laneSteps8 = treeGroupMax(laneSteps, treeScalarLanes)
 	n := (len(t.roots) + treeFastLanes - 1) / treeFastLanes * treeFastLanes
 	t.laneRoots = make([]int64, n)
 	for k := range t.laneRoots {
@@ -398,6 +410,17 @@ func (t *treeFast) walkRow(s *treeFastScratch, row []float32, out []int32) {
 		idx := s.idx[:len(t.laneRoots)]
 		copy(idx, t.laneRoots)
 		t.asm.gather(t.nodes, idx, t.laneSteps, row)
+		for k, tr := range t.laneTree {
+			out[tr] = int32(idx[k])
+		}
+	case t.asm.scalar != nil:
+		// laneSteps8 has a group per treeScalarLanes trees (the last
+		// one padded with leaf roots from laneRoots); padding lanes past
+		// it are not walked.
+		n := len(t.laneSteps8) * treeScalarLanes
+		idx := s.idx[:n]
+		copy(idx, t.laneRoots)
+		t.asm.scalar(t.nodes, idx, t.laneSteps8, row)
 		for k, tr := range t.laneTree {
 			out[tr] = int32(idx[k])
 		}

@@ -59,6 +59,20 @@ func treeRandomForestAttrsN(rng *rand.Rand, trees, maxDepth, nf int, mode string
 	}
 }
 
+// treeWalkerSets returns the single-row walks to test: the Go one, the
+// assembly ones the machine uses, and the scalar assembly walk where it
+// has AVX2 (on AVX-512 machines too).
+func treeWalkerSets() map[string]treeWalkers {
+	sets := map[string]treeWalkers{"go": {}}
+	if treeAsm.table != nil || treeAsm.gather != nil || treeAsm.scalar != nil {
+		sets["asm"] = treeAsm
+	}
+	if w := treeWalkersScalar(); w.scalar != nil && detectCPU().avx2FMA {
+		sets["scalar"] = w
+	}
+	return sets
+}
+
 // treeRandomRows returns rows of nf features drawn around the thresholds,
 // with NaN and infinities mixed in.
 func treeRandomRows(rng *rand.Rand, rows, nf int) []float32 {
@@ -78,9 +92,9 @@ func treeRandomRows(rng *rand.Rand, rows, nf int) []float32 {
 	return x
 }
 
-// TestTreeFastMatchesGeneral checks that the compact traversal (assembly
-// where the machine has it, and the Go kernel) reaches the same leaves as
-// the general one, over random forests of every mode that qualifies.
+// TestTreeFastMatchesGeneral checks that the compact walks (each assembly
+// walk the machine has, and the Go kernel) reach the same leaves as the
+// general traversal, over random forests of every mode that qualifies.
 func TestTreeFastMatchesGeneral(t *testing.T) {
 	rng := rand.New(rand.NewSource(7))
 	for _, mode := range []string{"BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE", "BRANCH_GT"} {
@@ -98,8 +112,6 @@ func TestTreeFastMatchesGeneral(t *testing.T) {
 				if fast.fast == nil {
 					t.Fatalf("%s: no compact layout", name)
 				}
-				goOnly, _ := compileForest[float32](def)
-				goOnly.fast.asm = treeWalkers{}
 				general, _ := compileForest[float32](def)
 				general.fast, general.collectFast = nil, nil
 
@@ -108,13 +120,15 @@ func TestTreeFastMatchesGeneral(t *testing.T) {
 				x := treeRandomRows(rng, rows, c)
 				want := make([]int32, rows*trees)
 				general.collectLeaves(x, c, 0, rows, want)
-				for _, f := range []*treeForest[float32]{fast, goOnly} {
+				for wn, walk := range treeWalkerSets() {
+					f, _ := compileForest[float32](def)
+					f.fast.asm = walk
+					f.fast.qsKern = treeQSKernels{} // every row walked
 					got := make([]int32, rows*trees)
 					f.collectLeaves(x, c, 0, rows, got)
 					for i := range want {
 						if got[i] != want[i] {
-							t.Fatalf("%s (asm %v): row %d tree %d: leaf %d, want %d", name, f.fast.asm.table != nil,
-								i/trees, i%trees, got[i], want[i])
+							t.Fatalf("%s (%s): row %d tree %d: leaf %d, want %d", name, wn, i/trees, i%trees, got[i], want[i])
 						}
 					}
 					// A sub-range of rows lands at the start of leaves.
@@ -177,8 +191,6 @@ func TestTreeFastMissing(t *testing.T) {
 					if len(fast.fast.miss) == 0 {
 						t.Fatalf("%s: no missing-value slots", name)
 					}
-					goOnly, _ := compileForest[float32](def)
-					goOnly.fast.asm = treeWalkers{}
 					general, _ := compileForest[float32](def)
 					general.fast, general.collectFast = nil, nil
 
@@ -189,13 +201,15 @@ func TestTreeFastMissing(t *testing.T) {
 					general.collectLeaves(x, c, 0, rows, want)
 					wantY := NewTensor(Float, rows, 1)
 					treeRegressionRows(general, x, c, wantY, 0, rows)
-					for _, f := range []*treeForest[float32]{fast, goOnly} {
+					for wn, walk := range treeWalkerSets() {
+						f, _ := compileForest[float32](def)
+						f.fast.asm = walk
+						f.fast.qsKern = treeQSKernels{} // every row walked
 						got := make([]int32, rows*trees)
 						f.collectLeaves(x, c, 0, rows, got)
 						for i := range want {
 							if got[i] != want[i] {
-								t.Fatalf("%s (asm %v): row %d tree %d: leaf %d, want %d", name, f.fast.asm.table != nil,
-									i/trees, i%trees, got[i], want[i])
+								t.Fatalf("%s (%s): row %d tree %d: leaf %d, want %d", name, wn, i/trees, i%trees, got[i], want[i])
 							}
 						}
 						gotY := NewTensor(Float, rows, 1)

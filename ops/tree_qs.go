@@ -32,7 +32,7 @@ import (
 // carry over unchanged.
 
 // treeQSRows is the number of rows a block holds (one per float32 lane of
-// a zmm register).
+// a zmm register, or of two ymm registers with AVX2).
 const treeQSRows = 16
 
 // treeQSMinRows is the fewest rows evaluated as a block: fewer are walked

@@ -8,11 +8,15 @@ import (
 )
 
 // treeQSKernelSets returns the bitvector kernels to test: the Go ones,
-// and the assembly ones where the machine has them.
+// the assembly ones the machine uses, and the AVX2 ones where it has AVX2
+// (on AVX-512 machines too).
 func treeQSKernelSets() map[string]treeQSKernels {
 	sets := map[string]treeQSKernels{"go": treeQSGo}
 	if treeQSAsm.scan != nil {
 		sets["asm"] = treeQSAsm
+	}
+	if k := treeQSAVX2(); k.scan != nil && detectCPU().avx2FMA {
+		sets["avx2"] = k
 	}
 	return sets
 }
@@ -229,6 +233,144 @@ func TestTreeQSDenseMatchesGeneral(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestTreeQSKernelsMatchGo checks each assembly kernel set against the Go
+// kernels, block by block, on random forests of small trees: every mode
+// the layout takes, missing-value tracking, NaN-threshold splits, NaN,
+// infinite and threshold-equal inputs, partly filled blocks, one and two
+// words. Leaf values are random floats (not the tests' usual eighths, whose
+// sums are exact in any order), so the sums must run in the same order to
+// be bit-identical.
+func TestTreeQSKernelsMatchGo(t *testing.T) {
+	sets := treeQSKernelSets()
+	delete(sets, "go")
+	if len(sets) == 0 {
+		t.Skip("no assembly bitvector kernels on this machine")
+	}
+	rng := rand.New(rand.NewSource(29))
+	for _, mode := range []string{"BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE", "BRANCH_GT"} {
+		for _, depth := range []int{1, 3, 5, 6} {
+			for _, variant := range []string{"plain", "missing", "inf"} {
+				for _, trees := range []int{1, 9, 70} {
+					const nf, k = 7, 3
+					name := fmt.Sprintf("%s/d%d/%s/t%d", mode, depth, variant, trees)
+					attrs := treeRandomForestAttrs(rng, trees, depth, nf, mode)
+					switch variant {
+					case "missing":
+						attrs = treeWithMissing(rng, attrs, 0.3)
+					case "inf":
+						attrs = treeWithInfSplits(rng, attrs, 0.1)
+					}
+					def, err := parseTreeDefV3(NewAttrs(attrs...), "target", 1)
+					if err != nil {
+						t.Fatal(err)
+					}
+					f, _ := compileForest[float32](def)
+					tf := f.fast
+					if tf == nil || tf.qs == nil {
+						t.Fatalf("%s: no bitvector layout", name)
+					}
+					q := tf.qs
+					vals := make([]float32, len(q.leaf))
+					dense := make([]float32, len(q.leaf)*k)
+					for i := range vals {
+						vals[i] = rng.Float32()*200 - 100
+					}
+					for i := range dense {
+						dense[i] = rng.Float32()*200 - 100
+					}
+					x := treeRandomRows(rng, treeQSRows, nf)
+					s := q.newScratch(tf.width(), trees, k)
+					row := make([]float32, tf.width())
+					nw := trees * q.words
+					for _, n := range []int{1, 8, 11, treeQSRows} {
+						cols := tf.fillCols(s, row, x, nf, 0, n)
+						wantBV := make([]uint32, nw*treeQSRows)
+						treeQSGo.scan(q.nodes, q.count, q.init, cols, wantBV)
+						var wantSum [treeQSRows]float32
+						wantK := make([]float32, k*treeQSRows)
+						sum, sumK := treeQSGo.sum1, treeQSGo.sumK1
+						if q.words == 2 {
+							sum, sumK = treeQSGo.sum2, treeQSGo.sumK2
+						}
+						sum(q.nodes, q.count, q.init, cols, vals, &wantSum)
+						sumK(q.nodes, q.count, q.init, cols, dense, k, wantK)
+						for kn, kern := range sets {
+							bv := make([]uint32, nw*treeQSRows)
+							kern.scan(q.nodes, q.count, q.init, cols, bv)
+							for i := range bv {
+								if bv[i] != wantBV[i] {
+									t.Fatalf("%s (%s) rows %d: word %d lane %d: %#x, want %#x", name, kn, n, i/treeQSRows, i%treeQSRows, bv[i], wantBV[i])
+								}
+							}
+							sum, sumK := kern.sum1, kern.sumK1
+							if q.words == 2 {
+								sum, sumK = kern.sum2, kern.sumK2
+							}
+							if sum == nil {
+								continue
+							}
+							got := [treeQSRows]float32{}
+							for i := range got {
+								got[i] = float32(math.NaN()) // the kernel must overwrite
+							}
+							sum(q.nodes, q.count, q.init, cols, vals, &got)
+							for i := range got {
+								if math.Float32bits(got[i]) != math.Float32bits(wantSum[i]) {
+									t.Fatalf("%s (%s) rows %d: lane %d: sum %v, want %v", name, kn, n, i, got[i], wantSum[i])
+								}
+							}
+							gotK := make([]float32, k*treeQSRows)
+							for i := range gotK {
+								gotK[i] = float32(math.NaN())
+							}
+							sumK(q.nodes, q.count, q.init, cols, dense, k, gotK)
+							for i := range gotK {
+								if math.Float32bits(gotK[i]) != math.Float32bits(wantK[i]) {
+									t.Fatalf("%s (%s) rows %d: target %d lane %d: sum %v, want %v", name, kn, n, i/treeQSRows, i%treeQSRows, gotK[i], wantK[i])
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkTreeQSKernels runs each bitvector kernel set's summing kernel
+// on blocks of 16 rows of 100 random trees of depth 5 (one word) and 6
+// (two), and reports the time per split and block.
+func BenchmarkTreeQSKernels(b *testing.B) {
+	for _, depth := range []int{5, 6} {
+		rng := rand.New(rand.NewSource(1))
+		def, err := parseTreeDefV3(NewAttrs(treeRandomForestAttrs(rng, 100, depth, 8, "BRANCH_LEQ")...), "target", 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		f, _ := compileForest[float32](def)
+		tf := f.fast
+		q := tf.qs
+		x := treeRandomRows(rng, treeQSRows, 8)
+		s := q.newScratch(tf.width(), len(tf.roots), 0)
+		cols := tf.fillCols(s, make([]float32, tf.width()), x, 8, 0, treeQSRows)
+		for kn, kern := range treeQSKernelSets() {
+			sum := kern.sum1
+			if q.words == 2 {
+				sum = kern.sum2
+			}
+			if sum == nil {
+				continue
+			}
+			b.Run(fmt.Sprintf("depth=%d/%s", depth, kn), func(b *testing.B) {
+				for b.Loop() {
+					sum(q.nodes, q.count, q.init, cols, tf.qsVals, &s.sums)
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(q.nodes)), "ns/split")
+			})
 		}
 	}
 }
