@@ -180,30 +180,59 @@ func (m *mappedFiles) detachMapped(v ops.Value) ops.Value {
 }
 
 // copyMappedConstants gives every constant of the plan that views a
-// mapping elements of its own, copying 1 MiB at a time and dropping the
-// source pages of each piece once copied, so that the copy never holds a
-// constant twice in memory.
+// mapping elements of its own: the constant slots, the defaults of
+// overridable inputs (initializers listed as graph inputs) and the same in
+// the plans of subgraphs (If, Loop, Scan bodies). It copies 1 MiB at a time
+// and drops the source pages of each piece once copied, so that the copy
+// never holds a constant twice in memory.
 func (p *plan) copyMappedConstants(files *mappedFiles) {
-	if files == nil || len(files.maps) == 0 {
+	if p == nil || files == nil || len(files.maps) == 0 {
+		return
+	}
+	for _, v := range p.consts {
+		if t, ok := v.(*ops.Tensor); ok {
+			files.copyOut(t)
+		}
+	}
+	for _, in := range p.inputs {
+		files.copyOut(in.def)
+	}
+	for _, st := range p.steps {
+		if st.node == nil || st.node.Attrs == nil {
+			continue
+		}
+		for _, name := range st.node.Attrs.Names() {
+			a := st.node.Attrs.Get(name)
+			if sg, ok := a.G.(*subgraph); ok {
+				sg.plan.copyMappedConstants(files)
+			}
+			for _, g := range a.Graphs {
+				if sg, ok := g.(*subgraph); ok {
+					sg.plan.copyMappedConstants(files)
+				}
+			}
+		}
+	}
+}
+
+// copyOut gives t elements of its own when they view a mapping (see
+// copyMappedConstants).
+func (m *mappedFiles) copyOut(t *ops.Tensor) {
+	if t == nil || !m.holds(t.Data) {
 		return
 	}
 	const chunk = 1 << 20
-	for _, v := range p.consts {
-		t, ok := v.(*ops.Tensor)
-		if !ok || t == nil || !files.holds(t.Data) {
-			continue
-		}
-		src, n := sliceBytes(t.Data)
-		data := ops.MakeSlice(t.DType, reflect.ValueOf(t.Data).Len())
-		dst, _ := sliceBytes(data)
-		from := unsafe.Slice((*byte)(src), n)
-		to := unsafe.Slice((*byte)(dst), n)
-		for off := uintptr(0); off < n; off += chunk {
-			end := min(off+chunk, n)
-			copy(to[off:end], from[off:end])
-			dropPages(from[off:end])
-		}
-		dropPages(from) // the pages the pieces' edges shared
-		t.Data = data
+	src, n := sliceBytes(t.Data)
+	l := reflect.ValueOf(t.Data).Len()
+	data := reflect.MakeSlice(reflect.TypeOf(t.Data), l, l).Interface()
+	dst, _ := sliceBytes(data)
+	from := unsafe.Slice((*byte)(src), n)
+	to := unsafe.Slice((*byte)(dst), n)
+	for off := uintptr(0); off < n; off += chunk {
+		end := min(off+chunk, n)
+		copy(to[off:end], from[off:end])
+		dropPages(from[off:end])
 	}
+	dropPages(from) // the pages the pieces' edges shared
+	t.Data = data
 }

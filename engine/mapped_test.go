@@ -300,3 +300,49 @@ func TestMappedOutputsAreCopies(t *testing.T) {
 	equalFloats(t, st.Float32s(), c.Float32s())
 	equalFloats(t, ct.Float32s(), c.Float32s())
 }
+
+// TestLoadFileCopiesOutInputDefaults: an initializer also listed as a graph
+// input (older exporters) is a default the caller may override; it is
+// copied out of the mapping too.
+func TestLoadFileCopiesOutInputDefaults(t *testing.T) {
+	mp, err := decodeModel(embedMatMul(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mp.Graph.Input = append(mp.Graph.Input, floatInfo("emb", 2048, 512))
+	raw, err := proto.Marshal(mp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "embed.onnx")
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := LoadFile(path, WithWorkers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	for _, in := range m.plan.inputs {
+		if in.def != nil && m.files != nil && m.files.holds(in.def.Data) {
+			t.Fatalf("the default of input %s still views the mapped file", in.name)
+		}
+	}
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	want, err := LoadBytes(raw, WithWorkers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer want.Close()
+	run := func(m *Model) []float32 {
+		ids := ops.FromSlice(ops.Int64, []int64{0, 1000, 2047}, 3)
+		outs := make([]ops.Value, 1)
+		if err := m.RunList(context.Background(), []ops.Value{ids, nil}, outs); err != nil {
+			t.Fatal(err)
+		}
+		return outs[0].(*ops.Tensor).Float32s()
+	}
+	equalFloats(t, run(m), run(want))
+}

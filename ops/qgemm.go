@@ -37,9 +37,9 @@ import (
 // range against the largest A (255·(|b0|+|b1|) per sign within 32767); this
 // holds for weights quantized to 7 bits ("reduce_range") but not for
 // full-range int8. qpackB checks every pair while packing B and, if one can
-// saturate, marks the packed matrix for the kernel's exact fallback (the
-// pure-Go kernel, which shares the AVX2 layout), so results are always
-// exact.
+// saturate, marks the packed matrix for the kernel's exact fallback (on
+// amd64 the AVX2 kernel that widens both operands to int16; it shares the
+// packed B layout), so results are always exact.
 
 // qgemmArch describes one 8-bit micro-kernel.
 type qgemmArch struct {

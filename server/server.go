@@ -88,7 +88,11 @@ type Config struct {
 	// request gets 429 at once. A negative value means no line.
 	MaxQueued int
 	// MaxQueueWait is the longest a request waits in line before it gets
-	// 429 (default a quarter of RequestTimeout).
+	// 429 (default a quarter of RequestTimeout, and never more than half
+	// of ReadTimeout, since the body is read after the wait). A client that
+	// hangs up while waiting keeps its place until then (HTTP/1 reports the
+	// hang-up only once the body is read). RequestTimeout starts after
+	// admission.
 	MaxQueueWait time.Duration
 	// RequestTimeout bounds a request's time in the queue and the model
 	// (default 10s): past it the client gets 504.
@@ -194,6 +198,9 @@ func (c Config) withDefaults() Config {
 	def(&c.WriteTimeout, 30*time.Second)
 	def(&c.IdleTimeout, 120*time.Second)
 	def(&c.ShutdownTimeout, 30*time.Second)
+	if c.ReadTimeout > 0 && c.MaxQueueWait > c.ReadTimeout/2 {
+		c.MaxQueueWait = c.ReadTimeout / 2
+	}
 	return c
 }
 

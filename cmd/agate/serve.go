@@ -195,7 +195,7 @@ func serveCommand(ctx context.Context, fs *flag.FlagSet, stdout, stderr io.Write
 	maxBody := f.Int64("max-body-bytes", 1<<20, "largest request body")
 	maxInFlight := f.Int("max-in-flight", 0, "most inference requests read, prepared or run at once; the next ones wait in line, bodies unread (0: --queue-size)")
 	maxQueued := f.Int("max-queued", 0, "most inference requests waiting in line for --max-in-flight; beyond it 429 at once (0: 8 × --max-in-flight, -1: no line)")
-	maxQueueWait := f.Duration("max-queue-wait", 0, "longest wait in that line before 429 (0: a quarter of --request-timeout)")
+	maxQueueWait := f.Duration("max-queue-wait", 0, "longest wait in that line before 429 (0: a quarter of --request-timeout; at most half --read-timeout, since bodies are read after it)")
 	maxTexts := f.Int("max-texts", 64, "most texts per /analyze request")
 	maxTextBytes := f.Int("max-text-bytes", 20000, "longest text, in bytes")
 	maxRows := f.Int("max-rows", 1024, "most rows per predict request")

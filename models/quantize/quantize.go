@@ -42,8 +42,8 @@ type Options struct {
 	// Keep lists MatMul nodes (by name, or by output when unnamed) to
 	// leave in float, as Tune chooses them.
 	Keep map[string]bool
-	// ReduceRange quantizes int8 weights to 7 bits, [-63, 63] (onnxruntime's
-	// reduce_range). CPUs without VNNI multiply uint8 by int8 in pairs
+	// ReduceRange quantizes int8 weights to 7 bits, [-63, 63] (as
+	// onnxruntime's reduce_range does, whose symmetric range is [-64, 64]). CPUs without VNNI multiply uint8 by int8 in pairs
 	// summed to int16 (VPMADDUBSW), which only 7-bit weights never
 	// saturate: agate then runs its fast kernel instead of its exact
 	// widened one (about twice the speed), onnxruntime gives exact results
