@@ -82,21 +82,29 @@ func loadMeasured(t *testing.T, path string, opts ...Option) (*Model, uint64) {
 	return m, after.TotalAlloc - before.TotalAlloc
 }
 
-// TestLoadFileViewsMapping: LoadFile with WithMappedWeights decodes the
-// 4 MB embedding table of a mapped model in place, without protobuf's copy
-// nor the decoder's: the tensor lies in the mapping and loading allocates
-// less than the table. It fails if either copy comes back.
-func TestLoadFileViewsMapping(t *testing.T) {
+// embedModelFile writes embedMatMul's model to a file and returns its path
+// and the model loaded from memory, to compare with (closed at cleanup).
+func embedModelFile(t *testing.T) (string, *Model) {
+	t.Helper()
 	raw := embedMatMul(t)
 	want, err := LoadBytes(raw, WithWorkers(1))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer want.Close()
+	t.Cleanup(func() { want.Close() })
 	path := filepath.Join(t.TempDir(), "embed.onnx")
 	if err := os.WriteFile(path, raw, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return path, want
+}
+
+// TestLoadFileViewsMapping: LoadFile with WithMappedWeights decodes the
+// 4 MB embedding table of a mapped model in place, without protobuf's copy
+// nor the decoder's: the tensor lies in the mapping and loading allocates
+// less than the table. It fails if either copy comes back.
+func TestLoadFileViewsMapping(t *testing.T) {
+	path, want := embedModelFile(t)
 	m, alloc := loadMeasured(t, path, WithMappedWeights())
 	defer m.Close()
 	if len(m.files.maps) == 0 {
@@ -117,16 +125,7 @@ func TestLoadFileViewsMapping(t *testing.T) {
 // out of the mapping (once, the decoder still viewing them in place), so
 // the model runs on after its file is truncated or rewritten in place.
 func TestLoadFileCopiesOut(t *testing.T) {
-	raw := embedMatMul(t)
-	want, err := LoadBytes(raw, WithWorkers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer want.Close()
-	path := filepath.Join(t.TempDir(), "embed.onnx")
-	if err := os.WriteFile(path, raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path, want := embedModelFile(t)
 	m, alloc := loadMeasured(t, path)
 	defer m.Close()
 	const table = 2048 * 512 * 4
@@ -142,7 +141,7 @@ func TestLoadFileCopiesOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	equalFloats(t, runIDs(t, m), runIDs(t, want))
-	if err := os.WriteFile(path, make([]byte, len(raw)), 0o644); err != nil {
+	if err := os.WriteFile(path, make([]byte, 2048*512*4+4096), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	equalFloats(t, runIDs(t, m), runIDs(t, want))

@@ -67,12 +67,7 @@ func TestTreeQSMatchesGeneral(t *testing.T) {
 					for _, trees := range []int{1, 7, 100} {
 						name := fmt.Sprintf("%s/d%d/%s/f%d/t%d", mode, depth, variant, nf, trees)
 						attrs := treeRandomForestAttrs(rng, trees, depth, nf, mode)
-						switch variant {
-						case "missing":
-							attrs = treeWithMissing(rng, attrs, 0.3)
-						case "inf":
-							attrs = treeWithInfSplits(rng, attrs, 0.1)
-						}
+						attrs = treeVariant(rng, attrs, variant)
 						def, err := parseTreeDefV3(NewAttrs(attrs...), "target", 1)
 						if err != nil {
 							t.Fatal(err)
@@ -258,12 +253,7 @@ func TestTreeQSKernelsMatchGo(t *testing.T) {
 					const nf, k = 7, 3
 					name := fmt.Sprintf("%s/d%d/%s/t%d", mode, depth, variant, trees)
 					attrs := treeRandomForestAttrs(rng, trees, depth, nf, mode)
-					switch variant {
-					case "missing":
-						attrs = treeWithMissing(rng, attrs, 0.3)
-					case "inf":
-						attrs = treeWithInfSplits(rng, attrs, 0.1)
-					}
+					attrs = treeVariant(rng, attrs, variant)
 					def, err := parseTreeDefV3(NewAttrs(attrs...), "target", 1)
 					if err != nil {
 						t.Fatal(err)
@@ -373,4 +363,16 @@ func BenchmarkTreeQSKernels(b *testing.B) {
 			})
 		}
 	}
+}
+
+// treeVariant returns attrs with some nodes tracking missing values
+// ("missing") or splitting at ±Inf ("inf"), or unchanged ("plain").
+func treeVariant(rng *rand.Rand, attrs []*Attr, variant string) []*Attr {
+	switch variant {
+	case "missing":
+		return treeWithMissing(rng, attrs, 0.3)
+	case "inf":
+		return treeWithInfSplits(rng, attrs, 0.1)
+	}
+	return attrs
 }
